@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The attribute files of a namespace directory (hostname, domainname, id, ns) as table rows. */
+#include "attrs.h"
+
+static int show_field(struct utsfs *fs, int ns_fd, enum nsops_field field,
+		      GString *out)
+{
+	char value[NSOPS_VALUE_MAX + 1];
+	int r = nsops_get(fs->host_fd, ns_fd, field, value);
+
+	if (r < 0)
+		return r;
+	g_string_append_printf(out, "%s\n", value);
+	return 0;
+}
+
+static int show_hostname(struct utsfs *fs, int ns_fd,
+			 const struct ns_ref *ref G_GNUC_UNUSED, GString *out)
+{
+	return show_field(fs, ns_fd, NSOPS_HOSTNAME, out);
+}
+
+static int show_domainname(struct utsfs *fs, int ns_fd,
+			   const struct ns_ref *ref G_GNUC_UNUSED, GString *out)
+{
+	return show_field(fs, ns_fd, NSOPS_DOMAINNAME, out);
+}
+
+static int show_id(struct utsfs *fs G_GNUC_UNUSED, int ns_fd G_GNUC_UNUSED,
+		   const struct ns_ref *ref, GString *out)
+{
+	g_string_append_printf(out, "%" G_GUINT64_FORMAT "\n", ref->id);
+	return 0;
+}
+
+/* The state file itself, so `nsenter --uts=MOUNT/NAME/ns` needs no other path. */
+static int show_ns_target(struct utsfs *fs, int ns_fd G_GNUC_UNUSED,
+			  const struct ns_ref *ref, GString *out)
+{
+	g_autofree char *path = g_build_filename(fs->state.path, ref->name, NULL);
+
+	g_string_append(out, path);
+	return 0;
+}
+
+const struct attr_def attr_table[] = {
+	{ "hostname", S_IFREG | 0644, NSOPS_HOSTNAME, true, show_hostname },
+	{ "domainname", S_IFREG | 0644, NSOPS_DOMAINNAME, true, show_domainname },
+	{ "id", S_IFREG | 0444, -1, false, show_id },
+	{ "ns", S_IFLNK | 0777, -1, false, show_ns_target },
+};
+const size_t attr_count = G_N_ELEMENTS(attr_table);
+
+G_STATIC_ASSERT(G_N_ELEMENTS(attr_table) < NODE_STRIDE);
+
+const struct attr_def *attr_by_name(const char *name, size_t *row)
+{
+	for (size_t i = 0; i < attr_count; i++) {
+		if (g_str_equal(attr_table[i].name, name)) {
+			*row = i;
+			return &attr_table[i];
+		}
+	}
+	return NULL;
+}
+
+const struct attr_def *attr_from_ino(fuse_ino_t ino, fuse_ino_t *dir,
+				     size_t *row)
+{
+	fuse_ino_t rest = ino % NODE_STRIDE;
+
+	if (ino == FUSE_ROOT_ID || rest == 0 || rest > attr_count)
+		return NULL;
+	*dir = ino - rest;
+	*row = rest - 1;
+	return &attr_table[*row];
+}

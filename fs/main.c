@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* utsfs's main(): options, the state directory, the FUSE session and its loop. */
+#include "ops.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_STATE_DIR "/run/utsfs"
+/* Every user may browse; the kernel enforces the modes we report. */
+#define ROOT_MOUNT_OPTIONS "-oallow_other,default_permissions,fsname=utsfs,subtype=utsfs"
+
+struct utsfs_options {
+	char *state_dir;
+	/* The first non-option argument, seen before libfuse resolves it. */
+	char *mountpoint;
+};
+
+static const struct fuse_opt utsfs_opt_spec[] = {
+	{ "state_dir=%s", offsetof(struct utsfs_options, state_dir), 0 },
+	FUSE_OPT_END
+};
+
+static int keep_mountpoint(void *data, const char *arg, int key,
+			   struct fuse_args *outargs G_GNUC_UNUSED)
+{
+	struct utsfs_options *conf = data;
+
+	if (key == FUSE_OPT_KEY_NONOPT && !conf->mountpoint)
+		conf->mountpoint = g_strdup(arg);
+	return 1;
+}
+
+static void usage(const char *progname)
+{
+	printf("usage: %s [options] MOUNTPOINT\n"
+	       "\n"
+	       "UTS namespaces as a directory tree. Run as root.\n"
+	       "\n"
+	       "  mkdir MOUNT/NAME                    create a namespace named NAME\n"
+	       "  echo web01 > MOUNT/NAME/hostname    set its hostname (domainname alike)\n"
+	       "  cat MOUNT/NAME/id                   its nsfs inode number\n"
+	       "  nsenter --uts=MOUNT/NAME/ns CMD     run CMD inside it\n"
+	       "  mv MOUNT/A MOUNT/B, rmdir MOUNT/NAME\n"
+	       "\n"
+	       "utsfs options:\n"
+	       "    -o state_dir=PATH      where names persist as bind mounts of nsfs\n"
+	       "                           files (default " DEFAULT_STATE_DIR ")\n"
+	       "\n"
+	       "As root, utsfs mounts with allow_other,default_permissions.\n"
+	       "\n",
+	       progname);
+}
+
+/*
+ * A daemon killed with -9 leaves its mount behind, answering ENOTCONN;
+ * libfuse cannot even resolve such a mount point. Clear it so a restart
+ * needs no manual clean-up.
+ */
+static void clear_dead_mount(const char *mountpoint)
+{
+	struct stat st;
+
+	if (!mountpoint || stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+		return;
+	if (umount2(mountpoint, MNT_DETACH) == 0)
+		g_message("cleared the dead FUSE mount on %s", mountpoint);
+	else
+		g_warning("cannot clear the dead FUSE mount on %s: %s",
+			  mountpoint, g_strerror(errno));
+}
+
+static int utsfs_setup(struct utsfs *fs, const char *state_dir)
+{
+	g_autofree char *path = g_canonicalize_filename(state_dir, NULL);
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &fs->start_time);
+	nodes_init(fs);
+	g_mutex_init(&fs->names_lock);
+	fs->host_fd = nsops_open_host();
+	if (fs->host_fd < 0) {
+		fprintf(stderr, "utsfs: cannot open /proc/thread-self/ns/uts: %s\n",
+			g_strerror(-fs->host_fd));
+		return fs->host_fd;
+	}
+	r = nsops_statedir_open(path, &fs->state);
+	if (r < 0)
+		fprintf(stderr, "utsfs: cannot use state directory %s: %s%s\n", path,
+			g_strerror(-r),
+			r == -EBUSY ? " (another utsfs uses it)" : "");
+	return r;
+}
+
+static void utsfs_teardown(struct utsfs *fs)
+{
+	nsops_statedir_close(&fs->state);
+	nsops_close_fd(&fs->host_fd);
+	g_mutex_clear(&fs->names_lock);
+	nodes_free(fs);
+}
+
+static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
+{
+	struct fuse_loop_config *cfg;
+	int r;
+
+	if (opts->singlethread)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(cfg, opts->clone_fd);
+	fuse_loop_cfg_set_idle_threads(cfg, opts->max_idle_threads);
+	fuse_loop_cfg_set_max_threads(cfg, opts->max_threads);
+	r = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return r;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts = { 0 };
+	struct utsfs_options conf = { 0 };
+	struct utsfs fs = { .host_fd = -1, .state = { .lock_fd = -1, .dir_fd = -1 } };
+	struct fuse_session *se;
+	int ret = 1;
+
+	g_set_prgname("utsfs");
+	if (fuse_opt_parse(&args, &conf, utsfs_opt_spec, keep_mountpoint) != 0)
+		goto out_args;
+	clear_dead_mount(conf.mountpoint);
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		goto out_args;
+	if (opts.show_help) {
+		usage(argv[0]);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		ret = 0;
+		goto out_opts;
+	}
+	if (opts.show_version) {
+		printf("utsfs version %s\n", UTSFS_VERSION);
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out_opts;
+	}
+	if (!opts.mountpoint) {
+		fprintf(stderr, "utsfs: no mount point given\n"
+				"Try '%s --help' for more information.\n", argv[0]);
+		goto out_opts;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "utsfs: must run as root: it creates UTS namespaces and mounts\n");
+		goto out_opts;
+	}
+	if (fuse_opt_add_arg(&args, ROOT_MOUNT_OPTIONS) != 0)
+		goto out_opts;
+	if (utsfs_setup(&fs, conf.state_dir ? conf.state_dir : DEFAULT_STATE_DIR) < 0)
+		goto out_fs;
+
+	se = fuse_session_new(&args, &utsfs_ops, sizeof(utsfs_ops), &fs);
+	if (!se)
+		goto out_fs;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (fuse_session_mount(se, opts.mountpoint) != 0)
+		goto out_signals;
+	fuse_daemonize(opts.foreground);
+	ret = run_loop(se, &opts) == 0 ? 0 : 1;
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_fs:
+	utsfs_teardown(&fs);
+out_opts:
+	free(opts.mountpoint);
+out_args:
+	g_free(conf.state_dir);
+	g_free(conf.mountpoint);
+	fuse_opt_free_args(&args);
+	return ret;
+}

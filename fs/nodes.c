@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The table of namespace directories the kernel holds node ids for, keyed by id and by name. */
+#include "utsfs.h"
+
+#include <errno.h>
+
+static void node_free(struct ns_node *node)
+{
+	g_free(node->name);
+	g_free(node);
+}
+
+void nodes_init(struct utsfs *fs)
+{
+	g_mutex_init(&fs->nodes_lock);
+	/* fuse_ino_t is 64-bit: key by a pointer to the node's own ino field. */
+	fs->nodes_by_ino = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
+						 (GDestroyNotify)node_free);
+	fs->nodes_by_name = g_hash_table_new(g_str_hash, g_str_equal);
+	fs->next_ino = NODE_STRIDE;
+}
+
+void nodes_free(struct utsfs *fs)
+{
+	g_clear_pointer(&fs->nodes_by_name, g_hash_table_unref);
+	g_clear_pointer(&fs->nodes_by_ino, g_hash_table_unref);
+	g_mutex_clear(&fs->nodes_lock);
+}
+
+/* Take a node's name away: it keeps its id until the kernel forgets it. */
+static void node_unname(struct utsfs *fs, struct ns_node *node)
+{
+	if (!node->name)
+		return;
+	g_hash_table_remove(fs->nodes_by_name, node->name);
+	g_clear_pointer(&node->name, g_free);
+}
+
+fuse_ino_t nodes_lookup(struct utsfs *fs, const char *name, uint64_t id)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
+	struct ns_node *node = g_hash_table_lookup(fs->nodes_by_name, name);
+
+	/*
+	 * nsfs inode numbers are reused once a namespace dies, and a name can
+	 * be re-bound by other tools: a different id under the same name is a
+	 * different namespace and gets a new node id.
+	 */
+	if (node && node->id != id) {
+		node_unname(fs, node);
+		node = NULL;
+	}
+	if (!node) {
+		node = g_new0(struct ns_node, 1);
+		node->ino = fs->next_ino;
+		fs->next_ino += NODE_STRIDE;
+		node->name = g_strdup(name);
+		node->id = id;
+		g_hash_table_insert(fs->nodes_by_ino, &node->ino, node);
+		g_hash_table_insert(fs->nodes_by_name, node->name, node);
+	}
+	node->nlookup++;
+	return node->ino;
+}
+
+void nodes_forget(struct utsfs *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
+	struct ns_node *node = g_hash_table_lookup(fs->nodes_by_ino, &ino);
+
+	if (!node)
+		return;
+	node->nlookup -= MIN(nlookup, node->nlookup);
+	if (node->nlookup == 0) {
+		node_unname(fs, node);
+		g_hash_table_remove(fs->nodes_by_ino, &ino);
+	}
+}
+
+int nodes_ref(struct utsfs *fs, fuse_ino_t ino, struct ns_ref *ref)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
+	struct ns_node *node = g_hash_table_lookup(fs->nodes_by_ino, &ino);
+
+	if (!node || !node->name)
+		return -ENOENT;
+	ref->name = g_strdup(node->name);
+	ref->id = node->id;
+	return 0;
+}
+
+void nodes_rename(struct utsfs *fs, const char *from, const char *to)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
+	struct ns_node *node = g_hash_table_lookup(fs->nodes_by_name, to);
+
+	if (node)
+		node_unname(fs, node);
+	node = g_hash_table_lookup(fs->nodes_by_name, from);
+	if (!node)
+		return;
+	/* The kernel moves its dentry to the new name and keeps the node id. */
+	g_hash_table_remove(fs->nodes_by_name, from);
+	g_free(node->name);
+	node->name = g_strdup(to);
+	g_hash_table_insert(fs->nodes_by_name, node->name, node);
+}
+
+void nodes_unname(struct utsfs *fs, const char *name)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
+	struct ns_node *node = g_hash_table_lookup(fs->nodes_by_name, name);
+
+	if (node)
+		node_unname(fs, node);
+}
+
+void ns_ref_clear(struct ns_ref *ref)
+{
+	g_clear_pointer(&ref->name, g_free);
+}
+
+int ns_ref_open(struct utsfs *fs, const struct ns_ref *ref, struct stat *st)
+{
+	struct stat tmp;
+	int fd = nsops_open(fs->state.dir_fd, ref->name, &tmp);
+
+	if (fd < 0)
+		return fd == -EINVAL ? -ENOENT : fd;
+	if (tmp.st_ino != ref->id) {
+		nsops_close_fd(&fd);
+		return -ENOENT;
+	}
+	if (st)
+		*st = tmp;
+	return fd;
+}

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The FUSE operations table, connection set-up, and the requests utsfs refuses. */
+#include "attrs.h"
+#include "ops.h"
+
+#include <errno.h>
+
+void utsfs_log_failure(const char *what, const char *name, int err)
+{
+	/* A user's mistake is answered with its errno; only trouble is logged. */
+	switch (-err) {
+	case 0:
+	case ENOENT:
+	case EEXIST:
+	case EINVAL:
+	case ENOTEMPTY:
+	case EPERM:
+	case EACCES:
+		return;
+	default:
+		g_warning("%s %s: %s", what, name ? name : "?", g_strerror(-err));
+	}
+}
+
+static void utsfs_init(void *userdata G_GNUC_UNUSED, struct fuse_conn_info *conn)
+{
+	/* O_TRUNC must reach open: `echo x > hostname` starts a new value. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Our content is not the page cache's to keep or to write back. */
+	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_AUTO_INVAL_DATA);
+}
+
+static void utsfs_getattr(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi G_GNUC_UNUSED)
+{
+	reply_attr(req, ino);
+}
+
+static bool is_ns_dir(fuse_ino_t ino)
+{
+	return ino != FUSE_ROOT_ID && ino % NODE_STRIDE == 0;
+}
+
+static void utsfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	if (is_ns_dir(ino))
+		nodes_forget(utsfs_from_req(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void utsfs_forget_multi(fuse_req_t req, size_t count,
+			       struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		if (is_ns_dir(forgets[i].ino))
+			nodes_forget(utsfs_from_req(req), forgets[i].ino,
+				     forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+/* The tree's shape is fixed: only namespace directories come and go. */
+static void utsfs_mknod(fuse_req_t req, fuse_ino_t parent G_GNUC_UNUSED,
+			const char *name G_GNUC_UNUSED, mode_t mode G_GNUC_UNUSED,
+			dev_t rdev G_GNUC_UNUSED)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void utsfs_create(fuse_req_t req, fuse_ino_t parent G_GNUC_UNUSED,
+			 const char *name G_GNUC_UNUSED, mode_t mode G_GNUC_UNUSED,
+			 struct fuse_file_info *fi G_GNUC_UNUSED)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void utsfs_symlink(fuse_req_t req, const char *link G_GNUC_UNUSED,
+			  fuse_ino_t parent G_GNUC_UNUSED,
+			  const char *name G_GNUC_UNUSED)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void utsfs_link(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
+		       fuse_ino_t newparent G_GNUC_UNUSED,
+		       const char *newname G_GNUC_UNUSED)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void utsfs_unlink(fuse_req_t req, fuse_ino_t parent G_GNUC_UNUSED,
+			 const char *name G_GNUC_UNUSED)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+const struct fuse_lowlevel_ops utsfs_ops = {
+	.init = utsfs_init,
+	.lookup = utsfs_lookup,
+	.forget = utsfs_forget,
+	.forget_multi = utsfs_forget_multi,
+	.getattr = utsfs_getattr,
+	.setattr = utsfs_setattr,
+	.readlink = utsfs_readlink,
+	.mknod = utsfs_mknod,
+	.mkdir = utsfs_mkdir,
+	.unlink = utsfs_unlink,
+	.rmdir = utsfs_rmdir,
+	.symlink = utsfs_symlink,
+	.rename = utsfs_rename,
+	.link = utsfs_link,
+	.open = utsfs_open,
+	.read = utsfs_read,
+	.write = utsfs_write,
+	.release = utsfs_release,
+	.opendir = utsfs_opendir,
+	.readdir = utsfs_readdir,
+	.releasedir = utsfs_releasedir,
+	.create = utsfs_create,
+};

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The FUSE request handlers, gathered into one table in ops.c. */
+#pragma once
+
+#include "utsfs.h"
+
+extern const struct fuse_lowlevel_ops utsfs_ops;
+
+/* ops_dir.c */
+void utsfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void utsfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void utsfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  fuse_ino_t newparent, const char *newname, unsigned int flags);
+void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi);
+void utsfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* ops_file.c */
+void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void utsfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void utsfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void utsfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		 off_t off, struct fuse_file_info *fi);
+void utsfs_readlink(fuse_req_t req, fuse_ino_t ino);
+void utsfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		   int to_set, struct fuse_file_info *fi);

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Directory requests: the root (one entry per namespace) and each namespace directory. */
+#include "attrs.h"
+#include "ops.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * What opendir hands out: libfuse passes readdir a copy of fi, so a fresh
+ * listing has to replace the one inside the handle, not fi->fh itself.
+ */
+struct dir_handle {
+	GPtrArray *items;
+	/* Whether a readdir has served items: offset 0 after that is a rewind. */
+	bool served;
+};
+
+struct dir_item {
+	ino_t st_ino;
+	mode_t mode;
+	char name[];
+};
+
+static void add_item(GPtrArray *items, const char *name, ino_t st_ino, mode_t mode)
+{
+	size_t len = strlen(name);
+	struct dir_item *it = g_malloc(sizeof(*it) + len + 1);
+
+	it->st_ino = st_ino;
+	it->mode = mode;
+	memcpy(it->name, name, len + 1);
+	g_ptr_array_add(items, it);
+}
+
+/* A listing is taken once per opendir (and on rewind) so later offsets see one snapshot. */
+static int list_dir(struct utsfs *fs, fuse_ino_t ino, GPtrArray **out)
+{
+	g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) entries = NULL;
+	g_auto(NsRef) ref = { 0 };
+	int r;
+
+	if (ino == FUSE_ROOT_ID) {
+		r = nsops_statedir_list(fs->state.dir_fd, &entries);
+		if (r < 0)
+			return r;
+		add_item(items, ".", FUSE_ROOT_ID, S_IFDIR);
+		add_item(items, "..", FUSE_ROOT_ID, S_IFDIR);
+		for (guint i = 0; i < entries->len; i++) {
+			const struct nsops_entry *e = entries->pdata[i];
+
+			add_item(items, e->name, e->id, S_IFDIR);
+		}
+	} else {
+		r = nodes_ref(fs, ino, &ref);
+		if (r < 0)
+			return r;
+		add_item(items, ".", ref.id, S_IFDIR);
+		add_item(items, "..", FUSE_ROOT_ID, S_IFDIR);
+		for (size_t i = 0; i < attr_count; i++)
+			add_item(items, attr_table[i].name,
+				 attr_st_ino(ref.id, i),
+				 attr_table[i].mode & S_IFMT);
+	}
+	*out = g_steal_pointer(&items);
+	return 0;
+}
+
+void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dir_handle *dh;
+	GPtrArray *items = NULL;
+	int r;
+
+	if (attr_from_ino(ino, &(fuse_ino_t){ 0 }, &(size_t){ 0 })) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	r = list_dir(utsfs_from_req(req), ino, &items);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	dh = g_new0(struct dir_handle, 1);
+	dh->items = items;
+	fi->fh = (uintptr_t)dh;
+	if (fuse_reply_open(req, fi) != 0) {
+		g_ptr_array_unref(dh->items);
+		g_free(dh);
+	}
+}
+
+void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	struct dir_handle *dh = (struct dir_handle *)(uintptr_t)fi->fh;
+	g_autofree char *buf = g_malloc(size);
+	GPtrArray *items, *fresh = NULL;
+	size_t pos = 0;
+
+	/*
+	 * A rewind (seekdir 0) asks for a fresh look at the state directory;
+	 * the first readdir after opendir gets its listing as it is.
+	 */
+	if (off == 0 && dh->served &&
+	    list_dir(utsfs_from_req(req), ino, &fresh) == 0) {
+		g_ptr_array_unref(dh->items);
+		dh->items = fresh;
+	}
+	items = dh->items;
+	for (guint i = (guint)off; off >= 0 && i < items->len; i++) {
+		const struct dir_item *it = items->pdata[i];
+		struct stat st = { .st_ino = it->st_ino, .st_mode = it->mode };
+		size_t n = fuse_add_direntry(req, buf + pos, size - pos, it->name,
+					     &st, (off_t)i + 1);
+
+		if (n > size - pos)
+			break;
+		pos += n;
+	}
+	dh->served = true;
+	fuse_reply_buf(req, buf, pos);
+}
+
+void utsfs_releasedir(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
+		      struct fuse_file_info *fi)
+{
+	struct dir_handle *dh = (struct dir_handle *)(uintptr_t)fi->fh;
+
+	g_ptr_array_unref(dh->items);
+	g_free(dh);
+	fuse_reply_err(req, 0);
+}
+
+void utsfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	if (parent != FUSE_ROOT_ID) {
+		reply_attr_entry(req, parent, name);
+		return;
+	}
+	/* File managers probe .Trash-UID, .hidden and the like: never ours. */
+	if (!nsops_name_is_valid(name, strlen(name))) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	reply_ns_entry(req, name);
+}
+
+void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode G_GNUC_UNUSED)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	size_t len = strlen(name);
+	int r;
+
+	if (parent != FUSE_ROOT_ID) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (!nsops_name_is_valid(name, len)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	g_mutex_lock(&fs->names_lock);
+	/* A name that is a valid hostname becomes it: `mkdir web01` is web01. */
+	r = nsops_create(fs->host_fd, fs->state.path, name,
+			 nsops_value_is_valid(name, len) ? name : NULL, NULL);
+	g_mutex_unlock(&fs->names_lock);
+	if (r < 0) {
+		utsfs_log_failure("mkdir", name, r);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	reply_ns_entry(req, name);
+}
+
+/* Whether name in the state directory is a namespace; junk does not count. */
+static int check_is_ns(struct utsfs *fs, const char *name)
+{
+	int fd = nsops_open(fs->state.dir_fd, name, NULL);
+
+	if (fd < 0)
+		return fd == -EINVAL ? -ENOENT : fd;
+	nsops_close_fd(&fd);
+	return 0;
+}
+
+static int remove_ns(struct utsfs *fs, const char *name)
+{
+	int r = check_is_ns(fs, name);
+
+	if (r < 0)
+		return r;
+	r = nsops_destroy(fs->state.path, name);
+	if (r == 0)
+		nodes_unname(fs, name);
+	return r;
+}
+
+void utsfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	int r = -EPERM;
+
+	if (parent == FUSE_ROOT_ID) {
+		g_mutex_lock(&fs->names_lock);
+		r = remove_ns(fs, name);
+		g_mutex_unlock(&fs->names_lock);
+		utsfs_log_failure("rmdir", name, r);
+	}
+	fuse_reply_err(req, -r);
+}
+
+static int rename_ns(struct utsfs *fs, const char *from, const char *to,
+		     unsigned int flags)
+{
+	int r = check_is_ns(fs, from);
+
+	if (r < 0)
+		return r;
+	if (g_str_equal(from, to))
+		return 0;
+	r = check_is_ns(fs, to);
+	if (r == 0)
+		/* rename(2) onto a non-empty directory; RENAME_NOREPLACE asks for EEXIST. */
+		return flags & RENAME_NOREPLACE ? -EEXIST : -ENOTEMPTY;
+	if (r != -ENOENT)
+		return r;
+	r = nsops_rename(fs->state.path, from, to);
+	if (r == 0)
+		nodes_rename(fs, from, to);
+	return r;
+}
+
+void utsfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	int r;
+
+	if (flags & ~RENAME_NOREPLACE) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (parent != FUSE_ROOT_ID || newparent != FUSE_ROOT_ID) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (!nsops_name_is_valid(newname, strlen(newname))) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	g_mutex_lock(&fs->names_lock);
+	r = rename_ns(fs, name, newname, flags);
+	g_mutex_unlock(&fs->names_lock);
+	utsfs_log_failure("rename", name, r);
+	fuse_reply_err(req, -r);
+}

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* File requests on attribute files: open, read, write (as /proc/sys/kernel/hostname does), truncate, readlink. */
+#include "attrs.h"
+#include "ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+
+/* What one open file shows and what its writes have built so far. */
+struct open_file {
+	/* The kernel may send concurrent reads and writes on one handle. */
+	GMutex lock;
+	struct ns_ref ref;
+	const struct attr_def *def;
+	/* The content at the last read from offset 0: later offsets read it. */
+	GString *shown;
+	/* The bytes written at offsets 0..len: a write at k continues them. */
+	GString *written;
+};
+
+static void open_file_free(struct open_file *of)
+{
+	g_mutex_clear(&of->lock);
+	ns_ref_clear(&of->ref);
+	if (of->shown)
+		g_string_free(of->shown, TRUE);
+	if (of->written)
+		g_string_free(of->written, TRUE);
+	g_free(of);
+}
+typedef struct open_file OpenFile;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpenFile, open_file_free)
+
+/* The current content of of's file, read afresh from its namespace. */
+static int show_content(struct utsfs *fs, const struct open_file *of,
+			GString *out)
+{
+	nsops_autofd int ns_fd = ns_ref_open(fs, &of->ref, NULL);
+
+	if (ns_fd < 0)
+		return ns_fd;
+	return of->def->show(fs, ns_fd, &of->ref, out);
+}
+
+void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	g_autoptr(OpenFile) of = g_new0(struct open_file, 1);
+	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+	fuse_ino_t dir;
+	size_t row;
+	int r;
+
+	g_mutex_init(&of->lock);
+	of->def = attr_from_ino(ino, &dir, &row);
+	if (!of->def) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	/* Read-only even for root, whom default_permissions lets through. */
+	if (writing && of->def->field < 0) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	r = nodes_ref(fs, dir, &of->ref);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (writing) {
+		of->written = g_string_new(NULL);
+		/* Without O_TRUNC the file holds its value; writes continue from it. */
+		r = fi->flags & O_TRUNC ? 0 : show_content(fs, of, of->written);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+	}
+	/*
+	 * direct_io: the kernel can change hostname behind our back, so the
+	 * page cache must never answer a read. id never changes: keep it.
+	 */
+	fi->direct_io = of->def->volatile_content;
+	fi->keep_cache = !of->def->volatile_content;
+	fi->fh = (uintptr_t)of;
+	if (fuse_reply_open(req, fi) == 0)
+		of = NULL;
+}
+
+void utsfs_release(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
+		   struct fuse_file_info *fi)
+{
+	open_file_free((struct open_file *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* Copy what a read at off gets into out, refreshing the snapshot at offset 0. */
+static int read_content(struct utsfs *fs, struct open_file *of, size_t size,
+			off_t off, GString *out)
+{
+	/* Offset 0 is a new read (cat, or pread 0 after a change): look again. */
+	if (off == 0 || !of->shown) {
+		g_autoptr(GString) fresh = g_string_new(NULL);
+		int r = show_content(fs, of, fresh);
+
+		if (r < 0)
+			return r;
+		if (of->shown)
+			g_string_free(of->shown, TRUE);
+		of->shown = g_steal_pointer(&fresh);
+	}
+	if (off >= 0 && (uint64_t)off < of->shown->len)
+		g_string_append_len(out, of->shown->str + off,
+				    (gssize)MIN(size, of->shown->len - (size_t)off));
+	return 0;
+}
+
+void utsfs_read(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, size_t size,
+		off_t off, struct fuse_file_info *fi)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	g_autoptr(GString) out = g_string_new(NULL);
+	int r;
+
+	/*
+	 * Unlock before replying: once the reply is out, the kernel may send
+	 * release on another thread, which frees of and its lock.
+	 */
+	g_mutex_lock(&of->lock);
+	r = read_content(fs, of, size, off, out);
+	g_mutex_unlock(&of->lock);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, out->str, out->len);
+}
+
+/*
+ * The value a write at off makes: what was written before off on this
+ * handle, then buf. Beyond that (a gap) there is nothing to continue.
+ */
+static int write_value(struct utsfs *fs, struct open_file *of, const char *buf,
+		       size_t size, off_t off)
+{
+	g_autoptr(GString) value = NULL;
+	ssize_t len;
+	int r;
+
+	/* One trailing newline past the longest value is all a valid write holds. */
+	if (off < 0 || (uint64_t)off > of->written->len ||
+	    size > NSOPS_VALUE_MAX + 1 - (size_t)off)
+		return -EINVAL;
+	value = g_string_new_len(of->written->str, off);
+	g_string_append_len(value, buf, (gssize)size);
+	len = nsops_value_parse(value->str, value->len);
+	if (len < 0)
+		return (int)len;
+
+	nsops_autofd int ns_fd = ns_ref_open(fs, &of->ref, NULL);
+	if (ns_fd < 0)
+		return ns_fd;
+	r = nsops_set(fs->host_fd, ns_fd, of->def->field, value->str, (size_t)len);
+	if (r < 0)
+		return r;
+	g_string_free(of->written, TRUE);
+	of->written = g_steal_pointer(&value);
+	return 0;
+}
+
+void utsfs_write(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *buf,
+		 size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	int r;
+
+	g_mutex_lock(&of->lock);
+	r = write_value(fs, of, buf, size, off);
+	g_mutex_unlock(&of->lock);
+	utsfs_log_failure("write", of->ref.name, r);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fuse_reply_write(req, size);
+}
+
+void utsfs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	g_auto(NsRef) ref = { 0 };
+	g_autoptr(GString) target = g_string_new(NULL);
+	fuse_ino_t dir;
+	size_t row;
+	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+	int r;
+
+	if (!def || !S_ISLNK(def->mode)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	r = nodes_ref(fs, dir, &ref);
+	if (r == 0)
+		r = def->show(fs, -1, &ref, target);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fuse_reply_readlink(req, target->str);
+}
+
+void utsfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr G_GNUC_UNUSED,
+		   int to_set, struct fuse_file_info *fi G_GNUC_UNUSED)
+{
+	fuse_ino_t dir;
+	size_t row;
+	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+
+	if (!def || !(to_set & FUSE_SET_ATTR_SIZE)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (def->field < 0) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	/*
+	 * As with /proc/sys/kernel/hostname, truncating alone changes
+	 * nothing (`: > hostname`); the times that come with it are ours.
+	 */
+	reply_attr(req, ino);
+}

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* What stat(2) shows for each node, and the entry replies built from it. */
+#include "attrs.h"
+
+#include <errno.h>
+#include <string.h>
+
+/*
+ * Attribute files of one namespace never change identity, and id and ns
+ * never change content; everything else may change behind our back (other
+ * tools edit the state directory, nsenter sets hostnames), so the kernel
+ * must ask again each time.
+ */
+#define STATIC_TIMEOUT 86400.0
+
+static void stat_root(struct utsfs *fs, struct stat *st)
+{
+	*st = (struct stat){
+		.st_ino = FUSE_ROOT_ID,
+		.st_mode = S_IFDIR | 0755,
+		/* 1: "subdirectories not counted", as btrfs does; counting means a scan. */
+		.st_nlink = 1,
+		.st_atim = fs->start_time,
+		.st_mtim = fs->start_time,
+		.st_ctim = fs->start_time,
+	};
+}
+
+/* ns_st is the nsfs inode's own stat: its times are the namespace's. */
+static void stat_ns_dir(const struct stat *ns_st, struct stat *st)
+{
+	*st = (struct stat){
+		.st_ino = ns_st->st_ino,
+		.st_mode = S_IFDIR | 0755,
+		.st_nlink = 2,
+		.st_atim = ns_st->st_atim,
+		.st_mtim = ns_st->st_mtim,
+		.st_ctim = ns_st->st_ctim,
+	};
+}
+
+static int stat_attr(struct utsfs *fs, const struct ns_ref *ref, int ns_fd,
+		     const struct stat *ns_st, size_t row, struct stat *st)
+{
+	const struct attr_def *def = &attr_table[row];
+	g_autoptr(GString) content = g_string_new(NULL);
+	/* Exact st_size: tools that trust it would otherwise cut or pad. */
+	int r = def->show(fs, ns_fd, ref, content);
+
+	if (r < 0)
+		return r;
+	*st = (struct stat){
+		.st_ino = attr_st_ino(ref->id, row),
+		.st_mode = def->mode,
+		.st_nlink = 1,
+		.st_size = (off_t)content->len,
+		.st_atim = ns_st->st_atim,
+		.st_mtim = ns_st->st_mtim,
+		.st_ctim = ns_st->st_ctim,
+	};
+	return 0;
+}
+
+int stat_ino(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
+{
+	g_auto(NsRef) ref = { 0 };
+	fuse_ino_t dir = ino;
+	size_t row = 0;
+	const struct attr_def *def = NULL;
+	struct stat ns_st;
+	int r;
+
+	if (ino == FUSE_ROOT_ID) {
+		stat_root(fs, st);
+		return 0;
+	}
+	def = attr_from_ino(ino, &dir, &row);
+	r = nodes_ref(fs, dir, &ref);
+	if (r < 0)
+		return r;
+	nsops_autofd int ns_fd = ns_ref_open(fs, &ref, &ns_st);
+	if (ns_fd < 0)
+		return ns_fd;
+	if (!def) {
+		stat_ns_dir(&ns_st, st);
+		return 0;
+	}
+	return stat_attr(fs, &ref, ns_fd, &ns_st, row, st);
+}
+
+void reply_ns_entry(fuse_req_t req, const char *name)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	struct fuse_entry_param e = { 0 };
+	struct stat ns_st;
+	int fd = nsops_open(fs->state.dir_fd, name, &ns_st);
+
+	if (fd < 0) {
+		/* Junk in the state directory is not a namespace: not there. */
+		fuse_reply_err(req, fd == -EINVAL ? ENOENT : -fd);
+		return;
+	}
+	nsops_close_fd(&fd);
+	e.ino = nodes_lookup(fs, name, ns_st.st_ino);
+	stat_ns_dir(&ns_st, &e.attr);
+	if (fuse_reply_entry(req, &e) != 0)
+		nodes_forget(fs, e.ino, 1);
+}
+
+void reply_attr_entry(fuse_req_t req, fuse_ino_t dir, const char *name)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	struct fuse_entry_param e = { 0 };
+	size_t row;
+	const struct attr_def *def = attr_by_name(name, &row);
+	int r;
+
+	if (!def) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	e.ino = attr_ino(dir, row);
+	r = stat_ino(fs, e.ino, &e.attr);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	e.entry_timeout = STATIC_TIMEOUT;
+	e.attr_timeout = def->volatile_content ? 0 : STATIC_TIMEOUT;
+	fuse_reply_entry(req, &e);
+}
+
+void reply_attr(fuse_req_t req, fuse_ino_t ino)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	struct stat st;
+	fuse_ino_t dir;
+	size_t row;
+	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+	int r = stat_ino(fs, ino, &st);
+
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fuse_reply_attr(req, &st, def && !def->volatile_content ? STATIC_TIMEOUT : 0);
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The daemon's one state struct and what the fs/ files share. */
+#pragma once
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <glib.h>
+
+#include "nsops.h"
+
+/*
+ * FUSE node ids: the root is 1; a namespace directory gets a fresh multiple of
+ * NODE_STRIDE (never reused, so the kernel can never confuse two namespaces);
+ * its attribute files are that id plus 1 + their row in the attribute table.
+ */
+#define NODE_STRIDE 8
+
+/* A namespace directory the kernel knows by node id. */
+struct ns_node {
+	fuse_ino_t ino;
+	/* The name it is reached by; NULL once removed or replaced. */
+	char *name;
+	/* The nsfs inode number: the namespace's id and the directory's st_ino. */
+	uint64_t id;
+	/* How many lookups the kernel has not forgotten yet. */
+	uint64_t nlookup;
+};
+
+/* A copy of what a request needs of a node, taken under the lock. */
+struct ns_ref {
+	char *name;
+	uint64_t id;
+};
+
+struct utsfs {
+	struct nsops_statedir state;
+	/* The host UTS namespace every thread returns to. */
+	int host_fd;
+	/* Times shown for the root: when the daemon started. */
+	struct timespec start_time;
+
+	/* Guards nodes_by_ino, nodes_by_name and next_ino. */
+	GMutex nodes_lock;
+	GHashTable *nodes_by_ino;
+	GHashTable *nodes_by_name;
+	fuse_ino_t next_ino;
+
+	/* Serialises mkdir, rmdir and rename so their checks hold until they act. */
+	GMutex names_lock;
+};
+
+static inline struct utsfs *utsfs_from_req(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* nodes.c */
+void nodes_init(struct utsfs *fs);
+void nodes_free(struct utsfs *fs);
+/* The node for name holding namespace id, created when needed; counts one lookup. */
+fuse_ino_t nodes_lookup(struct utsfs *fs, const char *name, uint64_t id);
+void nodes_forget(struct utsfs *fs, fuse_ino_t ino, uint64_t nlookup);
+/* Copy name and id of the namespace directory ino; -ENOENT when stale. */
+int nodes_ref(struct utsfs *fs, fuse_ino_t ino, struct ns_ref *ref);
+void nodes_rename(struct utsfs *fs, const char *from, const char *to);
+void nodes_unname(struct utsfs *fs, const char *name);
+void ns_ref_clear(struct ns_ref *ref);
+typedef struct ns_ref NsRef;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NsRef, ns_ref_clear)
+
+/*
+ * Open ref's namespace through the state directory, checking the name still
+ * holds the same namespace: -ENOENT when it is gone or now names another.
+ */
+int ns_ref_open(struct utsfs *fs, const struct ns_ref *ref, struct stat *st);
+
+/* Log an unexpected failure once, at the FUSE boundary, with the name it concerns. */
+void utsfs_log_failure(const char *what, const char *name, int err);
+
+/* stat.c */
+int stat_ino(struct utsfs *fs, fuse_ino_t ino, struct stat *st);
+/* Reply to a lookup or mkdir of name in the root from the state directory. */
+void reply_ns_entry(fuse_req_t req, const char *name);
+/* Reply to a lookup of name inside the namespace directory dir. */
+void reply_attr_entry(fuse_req_t req, fuse_ino_t dir, const char *name);
+/* Reply to getattr (and setattr) of ino. */
+void reply_attr(fuse_req_t req, fuse_ino_t ino);

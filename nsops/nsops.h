@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* nsops: every system call utsfs makes on UTS namespaces and their state files. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/*
+ * Conventions: functions return 0 (or a non-negative value) on success and a
+ * negative errno on failure. Nothing here logs except the one fatal case: a
+ * thread that cannot return to the host UTS namespace aborts the process,
+ * because it would otherwise serve later requests from the wrong namespace.
+ * Nothing here knows about FUSE.
+ */
+
+/* The longest hostname/domainname the kernel accepts (__NEW_UTS_LEN). */
+#define NSOPS_VALUE_MAX 64
+/* The longest name of a namespace (one path component). */
+#define NSOPS_NAME_MAX 255
+
+/* Which string of a UTS namespace an operation reads or writes. */
+enum nsops_field {
+	NSOPS_HOSTNAME,
+	NSOPS_DOMAINNAME,
+};
+
+/* --- validate.c: pure input checks, no system calls --------------------- */
+
+/* 1-255 bytes, not starting with '.', no '/', no control characters. */
+bool nsops_name_is_valid(const char *name, size_t len);
+/* 1-64 bytes of [A-Za-z0-9._-], not starting with '.' or '-'. */
+bool nsops_value_is_valid(const char *value, size_t len);
+/*
+ * Turn bytes written to a hostname/domainname file into the value to set:
+ * strips one trailing '\n' and validates. Returns the value's length, or
+ * -EINVAL when the bytes do not make a valid value.
+ */
+ssize_t nsops_value_parse(const char *buf, size_t len);
+
+/* --- fd.c: the one fd cleanup helper (glib 2.74 has no g_autofd) --------- */
+
+void nsops_close_fd(int *fd);
+#define nsops_autofd __attribute__((cleanup(nsops_close_fd)))
+
+/* --- uts.c: entering namespaces and reading/writing their names ---------- */
+
+/*
+ * An fd on the calling thread's UTS namespace, taken once at start-up in the
+ * main thread: every other function that enters a namespace returns to it.
+ */
+int nsops_open_host(void);
+/* Inode number of the UTS namespace the calling thread is in. */
+int nsops_current_id(uint64_t *id);
+/* Read a field of the namespace ns_fd into buf (NUL-terminated). */
+int nsops_get(int host_fd, int ns_fd, enum nsops_field field,
+	      char buf[NSOPS_VALUE_MAX + 1]);
+/* Set a field; value must already be valid (nsops_value_is_valid). */
+int nsops_set(int host_fd, int ns_fd, enum nsops_field field,
+	      const char *value, size_t len);
+
+/* --- ns.c: namespaces persisted as bind mounts in a state directory ------ */
+
+/*
+ * Open dir/name and check it is a bind mount of a UTS nsfs file. Returns an
+ * O_RDONLY fd (>= 0) and fills *st (when not NULL) with the nsfs inode's
+ * stat: st_ino is the namespace's id. -ENOENT when absent, -EINVAL when the
+ * file is not a UTS namespace.
+ */
+int nsops_open(int dir_fd, const char *name, struct stat *st);
+/*
+ * Create a new UTS namespace and persist it as dir/name: O_EXCL empty file,
+ * unshare in this thread, set hostname (when hostname is not NULL), bind-mount
+ * /proc/thread-self/ns/uts onto the file, return to the host. Every failure
+ * undoes the earlier steps. -EEXIST when the name exists.
+ */
+int nsops_create(int host_fd, const char *dir, const char *name,
+		 const char *hostname, uint64_t *id);
+/* Give the namespace at dir/from the name dir/to as well (bind mount). */
+int nsops_link(const char *dir, const char *from, const char *to);
+/* Forget a name: lazy unmount and unlink. -ENOENT when absent. */
+int nsops_destroy(const char *dir, const char *name);
+/*
+ * Rename: the kernel refuses rename(2) of a mount point (EBUSY) and MS_MOVE
+ * under a shared mount, so this binds the new name first, then destroys the
+ * old one. -EEXIST when to exists.
+ */
+int nsops_rename(const char *dir, const char *from, const char *to);
+
+/* --- statedir.c: the state directory itself ------------------------------ */
+
+/* An open state directory. */
+struct nsops_statedir {
+	char *path;
+	/* Holds the flock: one daemon owns a state directory at a time. */
+	int lock_fd;
+	/* The directory as seen through its own bind mount, where names live. */
+	int dir_fd;
+};
+
+/*
+ * Create path (0755) when missing, take an exclusive flock on it, make it a
+ * shared mount in its own peer group (as `ip netns` does with /run/netns, so
+ * names propagate into mount namespaces created later), and remove empty
+ * files left by a creator that was killed. -EBUSY when another process holds
+ * the lock.
+ */
+int nsops_statedir_open(const char *path, struct nsops_statedir *sd);
+void nsops_statedir_close(struct nsops_statedir *sd);
+
+/* One name in the state directory and the namespace it holds. */
+struct nsops_entry {
+	uint64_t id;
+	char name[];
+};
+
+/*
+ * The UTS namespaces in the state directory, sorted by name, each checked
+ * with nsops_open; anything else there is ignored. *entries is a GPtrArray
+ * of struct nsops_entry, freed with g_ptr_array_unref.
+ */
+int nsops_statedir_list(int dir_fd, GPtrArray **entries);

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Entering UTS namespaces and reading or writing their hostname and domainname. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+int nsops_open_host(void)
+{
+	/* thread-self: in a threaded process /proc/self is the main thread's. */
+	int fd = open("/proc/thread-self/ns/uts", O_RDONLY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int nsops_current_id(uint64_t *id)
+{
+	struct stat st;
+
+	if (stat("/proc/thread-self/ns/uts", &st) < 0)
+		return -errno;
+	*id = st.st_ino;
+	return 0;
+}
+
+int nsops_enter(int ns_fd)
+{
+	return setns(ns_fd, CLONE_NEWUTS) < 0 ? -errno : 0;
+}
+
+void nsops_return_home(int host_fd)
+{
+	/*
+	 * setns back into a namespace we were in only fails on resource
+	 * exhaustion or a closed fd; either way this thread would answer the
+	 * next request from the wrong namespace, which is worse than dying.
+	 */
+	if (setns(host_fd, CLONE_NEWUTS) < 0)
+		g_error("cannot return to the host UTS namespace: %s",
+			g_strerror(errno));
+}
+
+int nsops_get(int host_fd, int ns_fd, enum nsops_field field,
+	      char buf[NSOPS_VALUE_MAX + 1])
+{
+	struct utsname u;
+	int r = nsops_enter(ns_fd);
+
+	if (r < 0)
+		return r;
+	r = uname(&u) < 0 ? -errno : 0;
+	nsops_return_home(host_fd);
+	if (r < 0)
+		return r;
+	g_strlcpy(buf, field == NSOPS_HOSTNAME ? u.nodename : u.domainname,
+		  NSOPS_VALUE_MAX + 1);
+	return 0;
+}
+
+int nsops_set(int host_fd, int ns_fd, enum nsops_field field,
+	      const char *value, size_t len)
+{
+	int r = nsops_enter(ns_fd);
+
+	if (r < 0)
+		return r;
+	if (field == NSOPS_HOSTNAME)
+		r = sethostname(value, len);
+	else
+		r = setdomainname(value, len);
+	r = r < 0 ? -errno : 0;
+	nsops_return_home(host_fd);
+	return r;
+}
