@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Unit tests for nsops' namespace and state-directory operations: need root. */
+#include "nsops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fixture {
+	char *tmp;
+	char *state;
+	struct nsops_statedir sd;
+	int host_fd;
+	uint64_t host_id;
+	char host_name[NSOPS_VALUE_MAX + 1];
+};
+
+static bool skip_unless_root(void)
+{
+	if (geteuid() == 0)
+		return false;
+	g_test_skip("needs root: creates namespaces and mounts");
+	return true;
+}
+
+static void assert_at_home(struct fixture *f)
+{
+	uint64_t id = 0;
+	char name[NSOPS_VALUE_MAX + 1];
+
+	g_assert_cmpint(nsops_current_id(&id), ==, 0);
+	g_assert_cmpuint(id, ==, f->host_id);
+	g_assert_cmpint(gethostname(name, sizeof(name)), ==, 0);
+	g_assert_cmpstr(name, ==, f->host_name);
+}
+
+static void fixture_setup(struct fixture *f, gconstpointer data G_GNUC_UNUSED)
+{
+	*f = (struct fixture){ .sd = { .lock_fd = -1, .dir_fd = -1 }, .host_fd = -1 };
+	if (geteuid() != 0)
+		return;
+	f->tmp = g_dir_make_tmp("nsops-test-XXXXXX", NULL);
+	g_assert_nonnull(f->tmp);
+	/* A state directory that does not exist yet: open must create it. */
+	f->state = g_build_filename(f->tmp, "state", NULL);
+	f->host_fd = nsops_open_host();
+	g_assert_cmpint(f->host_fd, >=, 0);
+	g_assert_cmpint(nsops_current_id(&f->host_id), ==, 0);
+	g_assert_cmpint(gethostname(f->host_name, sizeof(f->host_name)), ==, 0);
+}
+
+static void remove_tree(const char *dir)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	const char *name;
+
+	if (!d)
+		return;
+	while ((name = g_dir_read_name(d))) {
+		g_autofree char *path = g_build_filename(dir, name, NULL);
+
+		if (g_file_test(path, G_FILE_TEST_IS_DIR) &&
+		    !g_file_test(path, G_FILE_TEST_IS_SYMLINK))
+			remove_tree(path);
+		else
+			g_unlink(path);
+	}
+	g_rmdir(dir);
+}
+
+static void fixture_teardown(struct fixture *f, gconstpointer data G_GNUC_UNUSED)
+{
+	if (!f->tmp)
+		return;
+	assert_at_home(f);
+	nsops_statedir_close(&f->sd);
+	/* The self-bind and every name on it go in one lazy unmount. */
+	while (umount2(f->state, MNT_DETACH) == 0)
+		;
+	remove_tree(f->tmp);
+	nsops_close_fd(&f->host_fd);
+	g_free(f->state);
+	g_free(f->tmp);
+}
+
+static void open_state(struct fixture *f)
+{
+	g_assert_cmpint(nsops_statedir_open(f->state, &f->sd), ==, 0);
+}
+
+static char *state_path(struct fixture *f, const char *name)
+{
+	return g_build_filename(f->state, name, NULL);
+}
+
+static bool mountinfo_has(const char *path, const char *what)
+{
+	g_autofree char *info = NULL;
+	g_auto(GStrv) lines = NULL;
+
+	g_assert_true(g_file_get_contents("/proc/self/mountinfo", &info, NULL, NULL));
+	lines = g_strsplit(info, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		g_auto(GStrv) fields = g_strsplit(*l, " ", 6);
+
+		if (g_strv_length(fields) >= 6 && g_str_equal(fields[4], path) &&
+		    strstr(fields[5], what))
+			return true;
+	}
+	return false;
+}
+
+static uint64_t id_of(struct fixture *f, const char *name)
+{
+	struct stat st;
+	int fd = nsops_open(f->sd.dir_fd, name, &st);
+
+	g_assert_cmpint(fd, >=, 0);
+	nsops_close_fd(&fd);
+	return st.st_ino;
+}
+
+static void get_field(struct fixture *f, const char *name, enum nsops_field field,
+		      char buf[NSOPS_VALUE_MAX + 1])
+{
+	nsops_autofd int fd = nsops_open(f->sd.dir_fd, name, NULL);
+
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(nsops_get(f->host_fd, fd, field, buf), ==, 0);
+}
+
+static void test_statedir_is_shared_mount(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_true(g_file_test(f->state, G_FILE_TEST_IS_DIR));
+	g_assert_true(mountinfo_has(f->state, "shared:"));
+}
+
+static void test_statedir_is_locked(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	struct nsops_statedir second = { .lock_fd = -1, .dir_fd = -1 };
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(nsops_statedir_open(f->state, &second), ==, -EBUSY);
+	g_assert_cmpint(second.lock_fd, ==, -1);
+}
+
+static void test_create_persists_new_namespace(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	char buf[NSOPS_VALUE_MAX + 1];
+	g_autofree char *path = NULL;
+	uint64_t id = 0;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "web", "web01", &id), ==, 0);
+	assert_at_home(f);
+	g_assert_cmpuint(id, !=, f->host_id);
+	g_assert_cmpuint(id_of(f, "web"), ==, id);
+	path = state_path(f, "web");
+	g_assert_true(mountinfo_has(path, "nsfs"));
+	get_field(f, "web", NSOPS_HOSTNAME, buf);
+	g_assert_cmpstr(buf, ==, "web01");
+	assert_at_home(f);
+}
+
+static void test_create_without_hostname_keeps_hosts(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	char buf[NSOPS_VALUE_MAX + 1];
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "with space", NULL, NULL), ==, 0);
+	get_field(f, "with space", NSOPS_HOSTNAME, buf);
+	g_assert_cmpstr(buf, ==, f->host_name);
+}
+
+static void test_create_existing_name_fails(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	uint64_t first = 0;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "a", "a", &first), ==, 0);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "a", "b", NULL), ==, -EEXIST);
+	g_assert_cmpuint(id_of(f, "a"), ==, first);
+	assert_at_home(f);
+}
+
+static void test_create_failure_leaves_nothing(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	g_autofree char *too_long = g_strnfill(NSOPS_VALUE_MAX + 1, 'h');
+	g_autofree char *path = NULL;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	/* sethostname refuses 65 bytes after the file exists: it must go again. */
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "x", too_long, NULL), ==, -EINVAL);
+	path = state_path(f, "x");
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_assert_false(mountinfo_has(path, "nsfs"));
+	assert_at_home(f);
+}
+
+static void test_set_changes_only_target(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	char buf[NSOPS_VALUE_MAX + 1];
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "a", "a", NULL), ==, 0);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "b", "b", NULL), ==, 0);
+	{
+		nsops_autofd int fd = nsops_open(f->sd.dir_fd, "a", NULL);
+
+		g_assert_cmpint(nsops_set(f->host_fd, fd, NSOPS_HOSTNAME, "alpha", 5), ==, 0);
+		g_assert_cmpint(nsops_set(f->host_fd, fd, NSOPS_DOMAINNAME, "example.org", 11), ==, 0);
+	}
+	assert_at_home(f);
+	get_field(f, "a", NSOPS_HOSTNAME, buf);
+	g_assert_cmpstr(buf, ==, "alpha");
+	get_field(f, "a", NSOPS_DOMAINNAME, buf);
+	g_assert_cmpstr(buf, ==, "example.org");
+	get_field(f, "b", NSOPS_HOSTNAME, buf);
+	g_assert_cmpstr(buf, ==, "b");
+}
+
+static void test_rename_keeps_namespace(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	g_autofree char *old_path = NULL;
+	uint64_t id = 0;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "old", "old", &id), ==, 0);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "taken", "t", NULL), ==, 0);
+	g_assert_cmpint(nsops_rename(f->state, "old", "taken"), ==, -EEXIST);
+	g_assert_cmpuint(id_of(f, "old"), ==, id);
+	g_assert_cmpint(nsops_rename(f->state, "old", "new"), ==, 0);
+	g_assert_cmpuint(id_of(f, "new"), ==, id);
+	g_assert_cmpint(nsops_open(f->sd.dir_fd, "old", NULL), ==, -ENOENT);
+	old_path = state_path(f, "old");
+	g_assert_false(mountinfo_has(old_path, "nsfs"));
+}
+
+static void test_destroy_removes_name(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	g_autofree char *path = NULL;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "gone", "gone", NULL), ==, 0);
+	g_assert_cmpint(nsops_destroy(f->state, "gone"), ==, 0);
+	path = state_path(f, "gone");
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_assert_false(mountinfo_has(path, "nsfs"));
+	g_assert_cmpint(nsops_destroy(f->state, "gone"), ==, -ENOENT);
+}
+
+static void test_destroy_removes_stacked_mounts(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	g_autofree char *path = NULL;
+	g_autofree char *other = NULL;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "a", "a", NULL), ==, 0);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "b", "b", NULL), ==, 0);
+	path = state_path(f, "a");
+	other = state_path(f, "b");
+	/* What a second `unshare --uts=FILE` on the same file does. */
+	g_assert_cmpint(mount(other, path, NULL, MS_BIND, NULL), ==, 0);
+	g_assert_cmpint(nsops_destroy(f->state, "a"), ==, 0);
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_assert_false(mountinfo_has(path, "nsfs"));
+}
+
+/* Things other tools may leave in the state directory. */
+static void make_junk(struct fixture *f)
+{
+	g_autofree char *dir = state_path(f, "a-directory");
+	g_autofree char *text = state_path(f, "notes");
+	g_autofree char *empty = state_path(f, "killed-creator");
+	g_autofree char *fifo = state_path(f, "fifo");
+	g_autofree char *link = state_path(f, "link");
+	g_autofree char *target = state_path(f, "real");
+
+	g_assert_cmpint(g_mkdir(dir, 0755), ==, 0);
+	g_assert_true(g_file_set_contents(text, "not a namespace", -1, NULL));
+	g_assert_true(g_file_set_contents(empty, "", 0, NULL));
+	g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+	g_assert_cmpint(symlink(target, link), ==, 0);
+}
+
+static void test_open_refuses_junk(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "real", "real", NULL), ==, 0);
+	make_junk(f);
+	g_assert_cmpint(nsops_open(f->sd.dir_fd, "a-directory", NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_open(f->sd.dir_fd, "notes", NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_open(f->sd.dir_fd, "killed-creator", NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_open(f->sd.dir_fd, "fifo", NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_open(f->sd.dir_fd, "link", NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_open(f->sd.dir_fd, "absent", NULL), ==, -ENOENT);
+}
+
+static void test_list_shows_only_namespaces(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	g_autoptr(GPtrArray) entries = NULL;
+	uint64_t id_b = 0, id_a = 0;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "real", "b", &id_b), ==, 0);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "alpha", "a", &id_a), ==, 0);
+	make_junk(f);
+	g_assert_cmpint(nsops_statedir_list(f->sd.dir_fd, &entries), ==, 0);
+	g_assert_cmpuint(entries->len, ==, 2);
+	g_assert_cmpstr(((struct nsops_entry *)entries->pdata[0])->name, ==, "alpha");
+	g_assert_cmpuint(((struct nsops_entry *)entries->pdata[0])->id, ==, id_a);
+	g_assert_cmpstr(((struct nsops_entry *)entries->pdata[1])->name, ==, "real");
+	g_assert_cmpuint(((struct nsops_entry *)entries->pdata[1])->id, ==, id_b);
+}
+
+static void test_reopen_removes_only_empty_files(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	g_autofree char *empty = NULL;
+	g_autofree char *text = NULL;
+	uint64_t id = 0;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "real", "real", &id), ==, 0);
+	make_junk(f);
+	nsops_statedir_close(&f->sd);
+	open_state(f);
+	empty = state_path(f, "killed-creator");
+	text = state_path(f, "notes");
+	g_assert_false(g_file_test(empty, G_FILE_TEST_EXISTS));
+	g_assert_true(g_file_test(text, G_FILE_TEST_EXISTS));
+	g_assert_cmpuint(id_of(f, "real"), ==, id);
+	/* Reopening must not stack another self-bind on the state directory. */
+	g_assert_cmpint(umount2(f->state, MNT_DETACH), ==, 0);
+	g_assert_false(mountinfo_has(f->state, "shared:"));
+}
+
+int main(int argc, char *argv[])
+{
+	g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) \
+	g_test_add(path, struct fixture, NULL, fixture_setup, fn, fixture_teardown)
+	ADD("/nsops/statedir-is-shared-mount", test_statedir_is_shared_mount);
+	ADD("/nsops/statedir-is-locked", test_statedir_is_locked);
+	ADD("/nsops/create-persists-new-namespace", test_create_persists_new_namespace);
+	ADD("/nsops/create-without-hostname-keeps-hosts", test_create_without_hostname_keeps_hosts);
+	ADD("/nsops/create-existing-name-fails", test_create_existing_name_fails);
+	ADD("/nsops/create-failure-leaves-nothing", test_create_failure_leaves_nothing);
+	ADD("/nsops/set-changes-only-target", test_set_changes_only_target);
+	ADD("/nsops/rename-keeps-namespace", test_rename_keeps_namespace);
+	ADD("/nsops/destroy-removes-name", test_destroy_removes_name);
+	ADD("/nsops/destroy-removes-stacked-mounts", test_destroy_removes_stacked_mounts);
+	ADD("/nsops/open-refuses-junk", test_open_refuses_junk);
+	ADD("/nsops/list-shows-only-namespaces", test_list_shows_only_namespaces);
+	ADD("/nsops/reopen-removes-only-empty-files", test_reopen_removes_only_empty_files);
+#undef ADD
+	return g_test_run();
+}
