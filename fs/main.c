@@ -3,6 +3,7 @@
 #include "ops.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/mount.h>
@@ -120,6 +121,17 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *opt
 	return r;
 }
 
+/*
+ * libfuse's loop returns the signal that ended it (SIGTERM from systemd,
+ * SIGINT from Ctrl-C): that is a clean stop, not a failure.
+ */
+static int loop_status(int r)
+{
+	int sig = r < 0 ? -r : r;
+
+	return r == 0 || sig == SIGTERM || sig == SIGINT || sig == SIGHUP ? 0 : 1;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -170,7 +182,7 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out_signals;
 	fuse_daemonize(opts.foreground);
-	ret = run_loop(se, &opts) == 0 ? 0 : 1;
+	ret = loop_status(run_loop(se, &opts));
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
