@@ -1,0 +1,265 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Every refused operation fails with its errno and changes nothing."""
+
+import errno
+import os
+import stat
+
+import pytest
+
+import util
+from util import q, sh
+
+ATTRS = ("hostname", "domainname", "id", "ns")
+
+
+@pytest.fixture
+def fs(utsfs):
+    """Two namespaces, one with values unlike its defaults."""
+    utsfs.mkdir("x")
+    utsfs.write("x", "hostname", b"before\n")
+    utsfs.write("x", "domainname", b"dom\n")
+    utsfs.mkdir("y")
+    return utsfs
+
+
+def refused(fs, errnos, fn, *args):
+    """fn(*args) must fail with one of errnos and leave everything as it was."""
+    if isinstance(errnos, int):
+        errnos = (errnos,)
+    before = fs.snapshot()
+    with pytest.raises(OSError) as info:
+        fn(*args)
+    assert info.value.errno in errnos, (
+        f"expected {[errno.errorcode[e] for e in errnos]}, "
+        f"got {errno.errorcode.get(info.value.errno)}: {info.value}")
+    assert fs.snapshot() == before
+
+
+# --- names of namespaces ---
+
+
+def test_mkdir_existing_name_fails_eexist(fs):
+    refused(fs, errno.EEXIST, os.mkdir, fs.path("x"))
+    assert fs.read("x", "hostname") == "before\n"
+
+
+def test_rmdir_absent_name_fails_enoent(fs):
+    refused(fs, errno.ENOENT, os.rmdir, fs.path("absent"))
+
+
+@pytest.mark.parametrize("name", [
+    ".hidden", ".Trash-0", "..dots", "tab\there", "new\nline", "\x01", "end\x1f",
+    "del\x7f"], ids=repr)
+def test_mkdir_invalid_name_fails_einval(fs, name):
+    refused(fs, errno.EINVAL, os.mkdir, fs.path(name))
+
+
+def test_mkdir_name_over_255_bytes_fails(fs):
+    refused(fs, (errno.EINVAL, errno.ENAMETOOLONG), os.mkdir, fs.path("n" * 256))
+
+
+def test_mkdir_name_of_255_multibyte_bytes_over_limit_fails(fs):
+    # 128 two-byte characters: 128 characters but 256 bytes.
+    refused(fs, (errno.EINVAL, errno.ENAMETOOLONG), os.mkdir, fs.path("é" * 128))
+
+
+def test_mkdir_name_of_exactly_255_bytes_works(fs):
+    name = "n" * 255
+    ident = fs.mkdir(name)
+    assert name in fs.names()
+    assert fs.read(name, "id") == f"{ident}\n"
+
+
+@pytest.mark.parametrize("name", [".Trash-0", ".Trash", ".hidden", ".xdg-volume-info",
+                                  ".directory", ".git"])
+def test_lookup_of_invalid_name_fails_enoent(fs, name):
+    refused(fs, errno.ENOENT, os.stat, fs.path(name))
+
+
+def test_lookup_of_absent_name_fails_enoent(fs):
+    refused(fs, errno.ENOENT, os.stat, fs.path("absent"))
+    refused(fs, errno.ENOENT, os.stat, fs.path("x", "absent"))
+
+
+# --- hostname and domainname values ---
+
+
+def write_once(path, data, offset=None, flags=os.O_WRONLY):
+    fd = os.open(path, flags)
+    try:
+        if offset is None:
+            os.write(fd, data)
+        else:
+            os.pwrite(fd, data, offset)
+    finally:
+        os.close(fd)
+
+
+BAD_VALUES = [b"bad name", b"\n", b"\n\n", b"two\n\n", b"new\nline", b"-lead",
+              b".lead", b"h" * 65, b"h" * 64 + b"\n\n", b"under/slash", b"tab\t",
+              b"nul\0", b"\xc3\xa9t\xc3\xa9", b"colon:", b"star*"]
+
+
+@pytest.mark.parametrize("value", BAD_VALUES, ids=repr)
+def test_invalid_hostname_write_fails_einval(fs, value):
+    refused(fs, errno.EINVAL, write_once, fs.path("x", "hostname"), value)
+    assert fs.read("x", "hostname") == "before\n"
+
+
+@pytest.mark.parametrize("value", [b"bad name", b"-lead", b"h" * 65], ids=repr)
+def test_invalid_domainname_write_fails_einval(fs, value):
+    refused(fs, errno.EINVAL, write_once, fs.path("x", "domainname"), value)
+    assert fs.read("x", "domainname") == "dom\n"
+
+
+def test_write_at_offset_beyond_written_fails_einval(fs):
+    # O_TRUNC, as the shell's ">": nothing has been written on this fd yet.
+    refused(fs, errno.EINVAL, write_once, fs.path("x", "hostname"), b"gap", 3,
+            os.O_WRONLY | os.O_TRUNC)
+
+
+def test_write_leaving_a_gap_after_earlier_write_fails_einval(fs):
+    fd = os.open(fs.path("y", "hostname"), os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, b"ab")
+        assert util.inside(fs.state / "y") == "ab"
+        refused(fs, errno.EINVAL, os.pwrite, fd, b"cd", 5)
+    finally:
+        os.close(fd)
+    assert util.inside(fs.state / "y") == "ab"
+
+
+def test_invalid_continuation_keeps_value_written_before(fs):
+    fd = os.open(fs.path("y", "hostname"), os.O_WRONLY)
+    try:
+        os.write(fd, b"ab")
+        refused(fs, errno.EINVAL, os.write, fd, b" cd")
+    finally:
+        os.close(fd)
+    assert util.inside(fs.state / "y") == "ab"
+
+
+def test_shell_echo_of_invalid_hostname_fails_and_says_invalid_argument(fs):
+    target = q(fs.path("x", "hostname"))
+    # dash's own echo reports every write error as "I/O error", so ask
+    # bash's builtin echo and coreutils' echo for the errno text.
+    for script, shell in ((f'echo "bad name" > {target}', "/bin/bash"),
+                          (f'/bin/echo "bad name" > {target}', "/bin/sh")):
+        before = fs.snapshot()
+        res = sh(script, check=False, shell=shell)
+        assert res.returncode != 0
+        assert "Invalid argument" in res.stderr
+        assert fs.snapshot() == before
+    res = sh(f'echo "bad name" > {target}', check=False)
+    assert res.returncode != 0
+    assert util.inside(fs.state / "x") == "before"
+
+
+# --- the read-only id, and what cannot be created ---
+
+
+@pytest.mark.parametrize("flags", [os.O_WRONLY, os.O_RDWR, os.O_WRONLY | os.O_TRUNC,
+                                   os.O_WRONLY | os.O_APPEND],
+                         ids=["O_WRONLY", "O_RDWR", "O_TRUNC", "O_APPEND"])
+def test_opening_id_for_writing_fails_eacces(fs, flags):
+    refused(fs, errno.EACCES, os.open, fs.path("x", "id"), flags)
+
+
+@pytest.mark.parametrize("where", ["", "x"], ids=["in-root", "in-namespace"])
+def test_creating_a_regular_file_fails_eperm(fs, where):
+    refused(fs, errno.EPERM, os.open, fs.path(where, "new"),
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+
+
+@pytest.mark.parametrize("where", ["", "x"], ids=["in-root", "in-namespace"])
+@pytest.mark.parametrize("kind", [stat.S_IFIFO, stat.S_IFREG, stat.S_IFSOCK],
+                         ids=["fifo", "regular", "socket"])
+def test_mknod_fails_eperm(fs, where, kind):
+    refused(fs, errno.EPERM, os.mknod, fs.path(where, "node"), kind | 0o644)
+
+
+def test_mknod_device_fails_eperm(fs):
+    refused(fs, errno.EPERM, os.mknod, fs.path("x", "null"),
+            stat.S_IFCHR | 0o666, os.makedev(1, 3))
+
+
+@pytest.mark.parametrize("where", ["", "x"], ids=["in-root", "in-namespace"])
+def test_creating_a_symlink_fails_eperm(fs, where):
+    refused(fs, errno.EPERM, os.symlink, "/etc/hostname", fs.path(where, "link"))
+
+
+@pytest.mark.parametrize("target", [("x", "hard"), ("hard",), ("y", "hostname2")],
+                         ids=["same-dir", "into-root", "other-namespace"])
+def test_hard_link_fails_eperm(fs, target):
+    refused(fs, errno.EPERM, os.link, fs.path("x", "hostname"), fs.path(*target))
+
+
+def test_mkdir_inside_a_namespace_fails_eperm(fs):
+    refused(fs, errno.EPERM, os.mkdir, fs.path("x", "sub"))
+
+
+@pytest.mark.parametrize("attr", ATTRS)
+def test_unlinking_an_attribute_fails_eperm(fs, attr):
+    refused(fs, errno.EPERM, os.unlink, fs.path("x", attr))
+
+
+# --- attributes of existing nodes ---
+
+NODES = [(), ("x",), ("x", "hostname"), ("x", "domainname"), ("x", "id")]
+NODE_IDS = ["root", "namespace", "hostname", "domainname", "id"]
+
+
+@pytest.mark.parametrize("node", NODES, ids=NODE_IDS)
+def test_chmod_fails_eperm(fs, node):
+    mode = stat.S_IMODE(os.stat(fs.path(*node)).st_mode)
+    refused(fs, errno.EPERM, os.chmod, fs.path(*node), 0o700)
+    assert stat.S_IMODE(os.stat(fs.path(*node)).st_mode) == mode
+
+
+@pytest.mark.parametrize("node", NODES + [("x", "ns")], ids=NODE_IDS + ["ns"])
+def test_chown_fails_eperm(fs, node):
+    refused(fs, errno.EPERM, os.lchown, fs.path(*node), 1, 1)
+    st = os.lstat(fs.path(*node))
+    assert (st.st_uid, st.st_gid) == (0, 0)
+
+
+@pytest.mark.parametrize("node", NODES, ids=NODE_IDS)
+def test_utime_fails_eperm(fs, node):
+    refused(fs, errno.EPERM, os.utime, fs.path(*node), (1, 1))
+    refused(fs, errno.EPERM, os.utime, fs.path(*node))
+
+
+# --- rename ---
+
+
+def test_rename_onto_existing_namespace_fails(fs):
+    x, y = util.nsfs_id(fs.state / "x"), util.nsfs_id(fs.state / "y")
+    refused(fs, (errno.ENOTEMPTY, errno.EEXIST), os.rename, fs.path("x"), fs.path("y"))
+    assert fs.read("x", "id") == f"{x}\n"
+    assert fs.read("y", "id") == f"{y}\n"
+
+
+@pytest.mark.parametrize("name", [".hidden", "tab\there", "del\x7f", "n" * 256],
+                         ids=repr)
+def test_rename_to_invalid_name_fails_einval(fs, name):
+    errnos = (errno.EINVAL, errno.ENAMETOOLONG) if len(name) > 255 else errno.EINVAL
+    refused(fs, errnos, os.rename, fs.path("x"), fs.path(name))
+
+
+def test_rename_of_attribute_inside_namespace_fails_eperm(fs):
+    refused(fs, errno.EPERM, os.rename, fs.path("x", "hostname"), fs.path("x", "name"))
+    refused(fs, errno.EPERM, os.rename, fs.path("x", "hostname"), fs.path("x", "domainname"))
+
+
+@pytest.mark.parametrize("target", [("moved",), ("y", "hostname"), ("y", "other")],
+                         ids=["into-root", "over-other-attribute", "into-other-namespace"])
+def test_rename_of_attribute_out_of_namespace_fails(fs, target):
+    refused(fs, (errno.EPERM, errno.EXDEV), os.rename, fs.path("x", "hostname"),
+            fs.path(*target))
+
+
+def test_rename_of_namespace_into_namespace_fails(fs):
+    # Like mkdir inside a namespace (EPERM); EXDEV/EINVAL are as fair an answer.
+    refused(fs, (errno.EPERM, errno.EXDEV, errno.EINVAL), os.rename, fs.path("x"),
+            fs.path("y", "x"))

@@ -1,0 +1,256 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Namespaces over time: create, rename, remove, and surviving daemon restarts."""
+
+import errno
+import os
+import signal
+import subprocess
+import threading
+
+import pytest
+
+import util
+from util import q, run, sh
+
+
+def test_mkdir_persists_namespace_as_nsfs_bind_mount(utsfs):
+    ident = utsfs.mkdir("x")
+    assert utsfs.state_names() == ["x"]
+    assert [m.fstype for m in util.mounts_at(utsfs.state / "x")] == ["nsfs"]
+    findmnt = run(["findmnt", "-n", "-o", "FSTYPE", utsfs.state / "x"]).stdout
+    assert findmnt == "nsfs\n"
+    out = run(["nsenter", f"--uts={utsfs.state / 'x'}", "readlink",
+               "/proc/self/ns/uts"]).stdout
+    assert out == f"uts:[{ident}]\n"
+    assert out != util.host_uts() + "\n"
+
+
+@pytest.mark.parametrize("name", ["a", "my box", "-dash", "ünïcödé", "x" * 255,
+                                  "with:colon", "semi;colon", "a.b"], ids=repr)
+def test_mkdir_accepts_every_valid_name(utsfs, name):
+    ident = utsfs.mkdir(name)
+    assert utsfs.names() == [name]
+    assert utsfs.read(name, "id") == f"{ident}\n"
+
+
+def test_mkdir_gives_each_name_its_own_namespace(utsfs):
+    ids = {name: utsfs.mkdir(name) for name in ("a", "b", "c")}
+    assert len(set(ids.values())) == 3
+    utsfs.write("a", "hostname", b"only-a\n")
+    assert [util.inside(utsfs.state / n) for n in "abc"] == ["only-a", "b", "c"]
+
+
+def test_rename_keeps_namespace(utsfs):
+    ident = utsfs.mkdir("a")
+    utsfs.write("a", "hostname", b"kept\n")
+    os.rename(utsfs.path("a"), utsfs.path("b"))
+    assert utsfs.names() == ["b"]
+    assert utsfs.state_names() == ["b"]
+    assert utsfs.read("b", "id") == f"{ident}\n"
+    assert util.nsfs_id(utsfs.state / "b") == ident
+    assert os.stat(utsfs.path("b")).st_ino == ident
+    assert utsfs.nsfs_mounts() == [str(utsfs.state / "b")]
+    assert util.inside(utsfs.state / "b") == "kept"
+    assert os.readlink(utsfs.path("b", "ns")) == str(utsfs.state / "b")
+    with pytest.raises(FileNotFoundError):
+        os.stat(utsfs.path("a"))
+
+
+def test_mv_command_renames_namespace(utsfs):
+    ident = utsfs.mkdir("old")
+    sh(f"mv {q(utsfs.path('old'))} {q(utsfs.path('new'))}")
+    assert utsfs.names() == ["new"]
+    assert util.nsfs_id(utsfs.state / "new") == ident
+    assert not (utsfs.state / "old").exists()
+
+
+def test_rename_to_same_name_changes_nothing(utsfs):
+    ident = utsfs.mkdir("same")
+    os.rename(utsfs.path("same"), utsfs.path("same"))
+    assert utsfs.names() == ["same"]
+    assert util.nsfs_id(utsfs.state / "same") == ident
+
+
+def test_rename_frees_old_name_for_a_new_namespace(utsfs):
+    first = utsfs.mkdir("a")
+    os.rename(utsfs.path("a"), utsfs.path("b"))
+    second = utsfs.mkdir("a")
+    assert first != second
+    assert utsfs.read("a", "hostname") == "a\n"
+    assert util.inside(utsfs.state / "b") == "a"
+    assert utsfs.read("b", "id") == f"{first}\n"
+
+
+def test_rmdir_removes_name_state_file_and_mount(utsfs):
+    utsfs.mkdir("x")
+    utsfs.mkdir("stay")
+    os.rmdir(utsfs.path("x"))
+    assert utsfs.names() == ["stay"]
+    assert utsfs.state_names() == ["stay"]
+    assert utsfs.nsfs_mounts() == [str(utsfs.state / "stay")]
+    with pytest.raises(FileNotFoundError):
+        os.stat(utsfs.path("x"))
+
+
+def test_rmdir_keeps_processes_running(utsfs):
+    ident = utsfs.mkdir("x")
+    inner = utsfs.spawn(["nsenter", f"--uts={utsfs.state / 'x'}",
+                         "sh", "-c", "hostname; exec sleep 60"],
+                        stdout=subprocess.PIPE, text=True)
+    assert inner.stdout.readline() == "x\n"  # it is inside now
+    os.rmdir(utsfs.path("x"))
+    assert utsfs.names() == []
+    assert inner.poll() is None
+    assert os.readlink(f"/proc/{inner.pid}/ns/uts") == f"uts:[{ident}]"
+    out = run(["nsenter", "-t", str(inner.pid), "--uts", "hostname"]).stdout
+    assert out == "x\n"
+
+
+def test_rmdir_then_mkdir_same_name_gives_fresh_namespace(utsfs):
+    utsfs.mkdir("x")
+    utsfs.write("x", "hostname", b"changed\n")
+    os.rmdir(utsfs.path("x"))
+    # The kernel may reuse the old inode number: compare values, not ids.
+    ident = utsfs.mkdir("x")
+    assert utsfs.read("x", "hostname") == "x\n"
+    assert utsfs.read("x", "id") == f"{ident}\n"
+    assert util.inside(utsfs.state / "x") == "x"
+
+
+def test_concurrent_mkdir_of_one_name_has_one_winner(utsfs):
+    results = []
+
+    def attempt():
+        try:
+            os.mkdir(utsfs.path("race"))
+            results.append(0)
+        except OSError as e:
+            results.append(e.errno)
+
+    threads = [threading.Thread(target=attempt) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [0] + [errno.EEXIST] * 15
+    assert utsfs.nsfs_mounts() == [str(utsfs.state / "race")]
+    assert len(util.mounts_at(utsfs.state / "race")) == 1
+
+
+def test_concurrent_mkdir_of_many_names_all_succeed(utsfs):
+    names = [f"n{i}" for i in range(24)]
+    errors = []
+
+    def make(name):
+        try:
+            os.mkdir(utsfs.path(name))
+        except OSError as e:
+            errors.append((name, e))
+
+    threads = [threading.Thread(target=make, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert utsfs.names() == sorted(names)
+    for name in names:
+        assert utsfs.read(name, "hostname") == f"{name}\n"
+    assert len({util.nsfs_id(utsfs.state / n) for n in names}) == len(names)
+
+
+def record(utsfs):
+    """What a restart must bring back, seen from inside each namespace."""
+    return {name: (util.nsfs_id(utsfs.state / name), util.inside(utsfs.state / name),
+                   util.inside(utsfs.state / name, "domainname"))
+            for name in utsfs.state_names()}
+
+
+def populate(utsfs):
+    utsfs.mkdir("plain")
+    utsfs.mkdir("set")
+    utsfs.write("set", "hostname", b"custom-host\n")
+    utsfs.write("set", "domainname", b"custom.dom\n")
+    utsfs.mkdir("to-rename")
+    os.rename(utsfs.path("to-rename"), utsfs.path("renamed"))
+
+
+def assert_tree_matches(utsfs, before):
+    assert utsfs.names() == sorted(before)
+    for name, (ident, hostname, domainname) in before.items():
+        assert utsfs.read(name, "id") == f"{ident}\n"
+        assert os.stat(utsfs.path(name)).st_ino == ident
+        assert utsfs.read(name, "hostname") == hostname + "\n"
+        assert utsfs.read(name, "domainname") == domainname + "\n"
+    assert record(utsfs) == before
+
+
+def test_restart_restores_every_namespace(utsfs):
+    populate(utsfs)
+    before = record(utsfs)
+    assert sorted(before) == ["plain", "renamed", "set"]
+    utsfs.restart()
+    assert_tree_matches(utsfs, before)
+
+
+def test_restart_does_not_stack_state_dir_mounts(utsfs):
+    utsfs.mkdir("x")
+    utsfs.restart()
+    utsfs.restart()
+    assert len(util.mounts_at(utsfs.state)) == 1
+    assert len(util.mounts_at(utsfs.state / "x")) == 1
+
+
+def test_kill9_then_restart_restores_namespaces(utsfs):
+    populate(utsfs)
+    before = record(utsfs)
+    utsfs.kill9()
+    with pytest.raises(OSError) as info:
+        os.listdir(utsfs.mnt)
+    assert info.value.errno == errno.ENOTCONN
+    utsfs.start()
+    assert_tree_matches(utsfs, before)
+    # The dead mount was cleared, not buried under the new one.
+    assert [m.fstype for m in util.mounts_at(utsfs.mnt)] == [util.FSTYPE]
+    utsfs.mkdir("after")
+    assert utsfs.read("after", "hostname") == "after\n"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_unmounts_and_exits_zero(utsfs, sig):
+    utsfs.mkdir("x")
+    utsfs.stop(sig)
+    assert not util.mounts_at(utsfs.mnt)
+    # The namespace outlives the daemon.
+    assert util.inside(utsfs.state / "x") == "x"
+
+
+def test_fusermount_unmount_exits_zero_and_keeps_namespaces(utsfs):
+    ident = utsfs.mkdir("x")
+    utsfs.stop()
+    assert not util.mounts_at(utsfs.mnt)
+    assert util.nsfs_id(utsfs.state / "x") == ident
+
+
+def test_second_daemon_on_same_state_dir_is_refused(utsfs):
+    utsfs.mkdir("x")
+    before = utsfs.snapshot()
+    other_mnt = utsfs.root / "mnt2"
+    other_mnt.mkdir()
+    second = subprocess.Popen(utsfs.argv(other_mnt), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = second.communicate(timeout=util.EXIT_DEADLINE)
+        status = second.returncode
+    except subprocess.TimeoutExpired:
+        out, status = "", None
+    finally:
+        util.cleanup(second, other_mnt)
+    assert status is not None, "second daemon kept running"
+    assert status != 0, f"second daemon exited 0; it printed {out!r}"
+    assert out.strip(), "second daemon gave no error message"
+    assert not util.mounts_at(other_mnt)
+    assert utsfs.snapshot() == before
+    assert len(util.mounts_at(utsfs.state)) == 1
+    utsfs.mkdir("y")
+    assert utsfs.names() == ["x", "y"]
