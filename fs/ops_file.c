@@ -10,7 +10,8 @@
 struct open_file {
 	/* The kernel may send concurrent reads and writes on one handle. */
 	GMutex lock;
-	struct ns_ref ref;
+	/* The directory's node, not its name: an open file follows a rename. */
+	fuse_ino_t dir;
 	const struct attr_def *def;
 	/* The content at the last read from offset 0: later offsets read it. */
 	GString *shown;
@@ -21,7 +22,6 @@ struct open_file {
 static void open_file_free(struct open_file *of)
 {
 	g_mutex_clear(&of->lock);
-	ns_ref_clear(&of->ref);
 	if (of->shown)
 		g_string_free(of->shown, TRUE);
 	if (of->written)
@@ -35,11 +35,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpenFile, open_file_free)
 static int show_content(struct utsfs *fs, const struct open_file *of,
 			GString *out)
 {
-	nsops_autofd int ns_fd = ns_ref_open(fs, &of->ref, NULL);
+	g_auto(NsRef) ref = { 0 };
+	int r = nodes_ref(fs, of->dir, &ref);
 
+	if (r < 0)
+		return r;
+	nsops_autofd int ns_fd = ns_ref_open(fs, &ref, NULL);
 	if (ns_fd < 0)
 		return ns_fd;
-	return of->def->show(fs, ns_fd, &of->ref, out);
+	return of->def->show(fs, ns_fd, &ref, out);
 }
 
 void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -47,12 +51,11 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct utsfs *fs = utsfs_from_req(req);
 	g_autoptr(OpenFile) of = g_new0(struct open_file, 1);
 	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
-	fuse_ino_t dir;
 	size_t row;
 	int r;
 
 	g_mutex_init(&of->lock);
-	of->def = attr_from_ino(ino, &dir, &row);
+	of->def = attr_from_ino(ino, &of->dir, &row);
 	if (!of->def) {
 		fuse_reply_err(req, EISDIR);
 		return;
@@ -62,19 +65,19 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	r = nodes_ref(fs, dir, &of->ref);
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return;
-	}
 	if (writing) {
 		of->written = g_string_new(NULL);
 		/* Without O_TRUNC the file holds its value; writes continue from it. */
 		r = fi->flags & O_TRUNC ? 0 : show_content(fs, of, of->written);
-		if (r < 0) {
-			fuse_reply_err(req, -r);
-			return;
-		}
+	} else {
+		g_auto(NsRef) ref = { 0 };
+
+		/* Fail the open, not a later read, when the namespace is gone. */
+		r = nodes_ref(fs, of->dir, &ref);
+	}
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
 	}
 	/*
 	 * direct_io: the kernel can change hostname behind our back, so the
@@ -157,12 +160,18 @@ static int write_value(struct utsfs *fs, struct open_file *of, const char *buf,
 	if (len < 0)
 		return (int)len;
 
-	nsops_autofd int ns_fd = ns_ref_open(fs, &of->ref, NULL);
+	g_auto(NsRef) ref = { 0 };
+	r = nodes_ref(fs, of->dir, &ref);
+	if (r < 0)
+		return r;
+	nsops_autofd int ns_fd = ns_ref_open(fs, &ref, NULL);
 	if (ns_fd < 0)
 		return ns_fd;
 	r = nsops_set(fs->host_fd, ns_fd, of->def->field, value->str, (size_t)len);
-	if (r < 0)
+	if (r < 0) {
+		utsfs_log_failure(of->def->name, ref.name, r);
 		return r;
+	}
 	g_string_free(of->written, TRUE);
 	of->written = g_steal_pointer(&value);
 	return 0;
@@ -178,7 +187,6 @@ void utsfs_write(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *buf,
 	g_mutex_lock(&of->lock);
 	r = write_value(fs, of, buf, size, off);
 	g_mutex_unlock(&of->lock);
-	utsfs_log_failure("write", of->ref.name, r);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;

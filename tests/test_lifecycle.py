@@ -56,6 +56,32 @@ def test_rename_keeps_namespace(utsfs):
         os.stat(utsfs.path("a"))
 
 
+def test_open_file_follows_its_directory_across_rename(utsfs):
+    utsfs.mkdir("a")
+    fd = os.open(utsfs.path("a", "hostname"), os.O_RDWR | os.O_TRUNC)
+    try:
+        os.rename(utsfs.path("a"), utsfs.path("b"))
+        assert os.pwrite(fd, b"moved\n", 0) == 6
+        assert os.pread(fd, 100, 0) == b"moved\n"
+    finally:
+        os.close(fd)
+    assert util.inside(utsfs.state / "b") == "moved"
+
+
+def test_open_file_fails_cleanly_after_rmdir(utsfs):
+    utsfs.mkdir("a")
+    fd = os.open(utsfs.path("a", "hostname"), os.O_RDWR | os.O_TRUNC)
+    try:
+        os.rmdir(utsfs.path("a"))
+        with pytest.raises(FileNotFoundError):
+            os.pread(fd, 100, 0)
+        with pytest.raises(FileNotFoundError):
+            os.pwrite(fd, b"late\n", 0)
+    finally:
+        os.close(fd)
+    assert utsfs.names() == []
+
+
 def test_mv_command_renames_namespace(utsfs):
     ident = utsfs.mkdir("old")
     sh(f"mv {q(utsfs.path('old'))} {q(utsfs.path('new'))}")
