@@ -90,15 +90,18 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir)
 		return fs->host_fd;
 	}
 	r = nsops_statedir_open(path, &fs->state);
-	if (r < 0)
+	if (r < 0) {
 		fprintf(stderr, "utsfs: cannot use state directory %s: %s%s\n", path,
 			g_strerror(-r),
 			r == -EBUSY ? " (another utsfs uses it)" : "");
-	return r;
+		return r;
+	}
+	return meta_open(fs);
 }
 
 static void utsfs_teardown(struct utsfs *fs)
 {
+	meta_close(fs);
 	nsops_statedir_close(&fs->state);
 	nsops_close_fd(&fs->host_fd);
 	g_mutex_clear(&fs->names_lock);

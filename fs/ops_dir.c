@@ -164,9 +164,12 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	g_mutex_lock(&fs->names_lock);
+	/* nsfs ids are reused: an old owner must not carry over to a new namespace. */
+	r = meta_forget(fs, name);
 	/* A name that is a valid hostname becomes it: `mkdir web01` is web01. */
-	r = nsops_create(fs->host_fd, fs->state.path, name,
-			 nsops_value_is_valid(name, len) ? name : NULL, NULL);
+	if (r == 0)
+		r = nsops_create(fs->host_fd, fs->state.path, name,
+				 nsops_value_is_valid(name, len) ? name : NULL, NULL);
 	g_mutex_unlock(&fs->names_lock);
 	if (r < 0) {
 		utsfs_log_failure("mkdir", name, r);
@@ -176,27 +179,33 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	reply_ns_entry(req, name);
 }
 
-/* Whether name in the state directory is a namespace; junk does not count. */
-static int check_is_ns(struct utsfs *fs, const char *name)
+/* The id of the namespace name holds; junk in the state directory does not count. */
+static int ns_id(struct utsfs *fs, const char *name, uint64_t *id)
 {
-	int fd = nsops_open(fs->state.dir_fd, name, NULL);
+	struct stat st;
+	int fd = nsops_open(fs->state.dir_fd, name, &st);
 
 	if (fd < 0)
 		return fd == -EINVAL ? -ENOENT : fd;
 	nsops_close_fd(&fd);
+	*id = st.st_ino;
 	return 0;
 }
 
 static int remove_ns(struct utsfs *fs, const char *name)
 {
-	int r = check_is_ns(fs, name);
+	uint64_t id;
+	int r = ns_id(fs, name, &id);
 
 	if (r < 0)
 		return r;
 	r = nsops_destroy(fs->state.path, name);
-	if (r == 0)
-		nodes_unname(fs, name);
-	return r;
+	if (r < 0)
+		return r;
+	nodes_unname(fs, name);
+	/* A stale entry left by a failed write is pruned at the next start. */
+	meta_forget(fs, name);
+	return 0;
 }
 
 void utsfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -216,19 +225,25 @@ void utsfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static int rename_ns(struct utsfs *fs, const char *from, const char *to,
 		     unsigned int flags)
 {
-	int r = check_is_ns(fs, from);
+	uint64_t id, other;
+	int r = ns_id(fs, from, &id);
 
 	if (r < 0)
 		return r;
 	if (g_str_equal(from, to))
 		return 0;
-	r = check_is_ns(fs, to);
+	r = ns_id(fs, to, &other);
 	if (r == 0)
 		/* rename(2) onto a non-empty directory; RENAME_NOREPLACE asks for EEXIST. */
 		return flags & RENAME_NOREPLACE ? -EEXIST : -ENOTEMPTY;
 	if (r != -ENOENT)
 		return r;
+	/* Journalled first: a crash between the two mounts is settled at start. */
+	r = meta_begin_rename(fs, from, to, id);
+	if (r < 0)
+		return r;
 	r = nsops_rename(fs->state.path, from, to);
+	meta_end_rename(fs, from, to, r == 0);
 	if (r == 0)
 		nodes_rename(fs, from, to);
 	return r;

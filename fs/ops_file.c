@@ -218,13 +218,49 @@ void utsfs_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_readlink(req, target->str);
 }
 
-void utsfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr G_GNUC_UNUSED,
+/* chown and chmod of a namespace directory: delegation, as cgroup v2 does it. */
+static int change_dir(struct utsfs *fs, fuse_ino_t ino, const struct stat *attr,
+		      int to_set)
+{
+	g_auto(NsRef) ref = { 0 };
+	struct ns_meta want = { .uid = attr->st_uid, .gid = attr->st_gid,
+				.mode = attr->st_mode };
+	unsigned int fields = (to_set & FUSE_SET_ATTR_UID ? META_UID : 0) |
+			      (to_set & FUSE_SET_ATTR_GID ? META_GID : 0) |
+			      (to_set & FUSE_SET_ATTR_MODE ? META_MODE : 0);
+	int r;
+
+	/* default_permissions made the kernel check who may do this. */
+	if (!fields || (to_set & ~(FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+				   FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_CTIME)))
+		return -EPERM;
+	r = nodes_ref(fs, ino, &ref);
+	if (r < 0)
+		return r;
+	nsops_autofd int ns_fd = ns_ref_open(fs, &ref, NULL);
+	if (ns_fd < 0)
+		return ns_fd;
+	r = meta_change(fs, ref.name, ref.id, &want, fields);
+	utsfs_log_failure("chown/chmod", ref.name, r);
+	return r;
+}
+
+void utsfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		   int to_set, struct fuse_file_info *fi G_GNUC_UNUSED)
 {
 	fuse_ino_t dir;
 	size_t row;
 	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+	int r;
 
+	if (ino != FUSE_ROOT_ID && !def) {
+		r = change_dir(utsfs_from_req(req), ino, attr, to_set);
+		if (r < 0)
+			fuse_reply_err(req, -r);
+		else
+			reply_attr(req, ino);
+		return;
+	}
 	if (!def || !(to_set & FUSE_SET_ATTR_SIZE)) {
 		fuse_reply_err(req, EPERM);
 		return;

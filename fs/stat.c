@@ -27,20 +27,25 @@ static void stat_root(struct utsfs *fs, struct stat *st)
 }
 
 /* ns_st is the nsfs inode's own stat: its times are the namespace's. */
-static void stat_ns_dir(const struct stat *ns_st, struct stat *st)
+static void stat_ns_dir(const struct stat *ns_st, const struct ns_meta *m,
+			struct stat *st)
 {
 	*st = (struct stat){
 		.st_ino = ns_st->st_ino,
-		.st_mode = S_IFDIR | 0755,
+		.st_mode = S_IFDIR | m->mode,
 		.st_nlink = 2,
+		.st_uid = m->uid,
+		.st_gid = m->gid,
 		.st_atim = ns_st->st_atim,
 		.st_mtim = ns_st->st_mtim,
 		.st_ctim = ns_st->st_ctim,
 	};
 }
 
+/* The files follow their directory's owner: delegating it delegates them. */
 static int stat_attr(struct utsfs *fs, const struct ns_ref *ref, int ns_fd,
-		     const struct stat *ns_st, size_t row, struct stat *st)
+		     const struct stat *ns_st, const struct ns_meta *m, size_t row,
+		     struct stat *st)
 {
 	const struct attr_def *def = &attr_table[row];
 	g_autoptr(GString) content = g_string_new(NULL);
@@ -53,6 +58,8 @@ static int stat_attr(struct utsfs *fs, const struct ns_ref *ref, int ns_fd,
 		.st_ino = attr_st_ino(ref->id, row),
 		.st_mode = def->mode,
 		.st_nlink = 1,
+		.st_uid = m->uid,
+		.st_gid = m->gid,
 		.st_size = (off_t)content->len,
 		.st_atim = ns_st->st_atim,
 		.st_mtim = ns_st->st_mtim,
@@ -67,6 +74,7 @@ int stat_ino(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
 	fuse_ino_t dir = ino;
 	size_t row = 0;
 	const struct attr_def *def = NULL;
+	struct ns_meta m;
 	struct stat ns_st;
 	int r;
 
@@ -81,17 +89,19 @@ int stat_ino(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
 	nsops_autofd int ns_fd = ns_ref_open(fs, &ref, &ns_st);
 	if (ns_fd < 0)
 		return ns_fd;
+	meta_get(fs, ref.name, ref.id, &m);
 	if (!def) {
-		stat_ns_dir(&ns_st, st);
+		stat_ns_dir(&ns_st, &m, st);
 		return 0;
 	}
-	return stat_attr(fs, &ref, ns_fd, &ns_st, row, st);
+	return stat_attr(fs, &ref, ns_fd, &ns_st, &m, row, st);
 }
 
 void reply_ns_entry(fuse_req_t req, const char *name)
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	struct fuse_entry_param e = { 0 };
+	struct ns_meta m;
 	struct stat ns_st;
 	int fd = nsops_open(fs->state.dir_fd, name, &ns_st);
 
@@ -102,7 +112,8 @@ void reply_ns_entry(fuse_req_t req, const char *name)
 	}
 	nsops_close_fd(&fd);
 	e.ino = nodes_lookup(fs, name, ns_st.st_ino);
-	stat_ns_dir(&ns_st, &e.attr);
+	meta_get(fs, name, ns_st.st_ino, &m);
+	stat_ns_dir(&ns_st, &m, &e.attr);
 	if (fuse_reply_entry(req, &e) != 0)
 		nodes_forget(fs, e.ino, 1);
 }

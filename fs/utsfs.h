@@ -47,6 +47,17 @@ struct utsfs {
 
 	/* Serialises mkdir, rmdir and rename so their checks hold until they act. */
 	GMutex names_lock;
+
+	/* Guards meta: owners and modes, mirrored in STATE_DIR/.utsfs.conf. */
+	GMutex meta_lock;
+	GKeyFile *meta;
+};
+
+/* Owner and permission bits of a namespace directory (and its files' owner). */
+struct ns_meta {
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
 };
 
 static inline struct utsfs *utsfs_from_req(fuse_req_t req)
@@ -76,6 +87,21 @@ int ns_ref_open(struct utsfs *fs, const struct ns_ref *ref, struct stat *st);
 
 /* Log an unexpected failure once, at the FUSE boundary, with the name it concerns. */
 void utsfs_log_failure(const char *what, const char *name, int err);
+
+/* meta.c */
+/* Load STATE_DIR/.utsfs.conf, settle an interrupted rename, drop stale entries. */
+int meta_open(struct utsfs *fs);
+void meta_close(struct utsfs *fs);
+void meta_get(struct utsfs *fs, const char *name, uint64_t id, struct ns_meta *m);
+enum { META_UID = 1, META_GID = 2, META_MODE = 4 };
+/* Set the fields of want named by fields (META_*), keeping the others. */
+int meta_change(struct utsfs *fs, const char *name, uint64_t id,
+		const struct ns_meta *want, unsigned int fields);
+int meta_forget(struct utsfs *fs, const char *name);
+/* Journal a rename of namespace id and copy from's entry to to, before acting. */
+int meta_begin_rename(struct utsfs *fs, const char *from, const char *to, uint64_t id);
+/* Drop the journal and from's entry (done) or to's copy (not done). */
+void meta_end_rename(struct utsfs *fs, const char *from, const char *to, bool done);
 
 /* stat.c */
 int stat_ino(struct utsfs *fs, fuse_ino_t ino, struct stat *st);

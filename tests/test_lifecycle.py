@@ -242,6 +242,34 @@ def test_kill9_then_restart_restores_namespaces(utsfs):
     assert utsfs.read("after", "hostname") == "after\n"
 
 
+def crash_mid_rename(utsfs, bound_new_name):
+    """Leave the state a daemon killed inside rename(a -> b) leaves."""
+    ident = utsfs.mkdir("a")
+    utsfs.stop()
+    (utsfs.state / ".utsfs.conf").write_text(
+        f"[.rename]\nfrom=a\nto=b\nid={ident}\n")
+    (utsfs.state / "b").touch()
+    if bound_new_name:
+        run(["mount", "--bind", utsfs.state / "a", utsfs.state / "b"])
+    utsfs.start()
+    return ident
+
+
+def test_restart_finishes_rename_interrupted_after_binding_new_name(utsfs):
+    ident = crash_mid_rename(utsfs, bound_new_name=True)
+    assert utsfs.names() == ["b"]
+    assert utsfs.state_names() == ["b"]
+    assert utsfs.nsfs_mounts() == [str(utsfs.state / "b")]
+    assert util.nsfs_id(utsfs.state / "b") == ident
+
+
+def test_restart_undoes_rename_interrupted_before_binding_new_name(utsfs):
+    ident = crash_mid_rename(utsfs, bound_new_name=False)
+    assert utsfs.names() == ["a"]
+    assert utsfs.state_names() == ["a"]
+    assert util.nsfs_id(utsfs.state / "a") == ident
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_unmounts_and_exits_zero(utsfs, sig):
     utsfs.mkdir("x")
