@@ -82,6 +82,7 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir)
 
 	clock_gettime(CLOCK_REALTIME, &fs->start_time);
 	nodes_init(fs);
+	handles_init(fs);
 	g_mutex_init(&fs->names_lock);
 	fs->host_fd = nsops_open_host();
 	if (fs->host_fd < 0) {
@@ -105,6 +106,7 @@ static void utsfs_teardown(struct utsfs *fs)
 	nsops_statedir_close(&fs->state);
 	nsops_close_fd(&fs->host_fd);
 	g_mutex_clear(&fs->names_lock);
+	handles_free(fs);
 	nodes_free(fs);
 }
 

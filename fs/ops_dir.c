@@ -68,6 +68,12 @@ static int list_dir(struct utsfs *fs, fuse_ino_t ino, GPtrArray **out)
 	return 0;
 }
 
+static void dir_handle_free(struct dir_handle *dh)
+{
+	g_ptr_array_unref(dh->items);
+	g_free(dh);
+}
+
 void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct dir_handle *dh;
@@ -85,11 +91,9 @@ void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	dh = g_new0(struct dir_handle, 1);
 	dh->items = items;
-	fi->fh = (uintptr_t)dh;
-	if (fuse_reply_open(req, fi) != 0) {
-		g_ptr_array_unref(dh->items);
-		g_free(dh);
-	}
+	fi->fh = handle_add(utsfs_from_req(req), dh, (GDestroyNotify)dir_handle_free);
+	if (fuse_reply_open(req, fi) != 0)
+		handle_release(utsfs_from_req(req), fi->fh);
 }
 
 void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -127,10 +131,7 @@ void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void utsfs_releasedir(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
 		      struct fuse_file_info *fi)
 {
-	struct dir_handle *dh = (struct dir_handle *)(uintptr_t)fi->fh;
-
-	g_ptr_array_unref(dh->items);
-	g_free(dh);
+	handle_release(utsfs_from_req(req), fi->fh);
 	fuse_reply_err(req, 0);
 }
 

@@ -85,15 +85,15 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 */
 	fi->direct_io = of->def->volatile_content;
 	fi->keep_cache = !of->def->volatile_content;
-	fi->fh = (uintptr_t)of;
-	if (fuse_reply_open(req, fi) == 0)
-		of = NULL;
+	fi->fh = handle_add(fs, g_steal_pointer(&of), (GDestroyNotify)open_file_free);
+	if (fuse_reply_open(req, fi) != 0)
+		handle_release(fs, fi->fh);
 }
 
 void utsfs_release(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
 		   struct fuse_file_info *fi)
 {
-	open_file_free((struct open_file *)(uintptr_t)fi->fh);
+	handle_release(utsfs_from_req(req), fi->fh);
 	fuse_reply_err(req, 0);
 }
 

@@ -48,6 +48,10 @@ struct utsfs {
 	/* Serialises mkdir, rmdir and rename so their checks hold until they act. */
 	GMutex names_lock;
 
+	/* Guards handles: every open file and directory handle, and its free function. */
+	GMutex handles_lock;
+	GHashTable *handles;
+
 	/* Guards meta: owners and modes, mirrored in STATE_DIR/.utsfs.conf. */
 	GMutex meta_lock;
 	GKeyFile *meta;
@@ -87,6 +91,15 @@ int ns_ref_open(struct utsfs *fs, const struct ns_ref *ref, struct stat *st);
 
 /* Log an unexpected failure once, at the FUSE boundary, with the name it concerns. */
 void utsfs_log_failure(const char *what, const char *name, int err);
+
+/* handles.c */
+void handles_init(struct utsfs *fs);
+/* Free every handle the kernel did not release. */
+void handles_free(struct utsfs *fs);
+/* Track handle; returns the value for fi->fh. */
+uint64_t handle_add(struct utsfs *fs, void *handle, GDestroyNotify free_func);
+/* Stop tracking and free the handle behind fh. */
+void handle_release(struct utsfs *fs, uint64_t fh);
 
 /* meta.c */
 /* Load STATE_DIR/.utsfs.conf, settle an interrupted rename, drop stale entries. */

@@ -82,7 +82,7 @@ int nsops_create(int host_fd, const char *dir, const char *name,
 	if (r < 0)
 		goto err_home;
 	/* The bind mount comes last: once it exists, the name is complete. */
-	if (mount("/proc/thread-self/ns/uts", path, NULL, MS_BIND, NULL) < 0) {
+	if (mount("/proc/thread-self/ns/uts", path, "none", MS_BIND, NULL) < 0) {
 		r = -errno;
 		goto err_home;
 	}
@@ -106,7 +106,7 @@ int nsops_link(const char *dir, const char *from, const char *to)
 
 	if (r < 0)
 		return r;
-	if (mount(from_path, to_path, NULL, MS_BIND, NULL) < 0) {
+	if (mount(from_path, to_path, "none", MS_BIND, NULL) < 0) {
 		r = -errno;
 		unlink(to_path);
 		return r;

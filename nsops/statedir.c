@@ -20,14 +20,14 @@
  */
 static int make_shared_mount(const char *path)
 {
-	if (mount(NULL, path, NULL, MS_SHARED | MS_REC, NULL) == 0)
+	if (mount("none", path, "none", MS_SHARED | MS_REC, NULL) == 0)
 		return 0;
 	if (errno != EINVAL)
 		return -errno;
-	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+	if (mount(path, path, "none", MS_BIND | MS_REC, NULL) < 0)
 		return -errno;
-	if (mount(NULL, path, NULL, MS_PRIVATE | MS_REC, NULL) < 0 ||
-	    mount(NULL, path, NULL, MS_SHARED | MS_REC, NULL) < 0) {
+	if (mount("none", path, "none", MS_PRIVATE | MS_REC, NULL) < 0 ||
+	    mount("none", path, "none", MS_SHARED | MS_REC, NULL) < 0) {
 		int r = -errno;
 
 		umount2(path, MNT_DETACH);

@@ -211,6 +211,7 @@ def assert_tree_matches(utsfs, before):
     assert record(utsfs) == before
 
 
+@pytest.mark.setdomainname
 def test_restart_restores_every_namespace(utsfs):
     populate(utsfs)
     before = record(utsfs)
@@ -227,6 +228,7 @@ def test_restart_does_not_stack_state_dir_mounts(utsfs):
     assert len(util.mounts_at(utsfs.state / "x")) == 1
 
 
+@pytest.mark.setdomainname
 def test_kill9_then_restart_restores_namespaces(utsfs):
     populate(utsfs)
     before = record(utsfs)

@@ -13,13 +13,24 @@ def test_shell_mkdir_echo_cat_manages_a_namespace(utsfs):
     m = utsfs.mnt
     out = sh(f"mkdir {q(m / 'web')} && cat {q(m / 'web/hostname')} && "
              f"echo box1 > {q(m / 'web/hostname')} && cat {q(m / 'web/hostname')} && "
-             f"echo nisdom > {q(m / 'web/domainname')} && cat {q(m / 'web/domainname')} && "
              f"nsenter --uts={q(m / 'web/ns')} hostname").stdout
-    assert out == "web\nbox1\nnisdom\nbox1\n"
+    assert out == "web\nbox1\nbox1\n"
     nsfile = utsfs.state / "web"
     assert util.inside(nsfile, "hostname") == "box1"
-    assert util.inside(nsfile, "domainname") == "nisdom"
     assert sh(f"cat {q(m / 'web/id')}").stdout == f"{util.nsfs_id(nsfile)}\n"
+    assert util.host_names() == utsfs.host_names
+
+
+# Kept apart from the hostname mission: valgrind 3.19 lacks setdomainname(2),
+# and the valgrind run (README) deselects tests that need it.
+@pytest.mark.setdomainname
+def test_shell_echo_cat_manages_a_domainname(utsfs):
+    m = utsfs.mnt
+    out = sh(f"mkdir {q(m / 'web')} && "
+             f"echo nisdom > {q(m / 'web/domainname')} && cat {q(m / 'web/domainname')} && "
+             f"nsenter --uts={q(m / 'web/ns')} domainname").stdout
+    assert out == "nisdom\nnisdom\n"
+    assert util.inside(utsfs.state / "web", "domainname") == "nisdom"
     assert util.host_names() == utsfs.host_names
 
 
@@ -74,6 +85,7 @@ def test_split_writes_in_one_open_concatenate(utsfs):
     assert utsfs.read("split", "hostname") == "abcd\n"
 
 
+@pytest.mark.setdomainname
 def test_consecutive_write_calls_on_one_fd_concatenate(utsfs):
     utsfs.mkdir("fd")
     fd = os.open(utsfs.path("fd", "domainname"), os.O_WRONLY)
