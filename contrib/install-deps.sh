@@ -1,10 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Install the Debian packages utsfs needs to build, run and test; a no-op when all are there.
+# Install the Debian packages utsfs needs to build, run and test, and any named
+# as arguments; a no-op when all are there.
 set -eu
 
 PACKAGES="build-essential pkg-config meson ninja-build libfuse3-dev fuse3 \
-libglib2.0-dev libglib2.0-bin python3-pytest util-linux mount procps tree"
+libglib2.0-dev libglib2.0-bin python3-pytest util-linux mount procps tree $*"
 
 missing=""
 for p in $PACKAGES; do
