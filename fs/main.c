@@ -17,8 +17,12 @@
 
 struct utsfs_options {
 	char *state_dir;
-	/* The first non-option argument, seen before libfuse resolves it. */
-	char *mountpoint;
+	/*
+	 * Non-option arguments: MOUNTPOINT, or SOURCE MOUNTPOINT as mount.fuse3
+	 * passes them (`mount -t fuse.utsfs utsfs /ns`, fstab). Taken before
+	 * libfuse sees them: it cannot resolve a dead mount point.
+	 */
+	GPtrArray *positional;
 };
 
 static const struct fuse_opt utsfs_opt_spec[] = {
@@ -26,19 +30,31 @@ static const struct fuse_opt utsfs_opt_spec[] = {
 	FUSE_OPT_END
 };
 
-static int keep_mountpoint(void *data, const char *arg, int key,
+static int take_positional(void *data, const char *arg, int key,
 			   struct fuse_args *outargs G_GNUC_UNUSED)
 {
 	struct utsfs_options *conf = data;
 
-	if (key == FUSE_OPT_KEY_NONOPT && !conf->mountpoint)
-		conf->mountpoint = g_strdup(arg);
-	return 1;
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	g_ptr_array_add(conf->positional, g_strdup(arg));
+	return 0;
+}
+
+/* Hand libfuse the mount point alone; the source is only a label. */
+static const char *mountpoint_arg(struct utsfs_options *conf, struct fuse_args *args)
+{
+	const char *mountpoint;
+
+	if (conf->positional->len == 0 || conf->positional->len > 2)
+		return NULL;
+	mountpoint = g_ptr_array_index(conf->positional, conf->positional->len - 1);
+	return fuse_opt_add_arg(args, mountpoint) == 0 ? mountpoint : NULL;
 }
 
 static void usage(const char *progname)
 {
-	printf("usage: %s [options] MOUNTPOINT\n"
+	printf("usage: %s [options] [SOURCE] MOUNTPOINT\n"
 	       "\n"
 	       "UTS namespaces as a directory tree. Run as root.\n"
 	       "\n"
@@ -141,15 +157,20 @@ int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
-	struct utsfs_options conf = { 0 };
+	struct utsfs_options conf = { .positional = g_ptr_array_new_with_free_func(g_free) };
 	struct utsfs fs = { .host_fd = -1, .state = { .lock_fd = -1, .dir_fd = -1 } };
 	struct fuse_session *se;
 	int ret = 1;
 
 	g_set_prgname("utsfs");
-	if (fuse_opt_parse(&args, &conf, utsfs_opt_spec, keep_mountpoint) != 0)
+	if (fuse_opt_parse(&args, &conf, utsfs_opt_spec, take_positional) != 0)
 		goto out_args;
-	clear_dead_mount(conf.mountpoint);
+	if (conf.positional->len > 2) {
+		fprintf(stderr, "utsfs: too many arguments\n"
+				"Try '%s --help' for more information.\n", argv[0]);
+		goto out_args;
+	}
+	clear_dead_mount(mountpoint_arg(&conf, &args));
 	if (fuse_parse_cmdline(&args, &opts) != 0)
 		goto out_args;
 	if (opts.show_help) {
@@ -199,7 +220,7 @@ out_opts:
 	free(opts.mountpoint);
 out_args:
 	g_free(conf.state_dir);
-	g_free(conf.mountpoint);
+	g_ptr_array_unref(conf.positional);
 	fuse_opt_free_args(&args);
 	return ret;
 }
