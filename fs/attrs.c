@@ -43,11 +43,26 @@ static int show_ns_target(struct utsfs *fs, int ns_fd G_GNUC_UNUSED,
 	return 0;
 }
 
+/* One PID per line, like `ip netns pids`; changes whenever processes come and go. */
+static int show_pids(struct utsfs *fs G_GNUC_UNUSED, int ns_fd,
+		     const struct ns_ref *ref G_GNUC_UNUSED, GString *out)
+{
+	g_autoptr(GArray) pids = NULL;
+	int r = nsops_pids(ns_fd, &pids);
+
+	if (r < 0)
+		return r;
+	for (guint i = 0; i < pids->len; i++)
+		g_string_append_printf(out, "%d\n", (int)g_array_index(pids, pid_t, i));
+	return 0;
+}
+
 const struct attr_def attr_table[] = {
 	{ "hostname", S_IFREG | 0644, NSOPS_HOSTNAME, true, show_hostname },
 	{ "domainname", S_IFREG | 0644, NSOPS_DOMAINNAME, true, show_domainname },
 	{ "id", S_IFREG | 0444, -1, false, show_id },
 	{ "ns", S_IFLNK | 0777, -1, false, show_ns_target },
+	{ "pids", S_IFREG | 0444, -1, true, show_pids },
 };
 const size_t attr_count = G_N_ELEMENTS(attr_table);
 

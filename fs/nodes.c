@@ -63,6 +63,15 @@ fuse_ino_t nodes_lookup(struct utsfs *fs, const char *name, uint64_t id)
 	return node->ino;
 }
 
+fuse_ino_t nodes_reserve(struct utsfs *fs)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
+	fuse_ino_t ino = fs->next_ino;
+
+	fs->next_ino += NODE_STRIDE;
+	return ino;
+}
+
 void nodes_forget(struct utsfs *fs, fuse_ino_t ino, uint64_t nlookup)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);

@@ -74,13 +74,6 @@ static void utsfs_create(fuse_req_t req, fuse_ino_t parent G_GNUC_UNUSED,
 	fuse_reply_err(req, EPERM);
 }
 
-static void utsfs_symlink(fuse_req_t req, const char *link G_GNUC_UNUSED,
-			  fuse_ino_t parent G_GNUC_UNUSED,
-			  const char *name G_GNUC_UNUSED)
-{
-	fuse_reply_err(req, EPERM);
-}
-
 static void utsfs_link(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
 		       fuse_ino_t newparent G_GNUC_UNUSED,
 		       const char *newname G_GNUC_UNUSED)

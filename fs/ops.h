@@ -12,6 +12,8 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
 void utsfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 void utsfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		  fuse_ino_t newparent, const char *newname, unsigned int flags);
+void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		   const char *name);
 void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		   struct fuse_file_info *fi);

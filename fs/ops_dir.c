@@ -180,6 +180,47 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	reply_ns_entry(req, name);
 }
 
+/*
+ * `ln -s /proc/PID/ns/uts MOUNT/NAME` names the UTS namespace of a running
+ * process, as `ip netns attach` does. The name then is a directory like any
+ * other; the kernel is answered with the symlink it asked for, under a node
+ * id never used again, and finds the directory on its next lookup.
+ */
+void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		   const char *name)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	struct fuse_entry_param e = { 0 };
+	int r;
+
+	/* Only namespaces can be named: other symlinks cannot be made. */
+	if (parent != FUSE_ROOT_ID || link[0] != '/') {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (!nsops_name_is_valid(name, strlen(name))) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	g_mutex_lock(&fs->names_lock);
+	r = meta_forget(fs, name);
+	if (r == 0)
+		r = nsops_adopt(fs->state.path, name, link, NULL);
+	g_mutex_unlock(&fs->names_lock);
+	if (r < 0) {
+		utsfs_log_failure("adopt", name, r == -ENOTTY ? -EPERM : r);
+		fuse_reply_err(req, r == -ENOTTY ? EPERM : -r);
+		return;
+	}
+	g_info("%s: adopted the UTS namespace of %s", name, link);
+	e.ino = nodes_reserve(fs);
+	e.attr.st_ino = e.ino;
+	e.attr.st_mode = S_IFLNK | 0777;
+	e.attr.st_nlink = 1;
+	e.attr.st_size = (off_t)strlen(link);
+	fuse_reply_entry(req, &e);
+}
+
 /* The id of the namespace name holds; junk in the state directory does not count. */
 static int ns_id(struct utsfs *fs, const char *name, uint64_t *id)
 {

@@ -75,6 +75,8 @@ void nodes_free(struct utsfs *fs);
 /* The node for name holding namespace id, created when needed; counts one lookup. */
 fuse_ino_t nodes_lookup(struct utsfs *fs, const char *name, uint64_t id);
 void nodes_forget(struct utsfs *fs, fuse_ino_t ino, uint64_t nlookup);
+/* A node id no node will ever have: for replies the kernel forgets at once. */
+fuse_ino_t nodes_reserve(struct utsfs *fs);
 /* Copy name and id of the namespace directory ino; -ENOENT when stale. */
 int nodes_ref(struct utsfs *fs, fuse_ino_t ino, struct ns_ref *ref);
 void nodes_rename(struct utsfs *fs, const char *from, const char *to);

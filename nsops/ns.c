@@ -17,10 +17,21 @@
 /* More stacked mounts than this on one name means something is looping. */
 #define MAX_STACKED_MOUNTS 64
 
+/* -ENOTTY when fd is no namespace at all, -EINVAL when it is another kind. */
+static int check_uts_fd(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0)
+		return -errno;
+	if (sfs.f_type != NSFS_MAGIC)
+		return -ENOTTY;
+	return ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWUTS ? 0 : -EINVAL;
+}
+
 int nsops_open(int dir_fd, const char *name, struct stat *out)
 {
 	struct stat st;
-	struct statfs sfs;
 
 	/*
 	 * Look before opening: opening a FIFO or a device node left in the
@@ -37,10 +48,10 @@ int nsops_open(int dir_fd, const char *name, struct stat *out)
 	if (fd < 0)
 		return errno == ELOOP ? -EINVAL : -errno;
 	/* An empty file left by a killed creator is not a namespace. */
-	if (fstatfs(fd, &sfs) < 0)
-		return -errno;
-	if (sfs.f_type != NSFS_MAGIC || ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWUTS)
-		return -EINVAL;
+	int r = check_uts_fd(fd);
+
+	if (r < 0)
+		return r == -ENOTTY ? -EINVAL : r;
 	if (out && fstat(fd, out) < 0)
 		return -errno;
 	int ret = fd;
@@ -111,6 +122,40 @@ int nsops_link(const char *dir, const char *from, const char *to)
 		unlink(to_path);
 		return r;
 	}
+	return 0;
+}
+
+int nsops_adopt(const char *dir, const char *name, const char *target, uint64_t *id)
+{
+	g_autofree char *path = g_build_filename(dir, name, NULL);
+	g_autofree char *source = NULL;
+	struct stat st;
+	/* O_NONBLOCK: a FIFO given as target must not hang the daemon. */
+	nsops_autofd int fd = open(target, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = check_uts_fd(fd);
+	if (r < 0)
+		return r;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	r = create_name_file(path);
+	if (r < 0)
+		return r;
+	/*
+	 * Bind what was checked, not the path again: /proc/PID can be a
+	 * different process by now.
+	 */
+	source = g_strdup_printf("/proc/self/fd/%d", fd);
+	if (mount(source, path, "none", MS_BIND, NULL) < 0) {
+		r = -errno;
+		unlink(path);
+		return r;
+	}
+	if (id)
+		*id = st.st_ino;
 	return 0;
 }
 

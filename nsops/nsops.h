@@ -79,6 +79,17 @@ int nsops_open(int dir_fd, const char *name, struct stat *st);
  */
 int nsops_create(int host_fd, const char *dir, const char *name,
 		 const char *hostname, uint64_t *id);
+/*
+ * Name an existing UTS namespace (as `ip netns attach` does): bind the nsfs
+ * file target (e.g. /proc/PID/ns/uts) onto dir/name. -ENOENT when target is
+ * absent, -ENOTTY when it is no namespace, -EINVAL when another kind.
+ */
+int nsops_adopt(const char *dir, const char *name, const char *target, uint64_t *id);
+/*
+ * The PIDs whose UTS namespace is the one open as ns_fd, ascending, as a
+ * GArray of pid_t. Processes that exit meanwhile are skipped.
+ */
+int nsops_pids(int ns_fd, GArray **pids);
 /* Give the namespace at dir/from the name dir/to as well (bind mount). */
 int nsops_link(const char *dir, const char *from, const char *to);
 /* Forget a name: lazy unmount and unlink. -ENOENT when absent. */

@@ -10,7 +10,7 @@ import pytest
 import util
 from util import run
 
-ATTRS = ["domainname", "hostname", "id", "ns"]
+ATTRS = ["domainname", "hostname", "id", "ns", "pids"]
 C_LOCALE = dict(os.environ, LC_ALL="C")
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
@@ -132,6 +132,8 @@ def test_ls_l_of_namespace_shows_attributes(fs):
         "id": ("-r--r--r--", "root", "root", len(f"{ident}\n")),
         f"ns -> {fs.state / 'x'}": ("lrwxrwxrwx", "root", "root",
                                     len(str(fs.state / "x"))),
+        # Nothing runs inside the fresh namespace x.
+        "pids": ("-r--r--r--", "root", "root", 0),
     }
 
 
@@ -151,7 +153,7 @@ def test_find_by_type_tells_files_dirs_and_links_apart(fs):
     m = fs.mnt
     assert run(["find", m, "-mindepth", "1", "-type", "d"]).stdout == f"{m}/x\n"
     assert sorted(run(["find", m, "-type", "f"]).stdout.split()) == [
-        f"{m}/x/{a}" for a in ("domainname", "hostname", "id")]
+        f"{m}/x/{a}" for a in ("domainname", "hostname", "id", "pids")]
     assert run(["find", m, "-type", "l"]).stdout == f"{m}/x/ns\n"
 
 
