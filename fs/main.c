@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* utsfs's main(): options, the state directory, the FUSE session and its loop. */
+#include "open_file.h"
 #include "ops.h"
 
 #include <errno.h>
@@ -113,16 +114,22 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir)
 			r == -EBUSY ? " (another utsfs uses it)" : "");
 		return r;
 	}
-	return meta_open(fs);
+	r = meta_open(fs);
+	if (r < 0)
+		return r;
+	return watch_start(fs);
 }
 
 static void utsfs_teardown(struct utsfs *fs)
 {
+	watch_stop(fs);
+	/* Open files unregister from the watcher as they are freed. */
+	handles_free(fs);
+	watch_free(fs);
 	meta_close(fs);
 	nsops_statedir_close(&fs->state);
 	nsops_close_fd(&fs->host_fd);
 	g_mutex_clear(&fs->names_lock);
-	handles_free(fs);
 	nodes_free(fs);
 }
 
@@ -158,7 +165,8 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
 	struct utsfs_options conf = { .positional = g_ptr_array_new_with_free_func(g_free) };
-	struct utsfs fs = { .host_fd = -1, .state = { .lock_fd = -1, .dir_fd = -1 } };
+	struct utsfs fs = { .host_fd = -1, .watch_stop_fd = -1,
+			    .state = { .lock_fd = -1, .dir_fd = -1 } };
 	struct fuse_session *se;
 	int ret = 1;
 

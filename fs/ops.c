@@ -110,4 +110,5 @@ const struct fuse_lowlevel_ops utsfs_ops = {
 	.readdir = utsfs_readdir,
 	.releasedir = utsfs_releasedir,
 	.create = utsfs_create,
+	.poll = utsfs_poll,
 };

@@ -27,5 +27,7 @@ void utsfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void utsfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		 off_t off, struct fuse_file_info *fi);
 void utsfs_readlink(fuse_req_t req, fuse_ino_t ino);
+void utsfs_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		struct fuse_pollhandle *ph);
 void utsfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		   int to_set, struct fuse_file_info *fi);

@@ -1,26 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* File requests on attribute files: open, read, write (as /proc/sys/kernel/hostname does), truncate, readlink. */
 #include "attrs.h"
+#include "open_file.h"
 #include "ops.h"
 
 #include <errno.h>
 #include <fcntl.h>
-
-/* What one open file shows and what its writes have built so far. */
-struct open_file {
-	/* The kernel may send concurrent reads and writes on one handle. */
-	GMutex lock;
-	/* The directory's node, not its name: an open file follows a rename. */
-	fuse_ino_t dir;
-	const struct attr_def *def;
-	/* The content at the last read from offset 0: later offsets read it. */
-	GString *shown;
-	/* The bytes written at offsets 0..len: a write at k continues them. */
-	GString *written;
-};
+#include <poll.h>
 
 static void open_file_free(struct open_file *of)
 {
+	/* First: the watcher must not wake a handle that is being freed. */
+	watch_forget(of->fs, of);
 	g_mutex_clear(&of->lock);
 	if (of->shown)
 		g_string_free(of->shown, TRUE);
@@ -31,9 +22,7 @@ static void open_file_free(struct open_file *of)
 typedef struct open_file OpenFile;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpenFile, open_file_free)
 
-/* The current content of of's file, read afresh from its namespace. */
-static int show_content(struct utsfs *fs, const struct open_file *of,
-			GString *out)
+int open_file_show(struct utsfs *fs, const struct open_file *of, GString *out)
 {
 	g_auto(NsRef) ref = { 0 };
 	int r = nodes_ref(fs, of->dir, &ref);
@@ -55,6 +44,7 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int r;
 
 	g_mutex_init(&of->lock);
+	of->fs = fs;
 	of->def = attr_from_ino(ino, &of->dir, &row);
 	if (!of->def) {
 		fuse_reply_err(req, EISDIR);
@@ -68,7 +58,7 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (writing) {
 		of->written = g_string_new(NULL);
 		/* Without O_TRUNC the file holds its value; writes continue from it. */
-		r = fi->flags & O_TRUNC ? 0 : show_content(fs, of, of->written);
+		r = fi->flags & O_TRUNC ? 0 : open_file_show(fs, of, of->written);
 	} else {
 		g_auto(NsRef) ref = { 0 };
 
@@ -104,7 +94,7 @@ static int read_content(struct utsfs *fs, struct open_file *of, size_t size,
 	/* Offset 0 is a new read (cat, or pread 0 after a change): look again. */
 	if (off == 0 || !of->shown) {
 		g_autoptr(GString) fresh = g_string_new(NULL);
-		int r = show_content(fs, of, fresh);
+		int r = open_file_show(fs, of, fresh);
 
 		if (r < 0)
 			return r;
@@ -192,6 +182,45 @@ void utsfs_write(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *buf,
 		return;
 	}
 	fuse_reply_write(req, size);
+}
+
+bool open_file_changed(struct utsfs *fs, struct open_file *of)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&of->lock);
+	g_autoptr(GString) now = g_string_new(NULL);
+
+	/* Nothing read yet: what a first read will show is news. */
+	if (!of->shown)
+		return false;
+	if (open_file_show(fs, of, now) < 0)
+		return true;
+	return !g_string_equal(now, of->shown);
+}
+
+/*
+ * As /proc/sys/kernel/hostname answers poll: always readable, and
+ * POLLPRI|POLLERR once the value differs from what this handle last read.
+ * Answers at once: a blocking poll leaves callers in D state.
+ */
+void utsfs_poll(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
+		struct fuse_file_info *fi, struct fuse_pollhandle *ph)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	unsigned int revents = POLLIN | POLLRDNORM;
+
+	if (of->written)
+		revents |= POLLOUT | POLLWRNORM;
+	/* Only hostname and domainname changes are signalled by the kernel. */
+	bool watched = of->def->field >= 0;
+
+	if (watched && open_file_changed(fs, of))
+		revents |= POLLPRI | POLLERR;
+	if (ph && watched)
+		watch_add(fs, of, ph);
+	else if (ph)
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, revents);
 }
 
 void utsfs_readlink(fuse_req_t req, fuse_ino_t ino)

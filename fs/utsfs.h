@@ -52,6 +52,12 @@ struct utsfs {
 	GMutex handles_lock;
 	GHashTable *handles;
 
+	/* Guards polled: open files with a pending poll (see watch.c). */
+	GMutex watch_lock;
+	GHashTable *polled;
+	GThread *watcher;
+	int watch_stop_fd;
+
 	/* Guards meta: owners and modes, mirrored in STATE_DIR/.utsfs.conf. */
 	GMutex meta_lock;
 	GKeyFile *meta;
