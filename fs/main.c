@@ -168,9 +168,12 @@ int main(int argc, char *argv[])
 	struct utsfs fs = { .host_fd = -1, .watch_stop_fd = -1,
 			    .state = { .lock_fd = -1, .dir_fd = -1 } };
 	struct fuse_session *se;
+	/* Until the command line says otherwise, messages go to the terminal too. */
+	bool foreground = true;
 	int ret = 1;
 
 	g_set_prgname("utsfs");
+	utsfs_log_init(&foreground);
 	if (fuse_opt_parse(&args, &conf, utsfs_opt_spec, take_positional) != 0)
 		goto out_args;
 	if (conf.positional->len > 2) {
@@ -215,6 +218,7 @@ int main(int argc, char *argv[])
 		goto out_session;
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out_signals;
+	foreground = opts.foreground;
 	fuse_daemonize(opts.foreground);
 	ret = loop_status(run_loop(se, &opts));
 	fuse_session_unmount(se);

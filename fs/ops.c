@@ -5,23 +5,6 @@
 
 #include <errno.h>
 
-void utsfs_log_failure(const char *what, const char *name, int err)
-{
-	/* A user's mistake is answered with its errno; only trouble is logged. */
-	switch (-err) {
-	case 0:
-	case ENOENT:
-	case EEXIST:
-	case EINVAL:
-	case ENOTEMPTY:
-	case EPERM:
-	case EACCES:
-		return;
-	default:
-		g_warning("%s %s: %s", what, name ? name : "?", g_strerror(-err));
-	}
-}
-
 static void utsfs_init(void *userdata G_GNUC_UNUSED, struct fuse_conn_info *conn)
 {
 	/* O_TRUNC must reach open: `echo x > hostname` starts a new value. */

@@ -177,6 +177,7 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -r);
 		return;
 	}
+	g_info("%s: created a UTS namespace", name);
 	reply_ns_entry(req, name);
 }
 
@@ -260,6 +261,8 @@ void utsfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		r = remove_ns(fs, name);
 		g_mutex_unlock(&fs->names_lock);
 		utsfs_log_failure("rmdir", name, r);
+		if (r == 0)
+			g_info("%s: removed", name);
 	}
 	fuse_reply_err(req, -r);
 }
@@ -313,5 +316,7 @@ void utsfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	r = rename_ns(fs, name, newname, flags);
 	g_mutex_unlock(&fs->names_lock);
 	utsfs_log_failure("rename", name, r);
+	if (r == 0)
+		g_info("%s: renamed to %s", name, newname);
 	fuse_reply_err(req, -r);
 }

@@ -271,6 +271,13 @@ static int change_dir(struct utsfs *fs, fuse_ino_t ino, const struct stat *attr,
 		return ns_fd;
 	r = meta_change(fs, ref.name, ref.id, &want, fields);
 	utsfs_log_failure("chown/chmod", ref.name, r);
+	if (r == 0) {
+		struct ns_meta now;
+
+		meta_get(fs, ref.name, ref.id, &now);
+		g_info("%s: owner %u:%u, mode %04o", ref.name, (unsigned)now.uid,
+		       (unsigned)now.gid, (unsigned)now.mode);
+	}
 	return r;
 }
 

@@ -97,6 +97,9 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NsRef, ns_ref_clear)
  */
 int ns_ref_open(struct utsfs *fs, const struct ns_ref *ref, struct stat *st);
 
+/* log.c */
+/* Send glib's log to the journal or syslog, and to stderr when *foreground. */
+void utsfs_log_init(const bool *foreground);
 /* Log an unexpected failure once, at the FUSE boundary, with the name it concerns. */
 void utsfs_log_failure(const char *what, const char *name, int err);
 

@@ -1,16 +1,19 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Fixtures for the utsfs integration tests: one daemon per test, checked on the way out."""
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+import reliability
 import util
 
 # A test body that takes longer than this is hung on a FUSE request: the
@@ -167,6 +170,18 @@ class Utsfs:
         self.stop()
         self.start()
 
+    def crash(self):
+        """SIGKILL the daemon at any moment, as a crash would.
+
+        Unlike kill9() this skips the check that every daemon thread is in
+        the host's UTS namespace: killed mid-request, a thread may be inside
+        a namespace, which is exactly the moment a crash test wants.
+        """
+        assert self.running()
+        self._disarm_watchdog()
+        self.stopped = True
+        util.kill_and_wait(self.proc)
+
     def spawn(self, argv, **kwargs) -> subprocess.Popen:
         """A helper process that teardown kills."""
         proc = subprocess.Popen([os.fspath(a) for a in argv], stdin=subprocess.DEVNULL,
@@ -282,3 +297,61 @@ def utsfs():
         yield fs
     finally:
         fs.teardown()
+
+
+MOUNT_MAX = "/proc/sys/fs/mount-max"
+
+
+@pytest.fixture
+def mount_limit():
+    """A context manager under which the next mount(2) here fails with ENOSPC.
+
+    fs.mount-max caps the mounts of a mount namespace; set to the number in use,
+    the bind mount that persists a new namespace is refused, as on a full host.
+    (user.max_uts_namespaces would be the direct knob, but sandboxes often make
+    it read-only even for root.) The old value is restored however the test ends.
+    """
+    saved = util.read_text(MOUNT_MAX)
+
+    @contextlib.contextmanager
+    def limited():
+        with open(MOUNT_MAX, "w") as f:
+            f.write(str(len(util.mountinfo())))
+        try:
+            yield
+        finally:
+            with open(MOUNT_MAX, "w") as f:
+                f.write(saved)
+    try:
+        yield limited
+    finally:
+        with open(MOUNT_MAX, "w") as f:
+            f.write(saved)
+
+
+# --- reliability figures (tests/reliability.py, tests/RELIABILITY.md) --------
+
+
+def pytest_sessionstart(session):
+    reliability.begin_session()
+
+
+def pytest_runtest_logreport(report):
+    reliability.note_outcome(report.nodeid, report.when, report.outcome)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    reliability.end_session()
+
+
+@pytest.fixture
+def figures(request):
+    """A reliability.Figures for this test, saved when it ends, passed or failed."""
+    doc = (request.function.__doc__ or "").strip().split("\n\n")[0]
+    fig = reliability.Figures(request.node.nodeid, " ".join(doc.split()))
+    start = time.monotonic()
+    try:
+        yield fig
+    finally:
+        fig.set("seconds", round(time.monotonic() - start, 1))
+        fig.save()

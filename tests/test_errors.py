@@ -269,3 +269,23 @@ def test_rename_of_namespace_into_namespace_fails(fs):
     # Like mkdir inside a namespace (EPERM); EXDEV/EINVAL are as fair an answer.
     refused(fs, (errno.EPERM, errno.EXDEV, errno.EINVAL), os.rename, fs.path("x"),
             fs.path("y", "x"))
+
+
+# --- the kernel's limits ---
+
+
+def test_mkdir_when_the_kernel_refuses_the_mount_fails_enospc_and_leaves_no_trace(fs, mount_limit):
+    fs.output.allow(r"^.*new: mkdir failed: No space left on device.*\n?")
+    with mount_limit():
+        refused(fs, errno.ENOSPC, os.mkdir, fs.path("new"))
+        assert not (fs.state / "new").exists()
+    fs.mkdir("new")
+    assert fs.read("new", "hostname") == "new\n"
+
+
+def test_rename_when_the_kernel_refuses_the_mount_fails_enospc_and_keeps_the_name(fs, mount_limit):
+    fs.output.allow(r"^.*x: rename failed: No space left on device.*\n?")
+    with mount_limit():
+        refused(fs, errno.ENOSPC, os.rename, fs.path("x"), fs.path("z"))
+    assert fs.read("x", "hostname") == "before\n"
+    assert not (fs.state / ".utsfs.conf").exists()

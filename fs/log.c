@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Where utsfs's own messages go: the journal or syslog, and stderr in the foreground. */
+#include "utsfs.h"
+
+#include <errno.h>
+#include <syslog.h>
+
+static int syslog_priority(GLogLevelFlags level)
+{
+	if (level & (G_LOG_LEVEL_ERROR | G_LOG_FLAG_FATAL))
+		return LOG_CRIT;
+	if (level & G_LOG_LEVEL_CRITICAL)
+		return LOG_ERR;
+	if (level & G_LOG_LEVEL_WARNING)
+		return LOG_WARNING;
+	if (level & G_LOG_LEVEL_MESSAGE)
+		return LOG_NOTICE;
+	if (level & G_LOG_LEVEL_INFO)
+		return LOG_INFO;
+	return LOG_DEBUG;
+}
+
+static const char *field_value(const GLogField *fields, gsize n, const char *key)
+{
+	for (gsize i = 0; i < n; i++)
+		if (g_str_equal(fields[i].key, key) && fields[i].length < 0)
+			return fields[i].value;
+	return NULL;
+}
+
+static GLogWriterOutput utsfs_log_writer(GLogLevelFlags level, const GLogField *fields,
+					 gsize n, gpointer data)
+{
+	const bool *foreground = data;
+	const char *message = field_value(fields, n, "MESSAGE");
+
+	/* Debug output is libfuse's (-d); ours would only repeat it. */
+	if (level & G_LOG_LEVEL_DEBUG)
+		return G_LOG_WRITER_HANDLED;
+	if (g_log_writer_journald(level, fields, n, NULL) != G_LOG_WRITER_HANDLED)
+		syslog(syslog_priority(level), "%s", message ? message : "");
+	/* Events (info) go to the log only; trouble is shown on the terminal too. */
+	if (*foreground && !(level & G_LOG_LEVEL_INFO))
+		g_log_writer_standard_streams(level, fields, n, NULL);
+	return G_LOG_WRITER_HANDLED;
+}
+
+void utsfs_log_init(const bool *foreground)
+{
+	openlog("utsfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	g_log_set_writer_func(utsfs_log_writer, (gpointer)foreground, NULL);
+}
+
+void utsfs_log_failure(const char *what, const char *name, int err)
+{
+	/* A user's mistake is answered with its errno; only trouble is logged. */
+	switch (-err) {
+	case 0:
+	case ENOENT:
+	case EEXIST:
+	case EINVAL:
+	case ENOTEMPTY:
+	case EPERM:
+	case EACCES:
+		return;
+	default:
+		g_warning("%s: %s failed: %s", name ? name : "?", what, g_strerror(-err));
+	}
+}
