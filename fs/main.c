@@ -18,6 +18,7 @@
 
 struct utsfs_options {
 	char *state_dir;
+	char *restore;
 	/*
 	 * Non-option arguments: MOUNTPOINT, or SOURCE MOUNTPOINT as mount.fuse3
 	 * passes them (`mount -t fuse.utsfs utsfs /ns`, fstab). Taken before
@@ -28,6 +29,7 @@ struct utsfs_options {
 
 static const struct fuse_opt utsfs_opt_spec[] = {
 	{ "state_dir=%s", offsetof(struct utsfs_options, state_dir), 0 },
+	{ "restore=%s", offsetof(struct utsfs_options, restore), 0 },
 	FUSE_OPT_END
 };
 
@@ -68,6 +70,9 @@ static void usage(const char *progname)
 	       "utsfs options:\n"
 	       "    -o state_dir=PATH      where names persist as bind mounts of nsfs\n"
 	       "                           files (default " DEFAULT_STATE_DIR ")\n"
+	       "    -o restore=PATH        keep a record of names, hostnames, domainnames,\n"
+	       "                           owners and modes in PATH; at start, create the\n"
+	       "                           names the state directory lacks (after a reboot)\n"
 	       "\n"
 	       "As root, utsfs mounts with allow_other,default_permissions.\n"
 	       "\n",
@@ -92,7 +97,7 @@ static void clear_dead_mount(const char *mountpoint)
 			  mountpoint, g_strerror(errno));
 }
 
-static int utsfs_setup(struct utsfs *fs, const char *state_dir)
+static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *restore)
 {
 	g_autofree char *path = g_canonicalize_filename(state_dir, NULL);
 	int r;
@@ -117,6 +122,12 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir)
 	r = meta_open(fs);
 	if (r < 0)
 		return r;
+	if (restore) {
+		r = record_restore(fs, restore);
+		if (r < 0)
+			return r;
+		record_save(fs);
+	}
 	return watch_start(fs);
 }
 
@@ -126,6 +137,10 @@ static void utsfs_teardown(struct utsfs *fs)
 	/* Open files unregister from the watcher as they are freed. */
 	handles_free(fs);
 	watch_free(fs);
+	/* Changes made inside namespaces since the last event are kept too. */
+	if (fs->state.dir_fd >= 0)
+		record_save(fs);
+	record_close(fs);
 	meta_close(fs);
 	nsops_statedir_close(&fs->state);
 	nsops_close_fd(&fs->host_fd);
@@ -208,7 +223,8 @@ int main(int argc, char *argv[])
 	}
 	if (fuse_opt_add_arg(&args, ROOT_MOUNT_OPTIONS) != 0)
 		goto out_opts;
-	if (utsfs_setup(&fs, conf.state_dir ? conf.state_dir : DEFAULT_STATE_DIR) < 0)
+	if (utsfs_setup(&fs, conf.state_dir ? conf.state_dir : DEFAULT_STATE_DIR,
+			conf.restore) < 0)
 		goto out_fs;
 
 	se = fuse_session_new(&args, &utsfs_ops, sizeof(utsfs_ops), &fs);
@@ -232,6 +248,7 @@ out_opts:
 	free(opts.mountpoint);
 out_args:
 	g_free(conf.state_dir);
+	g_free(conf.restore);
 	g_ptr_array_unref(conf.positional);
 	fuse_opt_free_args(&args);
 	return ret;

@@ -178,6 +178,7 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	g_info("%s: created a UTS namespace", name);
+	record_save(fs);
 	reply_ns_entry(req, name);
 }
 
@@ -214,6 +215,7 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		return;
 	}
 	g_info("%s: adopted the UTS namespace of %s", name, link);
+	record_save(fs);
 	e.ino = nodes_reserve(fs);
 	e.attr.st_ino = e.ino;
 	e.attr.st_mode = S_IFLNK | 0777;
@@ -261,8 +263,10 @@ void utsfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		r = remove_ns(fs, name);
 		g_mutex_unlock(&fs->names_lock);
 		utsfs_log_failure("rmdir", name, r);
-		if (r == 0)
+		if (r == 0) {
 			g_info("%s: removed", name);
+			record_save(fs);
+		}
 	}
 	fuse_reply_err(req, -r);
 }
@@ -316,7 +320,9 @@ void utsfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	r = rename_ns(fs, name, newname, flags);
 	g_mutex_unlock(&fs->names_lock);
 	utsfs_log_failure("rename", name, r);
-	if (r == 0)
+	if (r == 0) {
 		g_info("%s: renamed to %s", name, newname);
+		record_save(fs);
+	}
 	fuse_reply_err(req, -r);
 }

@@ -181,6 +181,7 @@ void utsfs_write(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *buf,
 		fuse_reply_err(req, -r);
 		return;
 	}
+	record_save(fs);
 	fuse_reply_write(req, size);
 }
 
@@ -277,6 +278,7 @@ static int change_dir(struct utsfs *fs, fuse_ino_t ino, const struct stat *attr,
 		meta_get(fs, ref.name, ref.id, &now);
 		g_info("%s: owner %u:%u, mode %04o", ref.name, (unsigned)now.uid,
 		       (unsigned)now.gid, (unsigned)now.mode);
+		record_save(fs);
 	}
 	return r;
 }

@@ -58,6 +58,10 @@ struct utsfs {
 	GThread *watcher;
 	int watch_stop_fd;
 
+	/* -o restore=PATH, or NULL; record_lock serialises its snapshots. */
+	char *record_path;
+	GMutex record_lock;
+
 	/* Guards meta: owners and modes, mirrored in STATE_DIR/.utsfs.conf. */
 	GMutex meta_lock;
 	GKeyFile *meta;
@@ -126,6 +130,13 @@ int meta_forget(struct utsfs *fs, const char *name);
 int meta_begin_rename(struct utsfs *fs, const char *from, const char *to, uint64_t id);
 /* Drop the journal and from's entry (done) or to's copy (not done). */
 void meta_end_rename(struct utsfs *fs, const char *from, const char *to, bool done);
+
+/* record.c */
+/* Take -o restore=PATH and create the names it holds that the state directory lacks. */
+int record_restore(struct utsfs *fs, const char *path);
+/* Write the record anew (atomically) after a change; nothing without restore=. */
+void record_save(struct utsfs *fs);
+void record_close(struct utsfs *fs);
 
 /* stat.c */
 int stat_ino(struct utsfs *fs, fuse_ino_t ino, struct stat *st);

@@ -64,6 +64,8 @@ static gpointer watch_thread(gpointer data)
 		if (fds[n].revents)
 			break;
 		wake_changed(fs);
+		/* A change made inside a namespace by other means belongs in the record. */
+		record_save(fs);
 	}
 	for (size_t i = 0; i < n; i++)
 		close(fds[i].fd);

@@ -100,6 +100,8 @@ class Utsfs:
         self.log = root / "utsfs.log"
         self.output = OutputChecker(self.log)
         self.proc = None
+        # More -o options for the next start(), e.g. "restore=PATH".
+        self.options = []
         self.host_uts = util.host_uts()
         self.host_names = util.host_names()
         self._helpers = []
@@ -119,8 +121,8 @@ class Utsfs:
         return self.proc is not None and self.proc.poll() is None
 
     def argv(self, mnt=None):
-        return [util.utsfs_bin(), "-f", "-o", f"state_dir={self.state}",
-                os.fspath(mnt or self.mnt)]
+        opts = ",".join([f"state_dir={self.state}"] + self.options)
+        return [util.utsfs_bin(), "-f", "-o", opts, os.fspath(mnt or self.mnt)]
 
     def start(self):
         assert not self.running(), "start() while the daemon runs"

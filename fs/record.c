@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* -o restore=PATH: a record of every name and its values, to bring names back after a reboot. */
+#include "utsfs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * The state directory lives in /run and its mounts die with the machine.
+ * The record (a GKeyFile, one group per URI-escaped name) keeps hostname,
+ * domainname, owner and mode; at start, names it holds that the state
+ * directory lacks are created again. Names the state directory has are
+ * left as they are: it stays the source of truth.
+ */
+
+static void record_name(struct utsfs *fs, GKeyFile *kf, const struct nsops_entry *e)
+{
+	g_autofree char *group = g_uri_escape_string(e->name, NULL, FALSE);
+	g_autofree char *mode = NULL;
+	char host[NSOPS_VALUE_MAX + 1], domain[NSOPS_VALUE_MAX + 1];
+	struct ns_meta m;
+	nsops_autofd int fd = nsops_open(fs->state.dir_fd, e->name, NULL);
+
+	if (fd < 0 || nsops_get(fs->host_fd, fd, NSOPS_HOSTNAME, host) < 0 ||
+	    nsops_get(fs->host_fd, fd, NSOPS_DOMAINNAME, domain) < 0)
+		return;
+	meta_get(fs, e->name, e->id, &m);
+	mode = g_strdup_printf("%04o", m.mode);
+	g_key_file_set_string(kf, group, "hostname", host);
+	g_key_file_set_string(kf, group, "domainname", domain);
+	g_key_file_set_uint64(kf, group, "uid", m.uid);
+	g_key_file_set_uint64(kf, group, "gid", m.gid);
+	g_key_file_set_string(kf, group, "mode", mode);
+}
+
+void record_save(struct utsfs *fs)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(GKeyFile) kf = NULL;
+	g_autoptr(GPtrArray) entries = NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (!fs->record_path)
+		return;
+	/* One snapshot at a time, so an older one never lands last. */
+	locker = g_mutex_locker_new(&fs->record_lock);
+	if (nsops_statedir_list(fs->state.dir_fd, &entries) < 0)
+		return;
+	kf = g_key_file_new();
+	g_key_file_set_comment(kf, NULL, NULL,
+			       " utsfs -o restore: names to create again when the state directory lacks them",
+			       NULL);
+	for (guint i = 0; i < entries->len; i++)
+		record_name(fs, kf, entries->pdata[i]);
+	if (!g_key_file_save_to_file(kf, fs->record_path, &error))
+		g_warning("cannot write the record %s: %s", fs->record_path, error->message);
+}
+
+/* Set a value kept in the record, when it is one the kernel would take. */
+static void restore_field(struct utsfs *fs, int ns_fd, enum nsops_field field,
+			  const char *value)
+{
+	if (value && nsops_value_is_valid(value, strlen(value)))
+		nsops_set(fs->host_fd, ns_fd, field, value, strlen(value));
+}
+
+static int restore_name(struct utsfs *fs, GKeyFile *kf, const char *group, const char *name)
+{
+	g_autofree char *host = g_key_file_get_string(kf, group, "hostname", NULL);
+	g_autofree char *domain = g_key_file_get_string(kf, group, "domainname", NULL);
+	g_autofree char *mode = g_key_file_get_string(kf, group, "mode", NULL);
+	struct ns_meta m = {
+		.uid = (uid_t)g_key_file_get_uint64(kf, group, "uid", NULL),
+		.gid = (gid_t)g_key_file_get_uint64(kf, group, "gid", NULL),
+		.mode = mode ? (mode_t)g_ascii_strtoull(mode, NULL, 8) : 0755,
+	};
+	uint64_t id;
+	int r = meta_forget(fs, name);
+
+	if (r == 0)
+		r = nsops_create(fs->host_fd, fs->state.path, name, NULL, &id);
+	if (r < 0)
+		return r;
+	nsops_autofd int fd = nsops_open(fs->state.dir_fd, name, NULL);
+	if (fd >= 0) {
+		restore_field(fs, fd, NSOPS_HOSTNAME, host);
+		restore_field(fs, fd, NSOPS_DOMAINNAME, domain);
+	}
+	if (m.uid != 0 || m.gid != 0 || (m.mode & 07777) != 0755)
+		r = meta_change(fs, name, id, &m, META_UID | META_GID | META_MODE);
+	return r;
+}
+
+int record_restore(struct utsfs *fs, const char *path)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) groups = NULL;
+
+	g_mutex_init(&fs->record_lock);
+	fs->record_path = g_canonicalize_filename(path, NULL);
+	if (!g_key_file_load_from_file(kf, fs->record_path, G_KEY_FILE_NONE, &error)) {
+		if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return 0;
+		fprintf(stderr, "utsfs: cannot read the record %s: %s\n", fs->record_path,
+			error->message);
+		return -EINVAL;
+	}
+	groups = g_key_file_get_groups(kf, NULL);
+	for (char **g = groups; *g; g++) {
+		g_autofree char *name = g_uri_unescape_string(*g, NULL);
+		int fd;
+		int r;
+
+		if (!name || !nsops_name_is_valid(name, strlen(name)))
+			continue;
+		fd = nsops_open(fs->state.dir_fd, name, NULL);
+		if (fd >= 0) {
+			nsops_close_fd(&fd);
+			continue;
+		}
+		r = restore_name(fs, kf, *g, name);
+		if (r < 0)
+			g_warning("%s: cannot restore: %s", name, g_strerror(-r));
+		else
+			g_message("%s: restored from %s", name, fs->record_path);
+	}
+	return 0;
+}
+
+void record_close(struct utsfs *fs)
+{
+	if (!fs->record_path)
+		return;
+	g_clear_pointer(&fs->record_path, g_free);
+	g_mutex_clear(&fs->record_lock);
+}

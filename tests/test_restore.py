@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""-o restore=PATH: names come back with their values after the state dir is wiped (a reboot)."""
+
+import os
+import stat
+
+import pytest
+
+import util
+from util import run
+
+
+@pytest.fixture
+def record(utsfs):
+    path = utsfs.root / "record.conf"
+    utsfs.options.append(f"restore={path}")
+    utsfs.restart()
+    return path
+
+
+def reboot(utsfs):
+    """What a reboot does to /run: every mount in the state dir and the dir itself gone."""
+    utsfs.stop()
+    util.umount_everything_under(utsfs.state)
+    run(["rm", "-rf", utsfs.state])
+    utsfs.start()
+
+
+def test_reboot_brings_names_back_with_their_values(utsfs, record):
+    utsfs.mkdir("web")
+    utsfs.write("web", "hostname", b"web01\n")
+    utsfs.write("web", "domainname", b"example.org\n")
+    utsfs.mkdir("my box")
+    os.chown(utsfs.path("my box"), 1000, 1001)
+    os.chmod(utsfs.path("my box"), 0o750)
+    reboot(utsfs)
+    assert utsfs.names() == ["my box", "web"]
+    assert utsfs.read("web", "hostname") == "web01\n"
+    assert utsfs.read("web", "domainname") == "example.org\n"
+    assert util.inside(utsfs.state / "web") == "web01"
+    st = os.stat(utsfs.path("my box"))
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1000, 1001, 0o750)
+    # "my box" is no hostname: the namespace kept the host's, and so does its successor.
+    assert utsfs.read("my box", "hostname") == util.host_names()[0]
+    assert [m.fstype for m in util.mounts_at(utsfs.state / "web")] == ["nsfs"]
+
+
+def test_record_follows_rename_and_rmdir(utsfs, record):
+    utsfs.mkdir("a")
+    utsfs.mkdir("gone")
+    os.rename(utsfs.path("a"), utsfs.path("b"))
+    os.rmdir(utsfs.path("gone"))
+    reboot(utsfs)
+    assert utsfs.names() == ["b"]
+    assert utsfs.read("b", "hostname") == "a\n"
+
+
+def test_record_keeps_changes_made_inside_namespaces(utsfs, record):
+    utsfs.mkdir("x")
+    util.set_inside(utsfs.state / "x", "changed-inside")
+    reboot(utsfs)
+    assert utsfs.read("x", "hostname") == "changed-inside\n"
+
+
+def test_names_in_the_state_dir_win_over_the_record(utsfs, record):
+    ident = utsfs.mkdir("x")
+    utsfs.write("x", "hostname", b"recorded\n")
+    utsfs.stop()
+    util.set_inside(utsfs.state / "x", "live")
+    utsfs.start()
+    assert utsfs.read("x", "id") == f"{ident}\n"
+    assert utsfs.read("x", "hostname") == "live\n"
+
+
+def test_record_is_a_readable_key_file(utsfs, record):
+    utsfs.mkdir("my box")
+    text = record.read_text()
+    assert "[my%20box]" in text
+    assert "hostname=" in text and "mode=0755" in text
+
+
+def test_without_restore_nothing_comes_back(utsfs):
+    utsfs.mkdir("x")
+    reboot(utsfs)
+    assert utsfs.names() == []
