@@ -149,37 +149,53 @@ void utsfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	reply_ns_entry(req, name);
 }
 
+/* Where a new name may go: into the root only, and only a valid name. */
+static int check_new_name(fuse_ino_t parent, const char *name)
+{
+	if (parent != FUSE_ROOT_ID)
+		return -EPERM;
+	return nsops_name_is_valid(name, strlen(name)) ? 0 : -EINVAL;
+}
+
+/* After mkdir, rmdir, rename or adoption: log the outcome once and keep the record. */
+static void names_changed(struct utsfs *fs, const char *what, const char *name,
+			  int r, const char *event)
+{
+	utsfs_log_failure(what, name, r);
+	if (r < 0)
+		return;
+	g_info("%s: %s", name, event);
+	record_save(fs);
+}
+
+static int create_ns(struct utsfs *fs, const char *name)
+{
+	/* nsfs ids are reused: an old owner must not carry over to a new namespace. */
+	int r = meta_forget(fs, name);
+
+	if (r < 0)
+		return r;
+	/* A name that is a valid hostname becomes it: `mkdir web01` is web01. */
+	return nsops_create(fs->host_fd, fs->state.path, name,
+			    nsops_value_is_valid(name, strlen(name)) ? name : NULL, NULL);
+}
+
 void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		 mode_t mode G_GNUC_UNUSED)
 {
 	struct utsfs *fs = utsfs_from_req(req);
-	size_t len = strlen(name);
-	int r;
+	int r = check_new_name(parent, name);
 
-	if (parent != FUSE_ROOT_ID) {
-		fuse_reply_err(req, EPERM);
-		return;
+	if (r == 0) {
+		g_mutex_lock(&fs->names_lock);
+		r = create_ns(fs, name);
+		g_mutex_unlock(&fs->names_lock);
+		names_changed(fs, "mkdir", name, r, "created a UTS namespace");
 	}
-	if (!nsops_name_is_valid(name, len)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	g_mutex_lock(&fs->names_lock);
-	/* nsfs ids are reused: an old owner must not carry over to a new namespace. */
-	r = meta_forget(fs, name);
-	/* A name that is a valid hostname becomes it: `mkdir web01` is web01. */
-	if (r == 0)
-		r = nsops_create(fs->host_fd, fs->state.path, name,
-				 nsops_value_is_valid(name, len) ? name : NULL, NULL);
-	g_mutex_unlock(&fs->names_lock);
-	if (r < 0) {
-		utsfs_log_failure("mkdir", name, r);
+	if (r < 0)
 		fuse_reply_err(req, -r);
-		return;
-	}
-	g_info("%s: created a UTS namespace", name);
-	record_save(fs);
-	reply_ns_entry(req, name);
+	else
+		reply_ns_entry(req, name);
 }
 
 /*
@@ -193,29 +209,23 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	struct fuse_entry_param e = { 0 };
-	int r;
-
 	/* Only namespaces can be named: other symlinks cannot be made. */
-	if (parent != FUSE_ROOT_ID || link[0] != '/') {
-		fuse_reply_err(req, EPERM);
-		return;
+	int r = link[0] != '/' ? -EPERM : check_new_name(parent, name);
+
+	if (r == 0) {
+		g_mutex_lock(&fs->names_lock);
+		r = meta_forget(fs, name);
+		if (r == 0)
+			r = nsops_adopt(fs->state.path, name, link, NULL);
+		g_mutex_unlock(&fs->names_lock);
+		if (r == -ENOTTY)
+			r = -EPERM;
+		names_changed(fs, "adopt", name, r, "adopted a running UTS namespace");
 	}
-	if (!nsops_name_is_valid(name, strlen(name))) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	g_mutex_lock(&fs->names_lock);
-	r = meta_forget(fs, name);
-	if (r == 0)
-		r = nsops_adopt(fs->state.path, name, link, NULL);
-	g_mutex_unlock(&fs->names_lock);
 	if (r < 0) {
-		utsfs_log_failure("adopt", name, r == -ENOTTY ? -EPERM : r);
-		fuse_reply_err(req, r == -ENOTTY ? EPERM : -r);
+		fuse_reply_err(req, -r);
 		return;
 	}
-	g_info("%s: adopted the UTS namespace of %s", name, link);
-	record_save(fs);
 	e.ino = nodes_reserve(fs);
 	e.attr.st_ino = e.ino;
 	e.attr.st_mode = S_IFLNK | 0777;
@@ -262,11 +272,7 @@ void utsfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		g_mutex_lock(&fs->names_lock);
 		r = remove_ns(fs, name);
 		g_mutex_unlock(&fs->names_lock);
-		utsfs_log_failure("rmdir", name, r);
-		if (r == 0) {
-			g_info("%s: removed", name);
-			record_save(fs);
-		}
+		names_changed(fs, "rmdir", name, r, "removed");
 	}
 	fuse_reply_err(req, -r);
 }
@@ -308,21 +314,14 @@ void utsfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	if (parent != FUSE_ROOT_ID || newparent != FUSE_ROOT_ID) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	if (!nsops_name_is_valid(newname, strlen(newname))) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	g_mutex_lock(&fs->names_lock);
-	r = rename_ns(fs, name, newname, flags);
-	g_mutex_unlock(&fs->names_lock);
-	utsfs_log_failure("rename", name, r);
+	r = parent != FUSE_ROOT_ID ? -EPERM : check_new_name(newparent, newname);
 	if (r == 0) {
-		g_info("%s: renamed to %s", name, newname);
-		record_save(fs);
+		g_autofree char *event = g_strdup_printf("renamed to %s", newname);
+
+		g_mutex_lock(&fs->names_lock);
+		r = rename_ns(fs, name, newname, flags);
+		g_mutex_unlock(&fs->names_lock);
+		names_changed(fs, "rename", name, r, event);
 	}
 	fuse_reply_err(req, -r);
 }

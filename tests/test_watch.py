@@ -60,35 +60,33 @@ def watched(utsfs):
         w.close()
 
 
-def test_poll_wakes_when_hostname_changes_inside_the_namespace(utsfs, watched):
-    utsfs.mkdir("x")
-    w = watched("x")
-    t = later(["nsenter", f"--uts={utsfs.state / 'x'}", "hostname", "changed"])
+def assert_change_wakes(w, argv, expected):
+    """Run argv while w polls: the poll must wake with POLLPRI and a read show expected."""
+    t = later(argv)
     events = w.wait(WAKE_DEADLINE_MS)
     t.join()
     assert events and events[0] & select.POLLPRI
-    assert os.pread(w.fd, 100, 0) == b"changed\n"
+    assert os.pread(w.fd, 100, 0) == expected
+
+
+def test_poll_wakes_when_hostname_changes_inside_the_namespace(utsfs, watched):
+    utsfs.mkdir("x")
+    assert_change_wakes(watched("x"), ["nsenter", f"--uts={utsfs.state / 'x'}",
+                                       "hostname", "changed"], b"changed\n")
 
 
 def test_poll_wakes_when_hostname_is_written_through_the_mount(utsfs, watched):
     utsfs.mkdir("x")
-    w = watched("x")
-    t = later(["sh", "-c", f"echo via-mount > {util.q(utsfs.path('x', 'hostname'))}"])
-    events = w.wait(WAKE_DEADLINE_MS)
-    t.join()
-    assert events and events[0] & select.POLLPRI
-    assert os.pread(w.fd, 100, 0) == b"via-mount\n"
+    assert_change_wakes(watched("x"), ["sh", "-c", "echo via-mount > "
+                                       + util.q(utsfs.path("x", "hostname"))],
+                        b"via-mount\n")
 
 
 @pytest.mark.setdomainname
 def test_poll_wakes_when_domainname_changes(utsfs, watched):
     utsfs.mkdir("x")
-    w = watched("x", "domainname")
-    t = later(["nsenter", f"--uts={utsfs.state / 'x'}", "domainname", "new.dom"])
-    events = w.wait(WAKE_DEADLINE_MS)
-    t.join()
-    assert events and events[0] & select.POLLPRI
-    assert os.pread(w.fd, 100, 0) == b"new.dom\n"
+    assert_change_wakes(watched("x", "domainname"), ["nsenter", f"--uts={utsfs.state / 'x'}",
+                                                     "domainname", "new.dom"], b"new.dom\n")
 
 
 def test_poll_stays_quiet_while_nothing_changes(utsfs, watched):
