@@ -91,7 +91,7 @@ static void clear_dead_mount(const char *mountpoint)
 	if (!mountpoint || stat(mountpoint, &st) == 0 || errno != ENOTCONN)
 		return;
 	if (umount2(mountpoint, MNT_DETACH) == 0)
-		g_message("cleared the dead FUSE mount on %s", mountpoint);
+		g_info("cleared the dead FUSE mount on %s", mountpoint);
 	else
 		g_warning("cannot clear the dead FUSE mount on %s: %s",
 			  mountpoint, g_strerror(errno));
@@ -128,7 +128,7 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *rest
 			return r;
 		record_save(fs);
 	}
-	return watch_start(fs);
+	return watch_init(fs);
 }
 
 static void utsfs_teardown(struct utsfs *fs)
@@ -236,6 +236,7 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	foreground = opts.foreground;
 	fuse_daemonize(opts.foreground);
+	watch_start(&fs);
 	ret = loop_status(run_loop(se, &opts));
 	fuse_session_unmount(se);
 out_signals:

@@ -80,9 +80,9 @@ static void recover_rename(struct utsfs *fs)
 	if (name_holds(fs, to, id)) {
 		if (name_holds(fs, from, id))
 			nsops_destroy(fs->state.path, from);
-		g_message("finished renaming %s to %s, interrupted when utsfs last stopped", from, to);
+		g_info("finished renaming %s to %s, interrupted when utsfs last stopped", from, to);
 	} else {
-		g_message("undid renaming %s to %s, interrupted when utsfs last stopped", from, to);
+		g_info("undid renaming %s to %s, interrupted when utsfs last stopped", from, to);
 	}
 }
 

@@ -25,8 +25,13 @@ int open_file_show(struct utsfs *fs, const struct open_file *of, GString *out);
 bool open_file_changed(struct utsfs *fs, struct open_file *of);
 
 /* watch.c */
-/* Start the thread that wakes polls when a hostname or domainname changes. */
-int watch_start(struct utsfs *fs);
+/* Set up the registry of pending polls. */
+int watch_init(struct utsfs *fs);
+/*
+ * Start the thread that wakes polls when a hostname or domainname changes:
+ * after fuse_daemonize, whose fork would leave a thread behind in the parent.
+ */
+void watch_start(struct utsfs *fs);
 /* Stop the thread; then free, once no handle can reach the registry any more. */
 void watch_stop(struct utsfs *fs);
 void watch_free(struct utsfs *fs);

@@ -97,9 +97,18 @@ int record_restore(struct utsfs *fs, const char *path)
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) groups = NULL;
+	g_autofree char *parent = NULL;
 
 	g_mutex_init(&fs->record_lock);
 	fs->record_path = g_canonicalize_filename(path, NULL);
+	/* Like the state directory: made when missing, so the first change can be kept. */
+	parent = g_path_get_dirname(fs->record_path);
+	if (g_mkdir_with_parents(parent, 0755) < 0) {
+		int err = errno;
+
+		fprintf(stderr, "utsfs: cannot create %s: %s\n", parent, g_strerror(err));
+		return -err;
+	}
 	if (!g_key_file_load_from_file(kf, fs->record_path, G_KEY_FILE_NONE, &error)) {
 		if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
 			return 0;
@@ -124,7 +133,7 @@ int record_restore(struct utsfs *fs, const char *path)
 		if (r < 0)
 			g_warning("%s: cannot restore: %s", name, g_strerror(-r));
 		else
-			g_message("%s: restored from %s", name, fs->record_path);
+			g_info("%s: restored from %s", name, fs->record_path);
 	}
 	return 0;
 }

@@ -72,15 +72,17 @@ static gpointer watch_thread(gpointer data)
 	return NULL;
 }
 
-int watch_start(struct utsfs *fs)
+int watch_init(struct utsfs *fs)
 {
 	g_mutex_init(&fs->watch_lock);
 	fs->polled = g_hash_table_new(g_direct_hash, g_direct_equal);
 	fs->watch_stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (fs->watch_stop_fd < 0)
-		return -errno;
+	return fs->watch_stop_fd < 0 ? -errno : 0;
+}
+
+void watch_start(struct utsfs *fs)
+{
 	fs->watcher = g_thread_new("utsfs-watch", watch_thread, fs);
-	return 0;
 }
 
 void watch_stop(struct utsfs *fs)

@@ -7,7 +7,7 @@ import os
 import select
 import struct
 import subprocess
-import threading
+import time
 
 import pytest
 
@@ -24,11 +24,13 @@ IN_MODIFY = 0x2
 IN_NONBLOCK = os.O_NONBLOCK
 
 
-def later(argv, delay=0.2):
-    """Run argv after a delay, so the change happens while poll waits."""
-    timer = threading.Timer(delay, subprocess.run, args=(argv,), kwargs={"check": True})
-    timer.start()
-    return timer
+def later(argv, delay=0.3):
+    """Start now a process that runs argv after a delay, so the change lands while poll waits.
+
+    Started before polling on purpose: a fork while poll waits would make the
+    kernel poll the file again, and the test would pass without the watcher.
+    """
+    return subprocess.Popen(["sh", "-c", f'sleep {delay} && exec "$@"', "later"] + argv)
 
 
 class Watched:
@@ -62,10 +64,14 @@ def watched(utsfs):
 
 def assert_change_wakes(w, argv, expected):
     """Run argv while w polls: the poll must wake with POLLPRI and a read show expected."""
-    t = later(argv)
+    changer = later(argv)
+    start = time.monotonic()
     events = w.wait(WAKE_DEADLINE_MS)
-    t.join()
+    waited = time.monotonic() - start
+    assert changer.wait() == 0
     assert events and events[0] & select.POLLPRI
+    # poll looks at the file once more when it times out: a wake-up must come first.
+    assert waited < WAKE_DEADLINE_MS / 2000
     assert os.pread(w.fd, 100, 0) == expected
 
 
