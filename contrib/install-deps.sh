@@ -5,7 +5,8 @@
 set -eu
 
 PACKAGES="build-essential pkg-config meson ninja-build libfuse3-dev fuse3 \
-libglib2.0-dev libglib2.0-bin python3-pytest util-linux mount procps tree $*"
+libglib2.0-dev libglib2.0-bin python3-pytest util-linux mount procps tree \
+systemd mandoc man-db mc tmux $*"
 
 missing=""
 for p in $PACKAGES; do
