@@ -154,5 +154,7 @@ void reply_attr(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, -r);
 		return;
 	}
-	fuse_reply_attr(req, &st, def && !def->volatile_content ? STATIC_TIMEOUT : 0);
+	/* The root and id/ns never change; directories can be chowned, the rest read afresh. */
+	fuse_reply_attr(req, &st, ino == FUSE_ROOT_ID || (def && !def->volatile_content) ?
+					  STATIC_TIMEOUT : 0);
 }
