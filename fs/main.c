@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,9 +87,10 @@ static void usage(const char *progname)
  */
 static void clear_dead_mount(const char *mountpoint)
 {
-	struct stat st;
+	struct statfs sfs;
 
-	if (!mountpoint || stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+	/* statfs, not stat: the kernel answers stat from cached attributes. */
+	if (!mountpoint || statfs(mountpoint, &sfs) == 0 || errno != ENOTCONN)
 		return;
 	if (umount2(mountpoint, MNT_DETACH) == 0)
 		g_info("cleared the dead FUSE mount on %s", mountpoint);

@@ -6,10 +6,12 @@
 #include <string.h>
 
 /*
- * Attribute files of one namespace never change identity, and id and ns
- * never change content; everything else may change behind our back (other
- * tools edit the state directory, nsenter sets hostnames), so the kernel
- * must ask again each time.
+ * What the kernel may cache. Names come and go behind our back (other tools
+ * edit the state directory), so every lookup of a name asks again. A
+ * namespace directory's attributes change only through our own setattr,
+ * whose reply updates the kernel; attribute files never change identity,
+ * and id and ns never change content. hostname, domainname and pids do, and
+ * their size with them: the kernel asks afresh each time.
  */
 #define STATIC_TIMEOUT 86400.0
 
@@ -114,6 +116,7 @@ void reply_ns_entry(fuse_req_t req, const char *name)
 	e.ino = nodes_lookup(fs, name, ns_st.st_ino);
 	meta_get(fs, name, ns_st.st_ino, &m);
 	stat_ns_dir(&ns_st, &m, &e.attr);
+	e.attr_timeout = STATIC_TIMEOUT;
 	if (fuse_reply_entry(req, &e) != 0)
 		nodes_forget(fs, e.ino, 1);
 }
@@ -154,7 +157,5 @@ void reply_attr(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, -r);
 		return;
 	}
-	/* The root and id/ns never change; directories can be chowned, the rest read afresh. */
-	fuse_reply_attr(req, &st, ino == FUSE_ROOT_ID || (def && !def->volatile_content) ?
-					  STATIC_TIMEOUT : 0);
+	fuse_reply_attr(req, &st, def && def->volatile_content ? 0 : STATIC_TIMEOUT);
 }

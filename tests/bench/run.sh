@@ -1,0 +1,188 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Run the utsfs benchmark as root: utsfs vs hello_ll vs raw syscalls vs processes; writes RESULTS.md.
+#
+# usage: tests/bench/run.sh [--quick] [--rounds N]
+#   --quick   a smoke run (fewer rounds, 100 and 2,000 namespaces); prints only,
+#             RESULTS.md keeps the last full run
+# UTSFS_BIN=path   time that utsfs binary instead of building build/fs/utsfs
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+quick=0
+for arg in "$@"; do
+	case $arg in
+	--quick) quick=1 ;;
+	esac
+done
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "run.sh: must run as root: the benchmark creates namespaces and mounts" >&2
+	exit 1
+fi
+
+# A private mount namespace of our own: the 50,000 bind mounts of the scale
+# section never reach the host's mount table (which every process reading
+# mountinfo would pay for), and whatever a killed run leaves dies with it.
+if [ -z "${UTSFS_BENCH_PRIVATE:-}" ]; then
+	UTSFS_BENCH_PRIVATE=1 exec unshare --mount --propagation private -- "$0" "$@"
+fi
+
+work=$(mktemp -d /tmp/utsfs-bench.XXXXXX)
+mnt=$work/mnt
+state=$work/state
+hello_mnt=$work/hello
+dbg_mnt=$work/dbg-mnt
+dbg_state=$work/dbg-state
+dbg_hello=$work/dbg-hello
+mkdir -p "$mnt" "$state" "$hello_mnt" "$dbg_mnt" "$dbg_state" "$dbg_hello"
+pids=()
+
+cleanup() {
+	set +e
+	for m in "$mnt" "$hello_mnt" "$dbg_mnt" "$dbg_hello"; do
+		mountpoint -q "$m" && fusermount3 -u -z "$m"
+	done
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	# utsfs made each state dir a mount of itself; the names are mounts below
+	# it. A lazy umount detaches that whole subtree in one umount2() call;
+	# `umount -R` would walk tens of thousands of names one by one, re-reading
+	# mountinfo each time (tens of minutes after a run killed mid-scale).
+	for s in "$state" "$dbg_state"; do
+		mountpoint -q "$s" && umount -l "$s"
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+# bash runs the EXIT trap on its own exit; make TERM and INT such an exit.
+trap 'exit 130' INT TERM
+
+# Poll for the mount with a deadline; give up early when the daemon died.
+wait_for_mount() {
+	local dir=$1 pid=$2
+	for _ in $(seq 100); do
+		mountpoint -q "$dir" && return 0
+		kill -0 "$pid" 2>/dev/null || { echo "run.sh: daemon for $dir died" >&2; return 1; }
+		sleep 0.1
+	done
+	echo "run.sh: $dir not mounted after 10 s" >&2
+	return 1
+}
+
+# utsfs, built unless UTSFS_BIN names one.
+if [ -n "${UTSFS_BIN:-}" ]; then
+	utsfs=$UTSFS_BIN
+else
+	[ -d "$repo/build" ] || meson setup "$repo/build" "$repo" >/dev/null
+	ninja -C "$repo/build" >/dev/null
+	utsfs=$repo/build/fs/utsfs
+fi
+
+# hello_ll, libfuse's own example, compiled here and never copied into the repo.
+examples=/usr/share/doc/libfuse3-dev/examples
+if [ -f "$examples/hello_ll.c" ]; then
+	cp "$examples/hello_ll.c" "$work/hello_ll.c"
+elif [ -f "$examples/hello_ll.c.gz" ]; then
+	gunzip -c "$examples/hello_ll.c.gz" >"$work/hello_ll.c"
+else
+	echo "run.sh: $examples/hello_ll.c missing: apt-get install libfuse3-dev" >&2
+	exit 1
+fi
+# shellcheck disable=SC2046 # pkg-config output is meant to split into words
+cc -O2 -o "$work/hello_ll" "$work/hello_ll.c" $(pkg-config --cflags --libs fuse3)
+# The flags meson gives it (tests/bench/meson.build), so both builds agree.
+cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o "$work/utsfs-bench" "$here/bench.c"
+
+"$utsfs" -f -o "state_dir=$state" "$mnt" &
+utsfs_pid=$!
+pids+=("$utsfs_pid")
+"$work/hello_ll" -f "$hello_mnt" &
+hello_pid=$!
+pids+=("$hello_pid")
+wait_for_mount "$mnt" "$utsfs_pid"
+wait_for_mount "$hello_mnt" "$hello_pid"
+
+out=$work/table
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+"$work/utsfs-bench" --mount "$mnt" --state "$state" --hello "$hello_mnt/hello" \
+	--pid "$utsfs_pid" "$@" | tee "$out"
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# Which FUSE requests one operation costs, counted from `-d` output (a
+# separate pair of daemons: debug output slows everything it touches).
+"$utsfs" -d -o "state_dir=$dbg_state" "$dbg_mnt" 2>"$work/utsfs.log" &
+dbg_pid=$!
+pids+=("$dbg_pid")
+"$work/hello_ll" -d "$dbg_hello" 2>"$work/hello.log" &
+dbg_hello_pid=$!
+pids+=("$dbg_hello_pid")
+wait_for_mount "$dbg_mnt" "$dbg_pid"
+wait_for_mount "$dbg_hello" "$dbg_hello_pid"
+mkdir "$dbg_mnt/x"
+
+# The requests the log gains while cmd runs, counted and then in order with
+# their node ids; release is asynchronous, so give it time to arrive.
+count_requests() {
+	local log=$1 what=$2 before reqs counts order
+	shift 2
+	before=$(wc -l <"$log")
+	"$@" >/dev/null
+	sleep 0.3
+	reqs=$(tail -n "+$((before + 1))" "$log" |
+		sed -n 's/.*opcode: \([A-Z_]*\) ([0-9]*), nodeid: \([0-9]*\).*/\1 \2/p')
+	counts=$(cut -d' ' -f1 <<<"$reqs" | sort | uniq -c |
+		awk '{ printf "%s%s %s", sep, $2, $1; sep = ", "; t += $1 }
+			END { printf " (%d in all)", t }')
+	order=$(awk '{ printf "%s%s(%s)", sep, $1, $2; sep = " " }' <<<"$reqs")
+	printf -- '- %s: %s\n  in order (node id): %s\n' "$what" "$counts" "$order"
+}
+mkrm() { mkdir "$1" && rmdir "$1"; }
+# shellcheck disable=SC2016 # the backquotes are Markdown, not command substitution
+{
+	echo
+	echo "FUSE requests per operation (warm: the same command ran just before), from \`-d\`:"
+	echo
+	cat "$dbg_mnt/x/hostname" >/dev/null
+	count_requests "$work/utsfs.log" 'utsfs `cat MOUNT/NAME/hostname`' cat "$dbg_mnt/x/hostname"
+	cat "$dbg_hello/hello" >/dev/null
+	count_requests "$work/hello.log" 'hello_ll `cat MOUNT/hello`' cat "$dbg_hello/hello"
+	sh -c "echo ub-a >$dbg_mnt/x/hostname"
+	count_requests "$work/utsfs.log" 'utsfs `echo NAME >MOUNT/NAME/hostname`' \
+		sh -c "echo ub-b >$dbg_mnt/x/hostname"
+	mkrm "$dbg_mnt/y"
+	count_requests "$work/utsfs.log" 'utsfs `mkdir MOUNT/y && rmdir MOUNT/y`' mkrm "$dbg_mnt/y"
+} | tee -a "$out"
+
+if [ "$quick" = 1 ]; then
+	echo "run.sh: --quick: $here/RESULTS.md keeps the last full run" >&2
+	exit 0
+fi
+
+commit=$(git -C "$repo" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# What was timed is fs/ and nsops/: say when they differ from the commit.
+if ! git -C "$repo" diff --quiet HEAD -- fs nsops meson.build 2>/dev/null; then
+	commit="$commit (with uncommitted changes in fs/, nsops/ or meson.build)"
+fi
+[ -z "${UTSFS_BIN:-}" ] || commit="$commit; timed binary: $UTSFS_BIN"
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+{
+	echo "# utsfs benchmark results"
+	echo
+	echo "The latest full run of \`tests/bench/run.sh\` (as root). Informational: a MISS"
+	echo "never fails anything."
+	echo
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "- machine: Linux $(uname -r), $cpu, $(nproc) CPUs, libfuse $(pkg-config --modversion fuse3)"
+	echo "- utsfs commit: $commit"
+	echo "- load average (1, 5, 15 min) before / after the timed part: $load_before / $load_after"
+	echo "  (other work on the machine skews every figure, the parallel ones most)"
+	echo
+	cat "$out"
+} >"$here/RESULTS.md"
+echo "run.sh: wrote $here/RESULTS.md" >&2
