@@ -28,14 +28,25 @@ static char *group_of(const char *name)
 	return g_uri_escape_string(name, NULL, FALSE);
 }
 
+/*
+ * Write the file from a snapshot taken under meta_lock, but outside it:
+ * writing syncs to disk, and lookups (meta_get) must not wait for that.
+ * Saves take turns under save_lock, each snapshotting only once it has its
+ * turn, so the last save to finish writes the newest state.
+ */
 static int meta_save(struct utsfs *fs)
 {
+	g_autoptr(GMutexLocker) turn = g_mutex_locker_new(&fs->meta_save_lock);
 	g_autoptr(GError) error = NULL;
 	g_autofree char *path = g_build_filename(fs->state.path, META_FILE, NULL);
-	gsize groups = 0;
+	g_autofree char *data = NULL;
+	gsize groups = 0, len = 0;
 
-	/* Nothing delegated, nothing under way: leave the state directory bare. */
+	g_mutex_lock(&fs->meta_lock);
 	g_strfreev(g_key_file_get_groups(fs->meta, &groups));
+	data = g_key_file_to_data(fs->meta, &len, NULL);
+	g_mutex_unlock(&fs->meta_lock);
+	/* Nothing delegated, nothing under way: leave the state directory bare. */
 	if (groups == 0) {
 		int err = g_unlink(path) == 0 ? 0 : errno;
 
@@ -44,8 +55,8 @@ static int meta_save(struct utsfs *fs)
 		g_warning("cannot remove %s: %s", path, g_strerror(err));
 		return -err;
 	}
-	/* g_file_set_contents: a temporary file renamed over, never half written. */
-	if (g_key_file_save_to_file(fs->meta, path, &error))
+	/* A temporary file renamed over: never half written. */
+	if (g_file_set_contents(path, data, (gssize)len, &error))
 		return 0;
 	g_warning("cannot write %s: %s", path, error->message);
 	/* A full /run is the one failure worth telling apart. */
@@ -121,6 +132,7 @@ int meta_open(struct utsfs *fs)
 	g_autofree char *path = g_build_filename(fs->state.path, META_FILE, NULL);
 
 	g_mutex_init(&fs->meta_lock);
+	g_mutex_init(&fs->meta_save_lock);
 	fs->meta = g_key_file_new();
 	remove_temporaries(fs);
 	if (!g_key_file_load_from_file(fs->meta, path, G_KEY_FILE_KEEP_COMMENTS, &error) &&
@@ -138,6 +150,7 @@ void meta_close(struct utsfs *fs)
 	if (!fs->meta)
 		return;
 	g_clear_pointer(&fs->meta, g_key_file_unref);
+	g_mutex_clear(&fs->meta_save_lock);
 	g_mutex_clear(&fs->meta_lock);
 }
 
@@ -172,7 +185,7 @@ int meta_change(struct utsfs *fs, const char *name, uint64_t id,
 	g_autofree char *mode = NULL;
 	struct ns_meta m;
 
-	/* Read, change and write under one lock: two chowns must not lose one. */
+	/* Read and change under one lock: two chowns must not lose one. */
 	read_locked(fs, group, id, &m);
 	if (fields & META_UID)
 		m.uid = want->uid;
@@ -185,6 +198,7 @@ int meta_change(struct utsfs *fs, const char *name, uint64_t id,
 	g_key_file_set_uint64(fs->meta, group, "uid", m.uid);
 	g_key_file_set_uint64(fs->meta, group, "gid", m.gid);
 	g_key_file_set_string(fs->meta, group, "mode", mode);
+	g_clear_pointer(&locker, g_mutex_locker_free);
 	return meta_save(fs);
 }
 
@@ -195,6 +209,7 @@ int meta_forget(struct utsfs *fs, const char *name)
 
 	if (!g_key_file_remove_group(fs->meta, group, NULL))
 		return 0;
+	g_clear_pointer(&locker, g_mutex_locker_free);
 	return meta_save(fs);
 }
 
@@ -221,6 +236,7 @@ int meta_begin_rename(struct utsfs *fs, const char *from, const char *to, uint64
 	g_key_file_set_string(fs->meta, RENAME_GROUP, "to", to);
 	g_key_file_set_uint64(fs->meta, RENAME_GROUP, "id", id);
 	copy_group(fs->meta, from_group, to_group);
+	g_clear_pointer(&locker, g_mutex_locker_free);
 	return meta_save(fs);
 }
 
@@ -231,6 +247,7 @@ void meta_end_rename(struct utsfs *fs, const char *from, const char *to, bool do
 
 	g_key_file_remove_group(fs->meta, RENAME_GROUP, NULL);
 	g_key_file_remove_group(fs->meta, group, NULL);
+	g_clear_pointer(&locker, g_mutex_locker_free);
 	/* A failed write leaves the journal; the next start settles it. */
 	meta_save(fs);
 }

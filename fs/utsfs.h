@@ -65,6 +65,8 @@ struct utsfs {
 	/* Guards meta: owners and modes, mirrored in STATE_DIR/.utsfs.conf. */
 	GMutex meta_lock;
 	GKeyFile *meta;
+	/* Taken before meta_lock: one write of .utsfs.conf at a time, newest last. */
+	GMutex meta_save_lock;
 };
 
 /* Owner and permission bits of a namespace directory (and its files' owner). */
