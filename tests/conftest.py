@@ -172,14 +172,15 @@ class Utsfs:
         self.stop()
         self.start()
 
-    def crash(self):
+    def crash(self, running=True):
         """SIGKILL the daemon at any moment, as a crash would.
 
         Unlike kill9() this skips the check that every daemon thread is in
         the host's UTS namespace: killed mid-request, a thread may be inside
         a namespace, which is exactly the moment a crash test wants.
+        running=False: the test sent the SIGKILL itself; only wait for it.
         """
-        assert self.running()
+        assert self.running() or not running
         self._disarm_watchdog()
         self.stopped = True
         util.kill_and_wait(self.proc)
@@ -350,7 +351,8 @@ def pytest_sessionfinish(session, exitstatus):
 def figures(request):
     """A reliability.Figures for this test, saved when it ends, passed or failed."""
     doc = (request.function.__doc__ or "").strip().split("\n\n")[0]
-    fig = reliability.Figures(request.node.nodeid, " ".join(doc.split()))
+    fig = reliability.Figures(request.node.nodeid, " ".join(doc.split()),
+                              path=request.node.path, name=request.node.name)
     start = time.monotonic()
     try:
         yield fig

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Helpers for the utsfs integration tests: mount table, daemon start/stop, shell."""
 
+import errno
 import os
 import shlex
 import shutil
@@ -98,9 +99,13 @@ def mount_census() -> Counter:
 
 
 def _answers(mnt) -> bool:
-    """Whether the file system on mnt answers: a dead FUSE mount gives ENOTCONN."""
+    """Whether the file system on mnt answers: a dead FUSE mount gives ENOTCONN.
+
+    statvfs, not stat: the kernel may answer stat of the root from cached
+    attributes even when the daemon behind the mount is dead.
+    """
     try:
-        os.stat(mnt)
+        os.statvfs(mnt)
         return True
     except OSError:
         return False
@@ -239,3 +244,228 @@ def kill_and_wait(proc: subprocess.Popen):
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
     proc.wait()
+
+
+# --- acting as another user ---------------------------------------------------
+
+# A delegate (chown target) and a stranger; neither needs a passwd entry.
+DELEGATE = 1000
+NOBODY = 65534
+
+# Runs one file operation and prints its result or its errno, as JSON.
+_AS_USER = r'''
+import json, os, sys
+
+def write(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        return os.write(fd, data.encode())
+    finally:
+        os.close(fd)
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+def lstat(path):
+    st = os.lstat(path)
+    return [st.st_mode, st.st_uid, st.st_gid, st.st_ino]
+
+OPS = {"listdir": lambda p: sorted(os.listdir(p)), "read": read, "write": write,
+       "lstat": lstat, "readlink": os.readlink, "mkdir": os.mkdir, "rmdir": os.rmdir,
+       "rename": os.rename, "chmod": os.chmod, "chown": os.chown}
+op, args = sys.argv[1], json.loads(sys.argv[2])
+try:
+    result = OPS[op](*args)
+except OSError as e:
+    print(json.dumps({"errno": e.errno}))
+else:
+    print(json.dumps({"ok": result}))
+'''
+
+
+def as_user(uid: int, op: str, *args, gid: Optional[int] = None):
+    """Do one file operation as uid:gid (setpriv, no supplementary groups).
+
+    op is listdir, read, write (path, text; O_TRUNC), lstat ([mode, uid, gid,
+    ino]), readlink, mkdir, rmdir, rename, chmod or chown. Returns what it
+    returned, or raises the OSError it failed with (errno preserved).
+    """
+    import json
+    gid = uid if gid is None else gid
+    args = [os.fspath(a) if isinstance(a, os.PathLike) else a for a in args]
+    res = run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+               "/usr/bin/python3", "-c", _AS_USER, op, json.dumps(args)], cwd="/")
+    out = json.loads(res.stdout)
+    if "errno" in out:
+        raise OSError(out["errno"], f"{os.strerror(out['errno'])} ({op} as uid {uid})",
+                      args[0] if args else None)
+    return out["ok"]
+
+
+# --- the state directory as other tools see it --------------------------------
+
+CONF = ".utsfs.conf"
+NS_GET_NSTYPE = 0xB703
+CLONE_NEWUTS = 0x04000000
+
+
+def nsfs_type(nsfile) -> int:
+    """The CLONE_NEW* type of the namespace an nsfs file refers to."""
+    import fcntl
+    fd = os.open(nsfile, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return fcntl.ioctl(fd, NS_GET_NSTYPE)
+    finally:
+        os.close(fd)
+
+
+def read_keyfile(path) -> dict:
+    """A GKeyFile (such as STATE/.utsfs.conf) as {group: {key: value}}.
+
+    Group names are returned as written (URI-escaped for utsfs); a line that
+    is neither a comment, a group header nor key=value is an error.
+    """
+    groups = {}
+    current = None
+    for line in Path(path).read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = groups.setdefault(line[1:-1], {})
+            continue
+        key, sep, value = line.partition("=")
+        assert sep and current is not None, f"{path}: not a key file line: {line!r}"
+        current[key.strip()] = value.strip()
+    return groups
+
+
+def conf_groups(state) -> dict:
+    """STATE/.utsfs.conf's groups; {} when the file does not exist."""
+    try:
+        return read_keyfile(Path(state) / CONF)
+    except FileNotFoundError:
+        return {}
+
+
+def group_name(name) -> str:
+    """The group utsfs keeps a name's owner and mode in: the name URI-escaped."""
+    from urllib.parse import quote
+    return quote(name, safe="")
+
+
+def unquote(group: str) -> str:
+    """The name a .utsfs.conf group is for."""
+    from urllib.parse import unquote as _unquote
+    return _unquote(group, errors="surrogateescape")
+
+
+def state_problems(mnt, state) -> List[str]:
+    """Everything by which MOUNT and STATE disagree or STATE holds what it must not.
+
+    Every file in STATE is .utsfs.conf or a single nsfs bind mount of a UTS
+    namespace; every nsfs mount under STATE is one of those names; STATE
+    itself is mounted once; the tree lists exactly the names in STATE, each
+    directory's st_ino is its namespace's id, and no two names share one.
+    """
+    mnt, state = Path(mnt), Path(state)
+    problems = []
+    entries = sorted(os.listdir(state))
+    listed = sorted(os.listdir(mnt))
+    under = mounts_under(state)
+    at_state = [m for m in under if m.target == str(state)]
+    if len(at_state) != 1:
+        problems.append(f"{state} is mounted {len(at_state)} times: {at_state}")
+    targets = Counter(m.target for m in under if m.target != str(state))
+    for m in under:
+        if m.target != str(state) and m.fstype != "nsfs":
+            problems.append(f"not an nsfs mount under the state dir: {m}")
+        if m.target != str(state) and os.path.dirname(m.target) != str(state):
+            problems.append(f"mount below a name: {m}")
+    ids = {}
+    for e in entries:
+        path = state / e
+        if e == CONF:
+            if not path.is_file() or path.is_symlink():
+                problems.append(f"{path} is not a regular file")
+            continue
+        if targets[str(path)] != 1:
+            problems.append(f"{path} has {targets[str(path)]} mounts (want exactly 1 nsfs)")
+            continue
+        try:
+            kind = nsfs_type(path)
+        except OSError as e:
+            problems.append(f"{path}: NS_GET_NSTYPE: {e}")
+            continue
+        if kind != CLONE_NEWUTS:
+            problems.append(f"{path} is a namespace of type {kind:#x}, not UTS")
+        ids[e] = nsfs_id(path)
+    for target in targets:
+        if os.path.basename(target) not in entries:
+            problems.append(f"nsfs mount with no file: {target}")
+    names = [e for e in entries if e != CONF]
+    if listed != names:
+        problems.append(f"tree lists {listed}, state dir holds {names}")
+    if len(set(ids.values())) != len(ids):
+        problems.append(f"names share a namespace: {ids}")
+    for name, ident in ids.items():
+        try:
+            st_ino = os.stat(mnt / name).st_ino
+        except OSError as e:
+            problems.append(f"stat {mnt / name}: {e}")
+            continue
+        if st_ino != ident:
+            problems.append(f"{mnt / name} has st_ino {st_ino}, its namespace is {ident}")
+    return problems
+
+
+def inside_both(nsfile):
+    """(hostname, domainname) of the namespace at nsfile, from inside it (one nsenter)."""
+    out = run(["nsenter", f"--uts={os.fspath(nsfile)}", "cat",
+               "/proc/sys/kernel/hostname", "/proc/sys/kernel/domainname"]).stdout
+    lines = out.split("\n")
+    assert len(lines) == 3 and lines[2] == "", f"unexpected nsenter output {out!r}"
+    return lines[0], lines[1]
+
+
+def wait_until_served(proc: subprocess.Popen, mnt):
+    """Wait until a live utsfs answers requests on mnt.
+
+    stat(2) of the mount point may be answered from the kernel's attribute
+    cache even on a dead mount, so wait_for_mount can return while the dead
+    mount of a killed daemon still sits on mnt. Call this after starting over
+    a dead mount.
+    """
+    deadline = time.monotonic() + MOUNT_DEADLINE
+    while True:
+        # One fd, so both questions go to the same mount: opendir and statfs
+        # reach the daemon, and a FUSE root is inode 1 (the bare directory
+        # between clearing the dead mount and mounting the new one is not).
+        try:
+            fd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fstatvfs(fd)
+                if os.fstat(fd).st_ino == 1:
+                    return
+            finally:
+                os.close(fd)
+        except OSError as e:
+            if e.errno not in (errno.ENOTCONN, errno.ECONNABORTED):
+                raise
+        if proc.poll() is not None:
+            pytest.fail(f"utsfs exited with status {proc.returncode} while {mnt} "
+                        "was still a dead mount")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{mnt} still a dead mount {MOUNT_DEADLINE} s after utsfs started")
+        time.sleep(0.02)
+
+
+def start_after_crash(fs):
+    """Start fs (the conftest Utsfs) again after kill -9 and check the daemon
+    replaced the dead FUSE mount instead of stacking a new one on it."""
+    fs.start()
+    wait_until_served(fs.proc, fs.mnt)
+    stacked = [m for m in mounts_at(fs.mnt) if m.fstype == FSTYPE]
+    assert len(stacked) == 1, (
+        f"{len(stacked)} {FSTYPE} mounts stacked on {fs.mnt} after a restart over the "
+        f"dead mount of a killed daemon (the dead one was not cleared): {stacked}")

@@ -1,0 +1,365 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Delegation as cgroup v2 does it: chown/chmod of a namespace directory, who may do
+what, and owner and mode kept in STATE/.utsfs.conf across restarts and crashes."""
+
+import errno
+import os
+import stat
+import threading
+
+import pytest
+
+import util
+from util import DELEGATE, NOBODY, run
+
+FILE_MODES = {"hostname": 0o644, "domainname": 0o644, "id": 0o444}
+
+# Every test here records its figures for tests/RELIABILITY.md.
+pytestmark = pytest.mark.usefixtures("figures")
+
+
+@pytest.fixture
+def act(figures):
+    """util.as_user, counted: operations tried as other users and how they ended."""
+    def act(uid, op, *args, gid=None):
+        figures.add("tried")
+        try:
+            result = util.as_user(uid, op, *args, gid=gid)
+        except OSError as e:
+            figures.error(errno.errorcode.get(e.errno, str(e.errno)), expected=True)
+            raise
+        figures.add("acknowledged")
+        return result
+    return act
+
+
+@pytest.fixture
+def fs(utsfs):
+    utsfs.mkdir("web")
+    return utsfs
+
+
+def refused(err, fn, *args, **kwargs):
+    with pytest.raises(OSError) as e:
+        fn(*args, **kwargs)
+    assert e.value.errno == err, (f"{getattr(fn, '__name__', fn)}{args} failed with "
+                                  f"{errno.errorcode.get(e.value.errno)}, "
+                                  f"want {errno.errorcode[err]}")
+
+
+def owner_mode(path):
+    st = os.lstat(path)
+    return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
+
+
+def group(fs, name):
+    """The .utsfs.conf group of name, or None."""
+    return util.conf_groups(fs.state).get(util.group_name(name))
+
+
+def entry(fs, name, uid, gid, mode):
+    return {"id": str(util.nsfs_id(fs.state / name)), "uid": str(uid), "gid": str(gid),
+            "mode": f"{mode:04o}"}
+
+
+# --- who may browse, read and write -------------------------------------------
+
+
+def test_unprivileged_user_browses_and_reads_everything_it_may(fs, act):
+    """The fixture's mount point is reachable by others, who list and read as the modes allow."""
+    for parent in (fs.root, fs.mnt):
+        assert stat.S_IMODE(os.stat(parent).st_mode) & 0o005 == 0o005, parent
+    ident = util.nsfs_id(fs.state / "web")
+    assert act(NOBODY, "listdir", fs.mnt) == ["web"]
+    assert act(NOBODY, "listdir", fs.path("web")) == sorted(os.listdir(fs.path("web")))
+    assert act(NOBODY, "read", fs.path("web", "hostname")) == "web\n"
+    assert act(NOBODY, "read", fs.path("web", "id")) == f"{ident}\n"
+    assert act(NOBODY, "readlink", fs.path("web", "ns")) == str(fs.state / "web")
+
+
+@pytest.mark.parametrize("uid", [NOBODY, DELEGATE], ids=["nobody", "uid1000"])
+def test_non_root_cannot_write_a_root_owned_hostname(fs, act, uid):
+    """Before any delegation, no other user can set hostname or domainname (EACCES)."""
+    before = util.inside_both(fs.state / "web")
+    refused(errno.EACCES, act, uid, "write", fs.path("web", "hostname"), "intruder\n")
+    refused(errno.EACCES, act, uid, "write", fs.path("web", "domainname"), "intruder\n")
+    assert util.inside_both(fs.state / "web") == before
+
+
+@pytest.mark.parametrize("uid", [NOBODY, DELEGATE], ids=["nobody", "uid1000"])
+def test_only_root_creates_removes_and_renames_names(fs, act, uid):
+    """Even the owner of a namespace cannot mkdir, rmdir or rename in MOUNT (0755 root)."""
+    os.chown(fs.path("web"), DELEGATE, DELEGATE)
+    before = fs.snapshot()
+    refused(errno.EACCES, act, uid, "mkdir", fs.path("new"))
+    refused(errno.EACCES, act, uid, "rmdir", fs.path("web"))
+    refused(errno.EACCES, act, uid, "rename", fs.path("web"), fs.path("moved"))
+    assert fs.snapshot() == before
+    assert owner_mode(fs.mnt) == (0, 0, 0o755)
+
+
+# --- chown --------------------------------------------------------------------
+
+
+def test_chown_gives_the_directory_and_its_files_to_the_owner(fs):
+    """chown UID:GID sets the owner of the directory and of every file in it; modes stay."""
+    os.chown(fs.path("web"), DELEGATE, 1001)
+    assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o755)
+    files = os.listdir(fs.path("web"))
+    assert set(FILE_MODES) | {"ns"} <= set(files)
+    for name in files:
+        st = os.lstat(fs.path("web", name))
+        assert (st.st_uid, st.st_gid) == (DELEGATE, 1001), name
+        if name in FILE_MODES:
+            assert stat.S_IMODE(st.st_mode) == FILE_MODES[name], name
+    assert group(fs, "web") == entry(fs, "web", DELEGATE, 1001, 0o755)
+
+
+def test_owner_writes_hostname_and_domainname(fs, act):
+    """After chown, the owner sets both values; the namespace itself changes."""
+    os.chown(fs.path("web"), DELEGATE, DELEGATE)
+    assert act(DELEGATE, "write", fs.path("web", "hostname"), "delegated\n") == 10
+    assert act(DELEGATE, "write", fs.path("web", "domainname"), "example.org\n") == 12
+    assert util.inside_both(fs.state / "web") == ("delegated", "example.org")
+    assert fs.read("web", "hostname") == "delegated\n"
+
+
+def test_owner_sets_hostname_from_a_shell(fs):
+    """The issue's own words: a delegated user's `echo NAME > hostname` works."""
+    os.chown(fs.path("web"), DELEGATE, DELEGATE)
+    run(["setpriv", f"--reuid={DELEGATE}", f"--regid={DELEGATE}", "--clear-groups",
+         "sh", "-c", f"echo web02 > {util.q(fs.path('web', 'hostname'))}"], cwd="/")
+    assert util.inside(fs.state / "web") == "web02"
+
+
+def test_owner_cannot_write_id(fs, act):
+    """id stays 0444 for its owner too."""
+    os.chown(fs.path("web"), DELEGATE, DELEGATE)
+    refused(errno.EACCES, act, DELEGATE, "write", fs.path("web", "id"), "1\n")
+
+
+def test_others_cannot_write_a_delegated_hostname(fs, act):
+    """The owner's files stay 0644: any other user is refused with EACCES."""
+    os.chown(fs.path("web"), DELEGATE, DELEGATE)
+    refused(errno.EACCES, act, NOBODY, "write", fs.path("web", "hostname"), "other\n")
+    refused(errno.EACCES, act, NOBODY, "write", fs.path("web", "domainname"), "other\n")
+    assert util.inside(fs.state / "web") == "web"
+
+
+def test_chown_by_non_root_fails_eperm(fs, act):
+    """Neither the owner nor a stranger can give the directory away (the kernel says EPERM)."""
+    os.chown(fs.path("web"), DELEGATE, DELEGATE)
+    conf = (fs.state / util.CONF).read_text()
+    refused(errno.EPERM, act, DELEGATE, "chown", fs.path("web"), NOBODY, NOBODY)
+    refused(errno.EPERM, act, NOBODY, "chown", fs.path("web"), NOBODY, -1)
+    assert owner_mode(fs.path("web")) == (DELEGATE, DELEGATE, 0o755)
+    assert (fs.state / util.CONF).read_text() == conf
+
+
+def test_chown_of_group_only_keeps_the_owner(fs):
+    os.chown(fs.path("web"), -1, 1001)
+    assert owner_mode(fs.path("web")) == (0, 1001, 0o755)
+    os.chown(fs.path("web"), DELEGATE, -1)
+    assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o755)
+    assert group(fs, "web") == entry(fs, "web", DELEGATE, 1001, 0o755)
+
+
+# --- chmod --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [0o700, 0o750, 0o711, 0o000, 0o1777, 0o2755, 0o4755,
+                                  0o7777], ids=oct)
+def test_chmod_by_root_sets_exactly_those_bits_and_keeps_them(fs, mode):
+    """st_mode & 07777 is what chmod set, in the tree, in .utsfs.conf and after a restart."""
+    os.chmod(fs.path("web"), mode)
+    assert owner_mode(fs.path("web")) == (0, 0, mode)
+    assert stat.S_ISDIR(os.stat(fs.path("web")).st_mode)
+    assert group(fs, "web") == entry(fs, "web", 0, 0, mode)
+    fs.restart()
+    assert owner_mode(fs.path("web")) == (0, 0, mode)
+
+
+def test_owner_chmods_its_directory(fs, act):
+    os.chown(fs.path("web"), DELEGATE, DELEGATE)
+    act(DELEGATE, "chmod", fs.path("web"), 0o750)
+    assert owner_mode(fs.path("web")) == (DELEGATE, DELEGATE, 0o750)
+    assert group(fs, "web") == entry(fs, "web", DELEGATE, DELEGATE, 0o750)
+
+
+def test_chmod_by_others_fails_eperm(fs, act):
+    """A user who owns neither MOUNT/web nor has root: EPERM, mode unchanged."""
+    refused(errno.EPERM, act, NOBODY, "chmod", fs.path("web"), 0o777)
+    os.chown(fs.path("web"), DELEGATE, DELEGATE)
+    refused(errno.EPERM, act, NOBODY, "chmod", fs.path("web"), 0o777)
+    assert owner_mode(fs.path("web")) == (DELEGATE, DELEGATE, 0o755)
+
+
+def test_chmod_0700_hides_the_directory_but_not_its_name(fs, act):
+    """Others can no longer enter MOUNT/web (EACCES) yet still see the name in MOUNT."""
+    os.chown(fs.path("web"), DELEGATE, DELEGATE)
+    os.chmod(fs.path("web"), 0o700)
+    refused(errno.EACCES, act, NOBODY, "listdir", fs.path("web"))
+    refused(errno.EACCES, act, NOBODY, "read", fs.path("web", "hostname"))
+    refused(errno.EACCES, act, NOBODY, "lstat", fs.path("web", "id"))
+    assert act(NOBODY, "listdir", fs.mnt) == ["web"]
+    assert "hostname" in act(DELEGATE, "listdir", fs.path("web"))
+    assert act(DELEGATE, "read", fs.path("web", "hostname")) == "web\n"
+    assert fs.read("web", "hostname") == "web\n"
+
+
+def test_owner_cannot_chmod_or_chown_the_attribute_files(fs, act):
+    """The kernel lets the owner try; utsfs refuses with EPERM and the files keep their modes."""
+    os.chown(fs.path("web"), DELEGATE, DELEGATE)
+    for name in FILE_MODES:
+        refused(errno.EPERM, act, DELEGATE, "chmod", fs.path("web", name), 0o666)
+        refused(errno.EPERM, os.chown, fs.path("web", name), NOBODY, NOBODY)
+        assert owner_mode(fs.path("web", name)) == (DELEGATE, DELEGATE, FILE_MODES[name])
+
+
+def test_mount_root_refuses_chmod_and_chown(fs):
+    refused(errno.EPERM, os.chmod, fs.mnt, 0o777)
+    refused(errno.EPERM, os.chown, fs.mnt, DELEGATE, DELEGATE)
+    assert owner_mode(fs.mnt) == (0, 0, 0o755)
+
+
+# --- persistence ----------------------------------------------------------------
+
+
+def delegate_web(fs):
+    os.chown(fs.path("web"), DELEGATE, 1001)
+    os.chmod(fs.path("web"), 0o750)
+
+
+def check_delegated_web(fs, act):
+    assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o750)
+    assert owner_mode(fs.path("web", "hostname")) == (DELEGATE, 1001, 0o644)
+    assert act(DELEGATE, "write", fs.path("web", "hostname"), "still-mine\n") == 11
+    refused(errno.EACCES, act, NOBODY, "listdir", fs.path("web"))
+    assert util.inside(fs.state / "web") == "still-mine"
+
+
+def test_owner_and_mode_survive_a_restart(fs, act):
+    delegate_web(fs)
+    fs.restart()
+    check_delegated_web(fs, act)
+    assert group(fs, "web") == entry(fs, "web", DELEGATE, 1001, 0o750)
+
+
+def test_owner_and_mode_survive_kill9(fs, act):
+    delegate_web(fs)
+    fs.kill9()
+    util.start_after_crash(fs)
+    check_delegated_web(fs, act)
+    assert group(fs, "web") == entry(fs, "web", DELEGATE, 1001, 0o750)
+
+
+def test_conf_holds_one_escaped_group_per_delegated_name(fs):
+    """Exactly the delegated names have a group, named by the URI-escaped name."""
+    for name in ("my box", "plain", "ünï"):
+        fs.mkdir(name)
+    delegate_web(fs)
+    os.chmod(fs.path("my box"), 0o700)
+    os.chown(fs.path("ünï"), NOBODY, NOBODY)
+    assert util.conf_groups(fs.state) == {
+        "web": entry(fs, "web", DELEGATE, 1001, 0o750),
+        "my%20box": entry(fs, "my box", 0, 0, 0o700),
+        "%C3%BCn%C3%AF": entry(fs, "ünï", NOBODY, NOBODY, 0o755),
+    }
+    text = (fs.state / util.CONF).read_text()
+    assert "[my%20box]\n" in text and "mode=0750\n" in text
+    assert owner_mode(fs.path("plain")) == (0, 0, 0o755)
+
+
+def test_conf_exists_only_while_something_is_delegated(fs):
+    assert not (fs.state / util.CONF).exists()
+    os.chmod(fs.path("web"), 0o750)
+    assert (fs.state / util.CONF).is_file()
+    os.rmdir(fs.path("web"))
+    assert not (fs.state / util.CONF).exists()
+    assert os.listdir(fs.state) == []
+
+
+def test_conf_is_replaced_atomically_on_every_change(fs, figures):
+    """Each change renames a new file over the old (new inode); a reader never sees half a file."""
+    os.chmod(fs.path("web"), 0o700)
+    modes = [0o700, 0o750, 0o755, 0o711]
+    seen, bad = [], []
+    done = threading.Event()
+
+    def reader():
+        while not done.is_set():
+            try:
+                web = util.read_keyfile(fs.state / util.CONF).get("web")
+            except (AssertionError, FileNotFoundError) as e:
+                bad.append(repr(e))
+                continue
+            if web is None or int(web["mode"], 8) not in modes:
+                bad.append(repr(web))
+            seen.append(1)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    inodes = set()
+    try:
+        for i in range(300):
+            os.chmod(fs.path("web"), modes[i % len(modes)])
+            inodes.add(os.stat(fs.state / util.CONF).st_ino)
+    finally:
+        done.set()
+        thread.join()
+    figures.add("tried", 300)
+    figures.add("acknowledged", 300)
+    figures.set("reads of the conf file", len(seen))
+    assert bad == []
+    assert len(seen) > 0
+    # Inode numbers of freed files get reused: many distinct ones, not one.
+    assert len(inodes) > 1
+    assert sorted(os.listdir(fs.state)) == [util.CONF, "web"]
+
+
+def test_rmdir_drops_the_delegation_and_a_new_namespace_starts_root_owned(fs, act):
+    """A reused name never inherits an owner: rmdir forgets the group."""
+    delegate_web(fs)
+    os.rmdir(fs.path("web"))
+    assert util.conf_groups(fs.state) == {}
+    fs.mkdir("web")
+    assert owner_mode(fs.path("web")) == (0, 0, 0o755)
+    assert owner_mode(fs.path("web", "hostname")) == (0, 0, 0o644)
+    refused(errno.EACCES, act, DELEGATE, "write", fs.path("web", "hostname"), "mine\n")
+    fs.restart()
+    assert owner_mode(fs.path("web")) == (0, 0, 0o755)
+
+
+def test_rename_moves_owner_and_mode_with_the_namespace(fs, act):
+    delegate_web(fs)
+    ident = util.nsfs_id(fs.state / "web")
+    os.rename(fs.path("web"), fs.path("site"))
+    assert owner_mode(fs.path("site")) == (DELEGATE, 1001, 0o750)
+    assert util.conf_groups(fs.state) == {"site": entry(fs, "site", DELEGATE, 1001, 0o750)}
+    assert util.nsfs_id(fs.state / "site") == ident
+    fs.mkdir("web")
+    assert owner_mode(fs.path("web")) == (0, 0, 0o755)
+    fs.restart()
+    assert owner_mode(fs.path("site")) == (DELEGATE, 1001, 0o750)
+    assert owner_mode(fs.path("web")) == (0, 0, 0o755)
+    assert act(DELEGATE, "write", fs.path("site", "hostname"), "moved\n") == 6
+
+
+def test_stale_groups_are_ignored_and_pruned_at_start(fs):
+    """A group for a gone name or for another namespace gives nothing and is dropped;
+    a hand-written group that matches its namespace is honoured."""
+    fs.mkdir("mine")
+    web_id = util.nsfs_id(fs.state / "web")
+    mine_id = util.nsfs_id(fs.state / "mine")
+    fs.stop()
+    (fs.state / util.CONF).write_text(
+        "# written by hand\n"
+        f"[web]\nid={web_id + 1}\nuid={DELEGATE}\ngid={DELEGATE}\nmode=0700\n\n"
+        f"[gone]\nid={web_id}\nuid={DELEGATE}\ngid={DELEGATE}\nmode=0700\n\n"
+        f"[mine]\nid={mine_id}\nuid={DELEGATE}\ngid=1001\nmode=0750\n")
+    fs.start()
+    assert owner_mode(fs.path("web")) == (0, 0, 0o755)
+    assert owner_mode(fs.path("mine")) == (DELEGATE, 1001, 0o750)
+    groups = util.conf_groups(fs.state)
+    assert sorted(groups) == ["mine"]
+    assert groups["mine"] == entry(fs, "mine", DELEGATE, 1001, 0o750)
