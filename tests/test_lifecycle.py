@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -310,3 +311,26 @@ def test_second_daemon_on_same_state_dir_is_refused(utsfs):
     assert len(util.mounts_at(utsfs.state)) == 1
     utsfs.mkdir("y")
     assert utsfs.names() == ["x", "y"]
+
+
+def test_auto_unmount_option_clears_the_mount_when_the_daemon_dies(utsfs):
+    """Offered, not the default: libfuse's helper unmounts after a crash."""
+    utsfs.options.append("auto_unmount")
+    utsfs.restart()
+    ident = utsfs.mkdir("x")
+    utsfs.kill9()
+    deadline = time.monotonic() + 10
+    while util.mounts_at(utsfs.mnt) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert util.mounts_at(utsfs.mnt) == []
+    # The namespace outlives the daemon and its mount.
+    assert util.nsfs_id(utsfs.state / "x") == ident
+    utsfs.start()
+    assert utsfs.read("x", "id") == f"{ident}\n"
+
+
+def test_without_auto_unmount_a_killed_daemon_leaves_a_dead_mount(utsfs):
+    utsfs.kill9()
+    with pytest.raises(OSError) as info:
+        os.statvfs(utsfs.mnt)
+    assert info.value.errno == errno.ENOTCONN
