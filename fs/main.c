@@ -7,7 +7,9 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mount.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -99,6 +101,37 @@ static void clear_dead_mount(const char *mountpoint)
 			  mountpoint, g_strerror(errno));
 }
 
+/*
+ * The device of our own mount, read from mountinfo: a stat of the mount
+ * point would be a request to ourselves before the loop runs.
+ */
+static dev_t mount_device(const char *mountpoint)
+{
+	g_autofree char *info = NULL;
+	g_auto(GStrv) lines = NULL;
+	dev_t dev = 0;
+
+	if (!g_file_get_contents("/proc/self/mountinfo", &info, NULL, NULL))
+		return 0;
+	lines = g_strsplit(info, "\n", -1);
+	for (char **l = lines; *l; l++) {
+		g_auto(GStrv) f = g_strsplit(*l, " ", 0);
+		g_autofree char *target = NULL;
+		unsigned int major, minor;
+		const char *sep;
+
+		if (g_strv_length(f) < 5 || sscanf(f[2], "%u:%u", &major, &minor) != 2)
+			continue;
+		/* mountinfo escapes spaces and the like as \NNN, as C strings do. */
+		target = g_strcompress(f[4]);
+		sep = strstr(*l, " - fuse.utsfs ");
+		/* The last match: a mount stacked on top is the one in use. */
+		if (sep && g_str_equal(target, mountpoint))
+			dev = makedev(major, minor);
+	}
+	return dev;
+}
+
 static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *restore)
 {
 	g_autofree char *path = g_canonicalize_filename(state_dir, NULL);
@@ -172,9 +205,8 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *opt
  */
 static int loop_status(int r)
 {
-	int sig = r < 0 ? -r : r;
-
-	return r == 0 || sig == SIGTERM || sig == SIGINT || sig == SIGHUP ? 0 : 1;
+	/* Negative is the loop's own failure (-errno), never a signal. */
+	return r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? 0 : 1;
 }
 
 int main(int argc, char *argv[])
@@ -237,9 +269,14 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out_signals;
 	foreground = opts.foreground;
-	fuse_daemonize(opts.foreground);
+	fs.mount_dev = mount_device(opts.mountpoint);
+	if (fuse_daemonize(opts.foreground) != 0)
+		goto out_unmount;
 	watch_start(&fs);
 	ret = loop_status(run_loop(se, &opts));
+	/* Before the session goes: the watcher wakes polls through it. */
+	watch_stop(&fs);
+out_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -154,6 +154,31 @@ void meta_close(struct utsfs *fs)
 	g_mutex_clear(&fs->meta_lock);
 }
 
+/* Make group `to` of dst a copy of group `from` of src (absent when that is). */
+static void copy_group(GKeyFile *src, const char *from, GKeyFile *dst, const char *to)
+{
+	g_auto(GStrv) keys = g_key_file_get_keys(src, from, NULL, NULL);
+
+	g_key_file_remove_group(dst, to, NULL);
+	for (char **k = keys; k && *k; k++) {
+		g_autofree char *v = g_key_file_get_value(src, from, *k, NULL);
+
+		g_key_file_set_value(dst, to, *k, v);
+	}
+}
+
+/*
+ * A change that could not be written must not show either: put the groups
+ * kept in backup (taken before the change) back as they were.
+ */
+static void undo_groups(struct utsfs *fs, GKeyFile *backup, const char *const *groups)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->meta_lock);
+
+	for (; *groups; groups++)
+		copy_group(backup, *groups, fs->meta, *groups);
+}
+
 static void read_locked(struct utsfs *fs, const char *group, uint64_t id,
 			struct ns_meta *m)
 {
@@ -183,8 +208,12 @@ int meta_change(struct utsfs *fs, const char *name, uint64_t id,
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->meta_lock);
 	g_autofree char *group = group_of(name);
 	g_autofree char *mode = NULL;
+	g_autoptr(GKeyFile) backup = g_key_file_new();
+	const char *changed[] = { group, NULL };
 	struct ns_meta m;
+	int r;
 
+	copy_group(fs->meta, group, backup, group);
 	/* Read and change under one lock: two chowns must not lose one. */
 	read_locked(fs, group, id, &m);
 	if (fields & META_UID)
@@ -199,7 +228,10 @@ int meta_change(struct utsfs *fs, const char *name, uint64_t id,
 	g_key_file_set_uint64(fs->meta, group, "gid", m.gid);
 	g_key_file_set_string(fs->meta, group, "mode", mode);
 	g_clear_pointer(&locker, g_mutex_locker_free);
-	return meta_save(fs);
+	r = meta_save(fs);
+	if (r < 0)
+		undo_groups(fs, backup, changed);
+	return r;
 }
 
 int meta_forget(struct utsfs *fs, const char *name)
@@ -213,31 +245,27 @@ int meta_forget(struct utsfs *fs, const char *name)
 	return meta_save(fs);
 }
 
-/* Copy the group of from to to (when there is one); the journal says what is under way. */
-static void copy_group(GKeyFile *kf, const char *from, const char *to)
-{
-	g_auto(GStrv) keys = g_key_file_get_keys(kf, from, NULL, NULL);
-
-	g_key_file_remove_group(kf, to, NULL);
-	for (char **k = keys; k && *k; k++) {
-		g_autofree char *v = g_key_file_get_value(kf, from, *k, NULL);
-
-		g_key_file_set_value(kf, to, *k, v);
-	}
-}
 
 int meta_begin_rename(struct utsfs *fs, const char *from, const char *to, uint64_t id)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->meta_lock);
 	g_autofree char *from_group = group_of(from);
 	g_autofree char *to_group = group_of(to);
+	g_autoptr(GKeyFile) backup = g_key_file_new();
+	const char *changed[] = { RENAME_GROUP, to_group, NULL };
+	int r;
 
+	for (const char *const *g = changed; *g; g++)
+		copy_group(fs->meta, *g, backup, *g);
 	g_key_file_set_string(fs->meta, RENAME_GROUP, "from", from);
 	g_key_file_set_string(fs->meta, RENAME_GROUP, "to", to);
 	g_key_file_set_uint64(fs->meta, RENAME_GROUP, "id", id);
-	copy_group(fs->meta, from_group, to_group);
+	copy_group(fs->meta, from_group, fs->meta, to_group);
 	g_clear_pointer(&locker, g_mutex_locker_free);
-	return meta_save(fs);
+	r = meta_save(fs);
+	if (r < 0)
+		undo_groups(fs, backup, changed);
+	return r;
 }
 
 void meta_end_rename(struct utsfs *fs, const char *from, const char *to, bool done)

@@ -114,7 +114,8 @@ void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		dh->items = fresh;
 	}
 	items = dh->items;
-	for (guint i = (guint)off; off >= 0 && i < items->len; i++) {
+	/* A seekdir cookie past the end (or a huge one) lists nothing. */
+	for (uint64_t i = off < 0 ? items->len : (uint64_t)off; i < items->len; i++) {
 		const struct dir_item *it = items->pdata[i];
 		struct stat st = { .st_ino = it->st_ino, .st_mode = it->mode };
 		size_t n = fuse_add_direntry(req, buf + pos, size - pos, it->name,
@@ -216,7 +217,7 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		g_mutex_lock(&fs->names_lock);
 		r = meta_forget(fs, name);
 		if (r == 0)
-			r = nsops_adopt(fs->state.path, name, link, NULL);
+			r = nsops_adopt(fs->state.path, name, link, fs->mount_dev, NULL);
 		g_mutex_unlock(&fs->names_lock);
 		if (r == -ENOTTY)
 			r = -EPERM;

@@ -215,12 +215,13 @@ void utsfs_poll(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
 	/* Only hostname and domainname changes are signalled by the kernel. */
 	bool watched = of->def->field >= 0;
 
-	if (watched && open_file_changed(fs, of))
-		revents |= POLLPRI | POLLERR;
+	/* Registered before looking: a change in between still wakes it. */
 	if (ph && watched)
 		watch_add(fs, of, ph);
 	else if (ph)
 		fuse_pollhandle_destroy(ph);
+	if (watched && open_file_changed(fs, of))
+		revents |= POLLPRI | POLLERR;
 	fuse_reply_poll(req, revents);
 }
 
@@ -264,6 +265,8 @@ static int change_dir(struct utsfs *fs, fuse_ino_t ino, const struct stat *attr,
 	if (!fields || (to_set & ~(FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
 				   FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_CTIME)))
 		return -EPERM;
+	/* Under names_lock: a rename or rmdir must not move the name meanwhile. */
+	g_autoptr(GMutexLocker) names = g_mutex_locker_new(&fs->names_lock);
 	r = nodes_ref(fs, ino, &ref);
 	if (r < 0)
 		return r;

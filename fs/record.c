@@ -34,6 +34,27 @@ static void record_name(struct utsfs *fs, GKeyFile *kf, const struct nsops_entry
 	g_key_file_set_string(kf, group, "mode", mode);
 }
 
+static void copy_group(GKeyFile *from, GKeyFile *to, const char *group)
+{
+	g_auto(GStrv) keys = g_key_file_get_keys(from, group, NULL, NULL);
+
+	for (char **k = keys; k && *k; k++) {
+		g_autofree char *v = g_key_file_get_value(from, group, *k, NULL);
+
+		g_key_file_set_value(to, group, *k, v);
+	}
+}
+
+/* Names a restore failed to create stay in the record until a name takes their place. */
+static void keep_missed(struct utsfs *fs, GKeyFile *kf)
+{
+	g_auto(GStrv) groups = g_key_file_get_groups(fs->record_missed, NULL);
+
+	for (char **g = groups; *g; g++)
+		if (!g_key_file_has_group(kf, *g))
+			copy_group(fs->record_missed, kf, *g);
+}
+
 void record_save(struct utsfs *fs)
 {
 	g_autoptr(GMutexLocker) locker = NULL;
@@ -53,6 +74,7 @@ void record_save(struct utsfs *fs)
 			       NULL);
 	for (guint i = 0; i < entries->len; i++)
 		record_name(fs, kf, entries->pdata[i]);
+	keep_missed(fs, kf);
 	if (!g_key_file_save_to_file(kf, fs->record_path, &error))
 		g_warning("cannot write the record %s: %s", fs->record_path, error->message);
 }
@@ -99,23 +121,28 @@ int record_restore(struct utsfs *fs, const char *path)
 	g_auto(GStrv) groups = NULL;
 	g_autofree char *parent = NULL;
 
-	g_mutex_init(&fs->record_lock);
-	fs->record_path = g_canonicalize_filename(path, NULL);
+	g_autofree char *full = g_canonicalize_filename(path, NULL);
+
 	/* Like the state directory: made when missing, so the first change can be kept. */
-	parent = g_path_get_dirname(fs->record_path);
+	parent = g_path_get_dirname(full);
 	if (g_mkdir_with_parents(parent, 0755) < 0) {
 		int err = errno;
 
 		fprintf(stderr, "utsfs: cannot create %s: %s\n", parent, g_strerror(err));
 		return -err;
 	}
-	if (!g_key_file_load_from_file(kf, fs->record_path, G_KEY_FILE_NONE, &error)) {
-		if (g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-			return 0;
-		fprintf(stderr, "utsfs: cannot read the record %s: %s\n", fs->record_path,
-			error->message);
+	/*
+	 * Only a record that was read (or does not exist yet) is ever written:
+	 * one that cannot be read must not be overwritten with less.
+	 */
+	if (!g_key_file_load_from_file(kf, full, G_KEY_FILE_NONE, &error) &&
+	    !g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		fprintf(stderr, "utsfs: cannot read the record %s: %s\n", full, error->message);
 		return -EINVAL;
 	}
+	g_mutex_init(&fs->record_lock);
+	fs->record_path = g_steal_pointer(&full);
+	fs->record_missed = g_key_file_new();
 	groups = g_key_file_get_groups(kf, NULL);
 	for (char **g = groups; *g; g++) {
 		g_autofree char *name = g_uri_unescape_string(*g, NULL);
@@ -130,8 +157,11 @@ int record_restore(struct utsfs *fs, const char *path)
 			continue;
 		}
 		r = restore_name(fs, kf, *g, name);
-		if (r < 0)
+		if (r < 0) {
 			g_warning("%s: cannot restore: %s", name, g_strerror(-r));
+			/* Kept in the record, for the next start to try again. */
+			copy_group(kf, fs->record_missed, *g);
+		}
 		else
 			g_info("%s: restored from %s", name, fs->record_path);
 	}
@@ -143,5 +173,6 @@ void record_close(struct utsfs *fs)
 	if (!fs->record_path)
 		return;
 	g_clear_pointer(&fs->record_path, g_free);
+	g_clear_pointer(&fs->record_missed, g_key_file_unref);
 	g_mutex_clear(&fs->record_lock);
 }

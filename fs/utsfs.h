@@ -36,6 +36,8 @@ struct utsfs {
 	struct nsops_statedir state;
 	/* The host UTS namespace every thread returns to. */
 	int host_fd;
+	/* Our mount's device: adoption must never look up names through it. */
+	dev_t mount_dev;
 	/* Times shown for the root: when the daemon started. */
 	struct timespec start_time;
 
@@ -61,6 +63,8 @@ struct utsfs {
 	/* -o restore=PATH, or NULL; record_lock serialises its snapshots. */
 	char *record_path;
 	GMutex record_lock;
+	/* Groups of the record whose names could not be created at start. */
+	GKeyFile *record_missed;
 
 	/* Guards meta: owners and modes, mirrored in STATE_DIR/.utsfs.conf. */
 	GMutex meta_lock;

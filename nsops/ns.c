@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <sched.h>
@@ -125,17 +126,139 @@ int nsops_link(const char *dir, const char *from, const char *to)
 	return 0;
 }
 
-int nsops_adopt(const char *dir, const char *name, const char *target, uint64_t *id)
+#define MAX_SYMLINKS 40
+
+/* Follow a symlink in /proc (a "magic" one jumps without any lookup). */
+static bool is_proc_dir(int fd)
+{
+	struct statfs sfs;
+
+	return fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
+}
+
+/* An O_PATH fd on "/" and the rest of path: absolute paths only. */
+static int open_root(const char *path, GString *rest)
+{
+	while (*path == '/')
+		path++;
+	g_string_assign(rest, path);
+	return open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Whether fd is on device avoid (-EPERM), or its stat fails (-errno). */
+static int check_device(int fd, dev_t avoid)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return st.st_dev == avoid ? -EPERM : 0;
+}
+
+/*
+ * An O_PATH fd on what the absolute path names, resolved one component at
+ * a time and never looking up a name inside the file system on device
+ * avoid: the caller may be serving it while the kernel holds one of its
+ * directories locked, and such a lookup would wait for itself forever.
+ */
+static int open_path_avoiding(const char *path, dev_t avoid)
+{
+	g_autoptr(GString) rest = g_string_new(NULL);
+	nsops_autofd int dir = -1;
+	int links = 0;
+	int r;
+
+	if (path[0] != '/')
+		return -EINVAL;
+	dir = open_root(path, rest);
+	if (dir < 0)
+		return -errno;
+	while (rest->len > 0) {
+		char target[PATH_MAX];
+		struct stat st;
+		gsize len = strcspn(rest->str, "/");
+		g_autofree char *comp = g_strndup(rest->str, len);
+		int next;
+		ssize_t n;
+
+		g_string_erase(rest, 0, (gssize)len);
+		while (rest->len > 0 && rest->str[0] == '/')
+			g_string_erase(rest, 0, 1);
+		r = check_device(dir, avoid);
+		if (r < 0)
+			return r;
+		next = openat(dir, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			return -errno;
+		if (fstat(next, &st) < 0 || !S_ISLNK(st.st_mode)) {
+			nsops_close_fd(&dir);
+			dir = next;
+			continue;
+		}
+		if (++links > MAX_SYMLINKS) {
+			nsops_close_fd(&next);
+			return -ELOOP;
+		}
+		/* /proc's links (ns/uts, cwd, root) jump straight to their target. */
+		if (is_proc_dir(dir)) {
+			nsops_close_fd(&next);
+			next = openat(dir, comp, O_PATH | O_CLOEXEC);
+			if (next < 0)
+				return -errno;
+			nsops_close_fd(&dir);
+			dir = next;
+			continue;
+		}
+		n = readlinkat(next, "", target, sizeof(target) - 1);
+		nsops_close_fd(&next);
+		if (n < 0)
+			return -errno;
+		target[n] = '\0';
+		if (rest->len > 0)
+			g_string_prepend(rest, "/");
+		if (target[0] == '/') {
+			g_autoptr(GString) tail = g_string_new(NULL);
+
+			nsops_close_fd(&dir);
+			dir = open_root(target, tail);
+			if (dir < 0)
+				return -errno;
+			g_string_prepend(rest, tail->str);
+		} else {
+			g_string_prepend(rest, target);
+		}
+	}
+	r = check_device(dir, avoid);
+	if (r < 0)
+		return r;
+	r = dir;
+	dir = -1;
+	return r;
+}
+
+int nsops_adopt(const char *dir, const char *name, const char *target, dev_t avoid,
+		uint64_t *id)
 {
 	g_autofree char *path = g_build_filename(dir, name, NULL);
 	g_autofree char *source = NULL;
 	struct stat st;
-	/* O_NONBLOCK: a FIFO given as target must not hang the daemon. */
-	nsops_autofd int fd = open(target, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct statfs sfs;
+	nsops_autofd int opath = open_path_avoiding(target, avoid);
+	nsops_autofd int fd = -1;
 	int r;
 
+	if (opath < 0)
+		return opath;
+	/* Nothing but an nsfs file is opened for real: a device open has effects. */
+	if (fstatfs(opath, &sfs) < 0)
+		return -errno;
+	if (sfs.f_type != NSFS_MAGIC)
+		return -ENOTTY;
+	source = g_strdup_printf("/proc/self/fd/%d", opath);
+	fd = open(source, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	g_clear_pointer(&source, g_free);
 	r = check_uts_fd(fd);
 	if (r < 0)
 		return r;
@@ -189,8 +312,18 @@ int nsops_rename(const char *dir, const char *from, const char *to)
 		return r;
 	r = nsops_destroy(dir, from);
 	if (r < 0) {
-		/* Keep the old name only: undo the new one. */
-		nsops_destroy(dir, to);
+		/*
+		 * Undo the new name only while the old one still holds the
+		 * namespace: destroy may have detached it before failing, and
+		 * the namespace must keep a name.
+		 */
+		struct stat st_to, st_from;
+		nsops_autofd int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		nsops_autofd int fto = dfd < 0 ? -1 : nsops_open(dfd, to, &st_to);
+		nsops_autofd int ffrom = dfd < 0 ? -1 : nsops_open(dfd, from, &st_from);
+
+		if (fto >= 0 && ffrom >= 0 && st_to.st_ino == st_from.st_ino)
+			nsops_destroy(dir, to);
 		return r;
 	}
 	return 0;

@@ -82,9 +82,12 @@ int nsops_create(int host_fd, const char *dir, const char *name,
 /*
  * Name an existing UTS namespace (as `ip netns attach` does): bind the nsfs
  * file target (e.g. /proc/PID/ns/uts) onto dir/name. -ENOENT when target is
- * absent, -ENOTTY when it is no namespace, -EINVAL when another kind.
+ * absent, -ENOTTY when it is no namespace, -EINVAL when another kind, -EPERM
+ * when reaching it would look up a name on device avoid (the caller's own
+ * FUSE mount, whose directory the kernel may hold locked meanwhile).
  */
-int nsops_adopt(const char *dir, const char *name, const char *target, uint64_t *id);
+int nsops_adopt(const char *dir, const char *name, const char *target, dev_t avoid,
+		uint64_t *id);
 /*
  * The PIDs whose UTS namespace is the one open as ns_fd, ascending, as a
  * GArray of pid_t. Processes that exit meanwhile are skipped.

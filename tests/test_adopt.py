@@ -131,3 +131,32 @@ def test_pids_is_read_only(utsfs):
     utsfs.mkdir("x")
     with pytest.raises(PermissionError):
         os.open(utsfs.path("x", "pids"), os.O_WRONLY)
+
+
+@pytest.mark.parametrize("via", ["direct", "outside-symlink"])
+def test_adopting_a_path_inside_the_mount_is_refused_at_once(utsfs, via):
+    """Reaching it would look up names in the directory the kernel holds locked
+    for this very symlink(2): refused with EPERM instead of hanging."""
+    utsfs.mkdir("web")
+    target = utsfs.path("web", "ns")
+    if via == "outside-symlink":
+        link = utsfs.root / "to-web"
+        os.symlink(utsfs.path("web"), link)
+        target = link / "ns"
+    # The tests' watchdog turns a hang into a failure.
+    refused(utsfs, errno.EPERM, str(target), name="alias")
+
+
+def test_adopting_through_symlinks_outside_the_mount_works(utsfs):
+    proc, ident = contained_process(utsfs)
+    link = utsfs.root / "container-ns"
+    os.symlink(f"/proc/{proc.pid}/ns/uts", link)
+    os.symlink(str(link), utsfs.path("box"))
+    assert utsfs.read("box", "id") == f"{ident}\n"
+
+
+def test_adopting_a_device_does_not_open_it(utsfs):
+    # A FIFO would block an open for reading; a device open can have effects.
+    fifo = utsfs.root / "fifo"
+    os.mkfifo(fifo)
+    refused(utsfs, errno.EPERM, str(fifo))
