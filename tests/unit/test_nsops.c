@@ -365,6 +365,40 @@ static void test_reopen_removes_only_empty_files(struct fixture *f, gconstpointe
 	g_assert_false(mountinfo_has(f->state, "shared:"));
 }
 
+static void test_adopt_names_an_existing_namespace(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	uint64_t id = 0;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	/* This thread's own namespace: the host's. */
+	g_assert_cmpint(nsops_adopt(f->state, "host", "/proc/thread-self/ns/uts", 0, &id), ==, 0);
+	g_assert_cmpuint(id, ==, f->host_id);
+	g_assert_cmpuint(id_of(f, "host"), ==, f->host_id);
+	g_assert_cmpint(nsops_adopt(f->state, "host", "/proc/thread-self/ns/uts", 0, NULL), ==, -EEXIST);
+	g_assert_cmpint(nsops_destroy(f->state, "host"), ==, 0);
+}
+
+static void test_adopt_refuses_what_is_no_uts_namespace(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	g_autofree char *path = NULL;
+	struct stat root;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(nsops_adopt(f->state, "x", "/proc/self/ns/net", 0, NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_adopt(f->state, "x", "/etc/hostname", 0, NULL), ==, -ENOTTY);
+	g_assert_cmpint(nsops_adopt(f->state, "x", "/nonexistent/uts", 0, NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_adopt(f->state, "x", "relative", 0, NULL), ==, -EINVAL);
+	/* A path through the device to avoid is refused before any lookup in it. */
+	g_assert_cmpint(stat("/", &root), ==, 0);
+	g_assert_cmpint(nsops_adopt(f->state, "x", "/proc/self/ns/uts", root.st_dev, NULL), ==, -EPERM);
+	path = state_path(f, "x");
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+}
+
 int main(int argc, char *argv[])
 {
 	g_test_init(&argc, &argv, NULL);
@@ -383,6 +417,8 @@ int main(int argc, char *argv[])
 	ADD("/nsops/open-refuses-junk", test_open_refuses_junk);
 	ADD("/nsops/list-shows-only-namespaces", test_list_shows_only_namespaces);
 	ADD("/nsops/reopen-removes-only-empty-files", test_reopen_removes_only_empty_files);
+	ADD("/nsops/adopt-names-an-existing-namespace", test_adopt_names_an_existing_namespace);
+	ADD("/nsops/adopt-refuses-what-is-no-uts-namespace", test_adopt_refuses_what_is_no_uts_namespace);
 #undef ADD
 	return g_test_run();
 }
