@@ -67,12 +67,8 @@ static int meta_save(struct utsfs *fs)
 static bool name_holds(struct utsfs *fs, const char *name, uint64_t id)
 {
 	struct stat st;
-	int fd = nsops_open(fs->state.dir_fd, name, &st);
 
-	if (fd < 0)
-		return false;
-	nsops_close_fd(&fd);
-	return st.st_ino == id;
+	return nsops_identify(fs->state.dir_fd, name, &st) == 0 && st.st_ino == id;
 }
 
 /*
@@ -154,8 +150,7 @@ void meta_close(struct utsfs *fs)
 	g_mutex_clear(&fs->meta_lock);
 }
 
-/* Make group `to` of dst a copy of group `from` of src (absent when that is). */
-static void copy_group(GKeyFile *src, const char *from, GKeyFile *dst, const char *to)
+void keyfile_copy_group(GKeyFile *src, const char *from, GKeyFile *dst, const char *to)
 {
 	g_auto(GStrv) keys = g_key_file_get_keys(src, from, NULL, NULL);
 
@@ -176,7 +171,7 @@ static void undo_groups(struct utsfs *fs, GKeyFile *backup, const char *const *g
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->meta_lock);
 
 	for (; *groups; groups++)
-		copy_group(backup, *groups, fs->meta, *groups);
+		keyfile_copy_group(backup, *groups, fs->meta, *groups);
 }
 
 static void read_locked(struct utsfs *fs, const char *group, uint64_t id,
@@ -213,7 +208,7 @@ int meta_change(struct utsfs *fs, const char *name, uint64_t id,
 	struct ns_meta m;
 	int r;
 
-	copy_group(fs->meta, group, backup, group);
+	keyfile_copy_group(fs->meta, group, backup, group);
 	/* Read and change under one lock: two chowns must not lose one. */
 	read_locked(fs, group, id, &m);
 	if (fields & META_UID)
@@ -256,11 +251,11 @@ int meta_begin_rename(struct utsfs *fs, const char *from, const char *to, uint64
 	int r;
 
 	for (const char *const *g = changed; *g; g++)
-		copy_group(fs->meta, *g, backup, *g);
+		keyfile_copy_group(fs->meta, *g, backup, *g);
 	g_key_file_set_string(fs->meta, RENAME_GROUP, "from", from);
 	g_key_file_set_string(fs->meta, RENAME_GROUP, "to", to);
 	g_key_file_set_uint64(fs->meta, RENAME_GROUP, "id", id);
-	copy_group(fs->meta, from_group, fs->meta, to_group);
+	keyfile_copy_group(fs->meta, from_group, fs->meta, to_group);
 	g_clear_pointer(&locker, g_mutex_locker_free);
 	r = meta_save(fs);
 	if (r < 0)

@@ -239,11 +239,10 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 static int ns_id(struct utsfs *fs, const char *name, uint64_t *id)
 {
 	struct stat st;
-	int fd = nsops_open(fs->state.dir_fd, name, &st);
+	int r = nsops_identify(fs->state.dir_fd, name, &st);
 
-	if (fd < 0)
-		return fd == -EINVAL ? -ENOENT : fd;
-	nsops_close_fd(&fd);
+	if (r < 0)
+		return r == -EINVAL ? -ENOENT : r;
 	*id = st.st_ino;
 	return 0;
 }

@@ -34,17 +34,6 @@ static void record_name(struct utsfs *fs, GKeyFile *kf, const struct nsops_entry
 	g_key_file_set_string(kf, group, "mode", mode);
 }
 
-static void copy_group(GKeyFile *from, GKeyFile *to, const char *group)
-{
-	g_auto(GStrv) keys = g_key_file_get_keys(from, group, NULL, NULL);
-
-	for (char **k = keys; k && *k; k++) {
-		g_autofree char *v = g_key_file_get_value(from, group, *k, NULL);
-
-		g_key_file_set_value(to, group, *k, v);
-	}
-}
-
 /* Names a restore failed to create stay in the record until a name takes their place. */
 static void keep_missed(struct utsfs *fs, GKeyFile *kf)
 {
@@ -52,7 +41,7 @@ static void keep_missed(struct utsfs *fs, GKeyFile *kf)
 
 	for (char **g = groups; *g; g++)
 		if (!g_key_file_has_group(kf, *g))
-			copy_group(fs->record_missed, kf, *g);
+			keyfile_copy_group(fs->record_missed, *g, kf, *g);
 }
 
 void record_save(struct utsfs *fs)
@@ -146,21 +135,17 @@ int record_restore(struct utsfs *fs, const char *path)
 	groups = g_key_file_get_groups(kf, NULL);
 	for (char **g = groups; *g; g++) {
 		g_autofree char *name = g_uri_unescape_string(*g, NULL);
-		int fd;
 		int r;
 
 		if (!name || !nsops_name_is_valid(name, strlen(name)))
 			continue;
-		fd = nsops_open(fs->state.dir_fd, name, NULL);
-		if (fd >= 0) {
-			nsops_close_fd(&fd);
+		if (nsops_identify(fs->state.dir_fd, name, NULL) == 0)
 			continue;
-		}
 		r = restore_name(fs, kf, *g, name);
 		if (r < 0) {
 			g_warning("%s: cannot restore: %s", name, g_strerror(-r));
 			/* Kept in the record, for the next start to try again. */
-			copy_group(kf, fs->record_missed, *g);
+			keyfile_copy_group(kf, *g, fs->record_missed, *g);
 		}
 		else
 			g_info("%s: restored from %s", name, fs->record_path);

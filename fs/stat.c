@@ -105,14 +105,13 @@ void reply_ns_entry(fuse_req_t req, const char *name)
 	struct fuse_entry_param e = { 0 };
 	struct ns_meta m;
 	struct stat ns_st;
-	int fd = nsops_open(fs->state.dir_fd, name, &ns_st);
+	int r = nsops_identify(fs->state.dir_fd, name, &ns_st);
 
-	if (fd < 0) {
+	if (r < 0) {
 		/* Junk in the state directory is not a namespace: not there. */
-		fuse_reply_err(req, fd == -EINVAL ? ENOENT : -fd);
+		fuse_reply_err(req, r == -EINVAL ? ENOENT : -r);
 		return;
 	}
-	nsops_close_fd(&fd);
 	e.ino = nodes_lookup(fs, name, ns_st.st_ino);
 	meta_get(fs, name, ns_st.st_ino, &m);
 	stat_ns_dir(&ns_st, &m, &e.attr);

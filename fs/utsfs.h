@@ -123,6 +123,8 @@ uint64_t handle_add(struct utsfs *fs, void *handle, GDestroyNotify free_func);
 void handle_release(struct utsfs *fs, uint64_t fh);
 
 /* meta.c */
+/* Make group `to` of dst a copy of group `from` of src (absent when that is). */
+void keyfile_copy_group(GKeyFile *src, const char *from, GKeyFile *dst, const char *to);
 /* Load STATE_DIR/.utsfs.conf, settle an interrupted rename, drop stale entries. */
 int meta_open(struct utsfs *fs);
 void meta_close(struct utsfs *fs);

@@ -61,6 +61,16 @@ int nsops_open(int dir_fd, const char *name, struct stat *out)
 	return ret;
 }
 
+int nsops_identify(int dir_fd, const char *name, struct stat *st)
+{
+	int fd = nsops_open(dir_fd, name, st);
+
+	if (fd < 0)
+		return fd;
+	nsops_close_fd(&fd);
+	return 0;
+}
+
 /* The empty file a name is bind-mounted on; O_EXCL guards against a second creator. */
 static int create_name_file(const char *path)
 {
@@ -319,10 +329,9 @@ int nsops_rename(const char *dir, const char *from, const char *to)
 		 */
 		struct stat st_to, st_from;
 		nsops_autofd int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		nsops_autofd int fto = dfd < 0 ? -1 : nsops_open(dfd, to, &st_to);
-		nsops_autofd int ffrom = dfd < 0 ? -1 : nsops_open(dfd, from, &st_from);
 
-		if (fto >= 0 && ffrom >= 0 && st_to.st_ino == st_from.st_ino)
+		if (dfd >= 0 && nsops_identify(dfd, to, &st_to) == 0 &&
+		    nsops_identify(dfd, from, &st_from) == 0 && st_to.st_ino == st_from.st_ino)
 			nsops_destroy(dir, to);
 		return r;
 	}

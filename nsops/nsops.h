@@ -71,6 +71,8 @@ int nsops_set(int host_fd, int ns_fd, enum nsops_field field,
  * file is not a UTS namespace.
  */
 int nsops_open(int dir_fd, const char *name, struct stat *st);
+/* nsops_open without keeping the fd: whether dir/name is a namespace, and its stat. */
+int nsops_identify(int dir_fd, const char *name, struct stat *st);
 /*
  * Create a new UTS namespace and persist it as dir/name: O_EXCL empty file,
  * unshare in this thread, set hostname (when hostname is not NULL), bind-mount

@@ -60,17 +60,13 @@ static int remove_garbage(int dir_fd)
 		return -errno;
 	while ((de = readdir(d))) {
 		struct stat st;
-		int fd;
 
 		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
 			continue;
 		if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode) || st.st_size != 0)
 			continue;
-		fd = nsops_open(dir_fd, de->d_name, NULL);
-		if (fd >= 0)
-			nsops_close_fd(&fd);
-		else if (fd == -EINVAL)
+		if (nsops_identify(dir_fd, de->d_name, NULL) == -EINVAL)
 			unlinkat(dir_fd, de->d_name, 0);
 	}
 	closedir(d);
@@ -138,14 +134,11 @@ int nsops_statedir_list(int dir_fd, GPtrArray **entries)
 		size_t len = strlen(de->d_name);
 		struct nsops_entry *e;
 		struct stat st;
-		int fd;
 
 		if (!nsops_name_is_valid(de->d_name, len))
 			continue;
-		fd = nsops_open(dir_fd, de->d_name, &st);
-		if (fd < 0)
+		if (nsops_identify(dir_fd, de->d_name, &st) < 0)
 			continue;
-		nsops_close_fd(&fd);
 		e = g_malloc(sizeof(*e) + len + 1);
 		e->id = st.st_ino;
 		memcpy(e->name, de->d_name, len + 1);
