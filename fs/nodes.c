@@ -129,11 +129,14 @@ void ns_ref_clear(struct ns_ref *ref)
 	g_clear_pointer(&ref->name, g_free);
 }
 
-int ns_ref_open(struct utsfs *fs, const struct ns_ref *ref, struct stat *st)
+int ns_open_node(struct utsfs *fs, fuse_ino_t ino, struct ns_ref *ref, struct stat *st)
 {
 	struct stat tmp;
-	int fd = nsops_open(fs->state.dir_fd, ref->name, &tmp);
+	int fd = nodes_ref(fs, ino, ref);
 
+	if (fd < 0)
+		return fd;
+	fd = nsops_open(fs->state.dir_fd, ref->name, &tmp);
 	if (fd < 0)
 		return fd == -EINVAL ? -ENOENT : fd;
 	if (tmp.st_ino != ref->id) {

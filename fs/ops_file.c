@@ -25,11 +25,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpenFile, open_file_free)
 int open_file_show(struct utsfs *fs, const struct open_file *of, GString *out)
 {
 	g_auto(NsRef) ref = { 0 };
-	int r = nodes_ref(fs, of->dir, &ref);
+	nsops_autofd int ns_fd = ns_open_node(fs, of->dir, &ref, NULL);
 
-	if (r < 0)
-		return r;
-	nsops_autofd int ns_fd = ns_ref_open(fs, &ref, NULL);
 	if (ns_fd < 0)
 		return ns_fd;
 	return of->def->show(fs, ns_fd, &ref, out);
@@ -151,10 +148,7 @@ static int write_value(struct utsfs *fs, struct open_file *of, const char *buf,
 		return (int)len;
 
 	g_auto(NsRef) ref = { 0 };
-	r = nodes_ref(fs, of->dir, &ref);
-	if (r < 0)
-		return r;
-	nsops_autofd int ns_fd = ns_ref_open(fs, &ref, NULL);
+	nsops_autofd int ns_fd = ns_open_node(fs, of->dir, &ref, NULL);
 	if (ns_fd < 0)
 		return ns_fd;
 	r = nsops_set(fs->host_fd, ns_fd, of->def->field, value->str, (size_t)len);
@@ -267,10 +261,7 @@ static int change_dir(struct utsfs *fs, fuse_ino_t ino, const struct stat *attr,
 		return -EPERM;
 	/* Under names_lock: a rename or rmdir must not move the name meanwhile. */
 	g_autoptr(GMutexLocker) names = g_mutex_locker_new(&fs->names_lock);
-	r = nodes_ref(fs, ino, &ref);
-	if (r < 0)
-		return r;
-	nsops_autofd int ns_fd = ns_ref_open(fs, &ref, NULL);
+	nsops_autofd int ns_fd = ns_open_node(fs, ino, &ref, NULL);
 	if (ns_fd < 0)
 		return ns_fd;
 	r = meta_change(fs, ref.name, ref.id, &want, fields);

@@ -78,17 +78,13 @@ int stat_ino(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
 	const struct attr_def *def = NULL;
 	struct ns_meta m;
 	struct stat ns_st;
-	int r;
 
 	if (ino == FUSE_ROOT_ID) {
 		stat_root(fs, st);
 		return 0;
 	}
 	def = attr_from_ino(ino, &dir, &row);
-	r = nodes_ref(fs, dir, &ref);
-	if (r < 0)
-		return r;
-	nsops_autofd int ns_fd = ns_ref_open(fs, &ref, &ns_st);
+	nsops_autofd int ns_fd = ns_open_node(fs, dir, &ref, &ns_st);
 	if (ns_fd < 0)
 		return ns_fd;
 	meta_get(fs, ref.name, ref.id, &m);

@@ -102,10 +102,11 @@ typedef struct ns_ref NsRef;
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NsRef, ns_ref_clear)
 
 /*
- * Open ref's namespace through the state directory, checking the name still
- * holds the same namespace: -ENOENT when it is gone or now names another.
+ * Open the namespace of directory node ino through the state directory (its
+ * name and id go to *ref), checking the name still holds the same
+ * namespace: -ENOENT when it is gone or now names another.
  */
-int ns_ref_open(struct utsfs *fs, const struct ns_ref *ref, struct stat *st);
+int ns_open_node(struct utsfs *fs, fuse_ino_t ino, struct ns_ref *ref, struct stat *st);
 
 /* log.c */
 /* Send glib's log to the journal or syslog, and to stderr when *foreground. */
