@@ -71,6 +71,20 @@ int nsops_identify(int dir_fd, const char *name, struct stat *st)
 	return 0;
 }
 
+int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id)
+{
+	struct stat st;
+
+	/*
+	 * stat follows the bind mount to the nsfs inode. nsfs inode numbers
+	 * are only reused once a namespace is gone, and a mounted one lives:
+	 * the same device and number are the same namespace.
+	 */
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	return st.st_dev == dev && st.st_ino == id ? 0 : -ENOENT;
+}
+
 /* The empty file a name is bind-mounted on; O_EXCL guards against a second creator. */
 static int create_name_file(const char *path)
 {

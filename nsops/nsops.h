@@ -74,6 +74,13 @@ int nsops_open(int dir_fd, const char *name, struct stat *st);
 /* nsops_open without keeping the fd: whether dir/name is a namespace, and its stat. */
 int nsops_identify(int dir_fd, const char *name, struct stat *st);
 /*
+ * Whether dir/name still is the namespace an earlier nsops_open found, as
+ * nsfs device dev and id: one fstatat, cheap enough to ask of thousands of
+ * names at once. 0 when it is, -ENOENT when the name is gone or holds
+ * anything else now.
+ */
+int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id);
+/*
  * Create a new UTS namespace and persist it as dir/name: O_EXCL empty file,
  * unshare in this thread, set hostname (when hostname is not NULL), bind-mount
  * /proc/thread-self/ns/uts onto the file, return to the host. Every failure

@@ -399,6 +399,35 @@ static void test_adopt_refuses_what_is_no_uts_namespace(struct fixture *f, gcons
 	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
 }
 
+static void test_still_holds_follows_the_name(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	g_autofree char *junk = NULL;
+	struct stat x, y;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "x", "x", NULL), ==, 0);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "y", "y", NULL), ==, 0);
+	g_assert_cmpint(nsops_identify(f->sd.dir_fd, "x", &x), ==, 0);
+	g_assert_cmpint(nsops_identify(f->sd.dir_fd, "y", &y), ==, 0);
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev, x.st_ino), ==, 0);
+	/* Another namespace under the name, or the right number on another device: no. */
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", y.st_dev, y.st_ino), ==, -ENOENT);
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev + 1, x.st_ino), ==, -ENOENT);
+	/* Renamed: the old name holds nothing, the new one the same namespace. */
+	g_assert_cmpint(nsops_rename(f->state, "x", "z"), ==, 0);
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev, x.st_ino), ==, -ENOENT);
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "z", x.st_dev, x.st_ino), ==, 0);
+	/* Unmounted, leaving the empty file behind: the namespace is gone from it. */
+	junk = state_path(f, "y");
+	g_assert_cmpint(umount2(junk, MNT_DETACH), ==, 0);
+	g_assert_true(g_file_test(junk, G_FILE_TEST_IS_REGULAR));
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "y", y.st_dev, y.st_ino), ==, -ENOENT);
+	g_assert_cmpint(nsops_destroy(f->state, "z"), ==, 0);
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "z", x.st_dev, x.st_ino), ==, -ENOENT);
+}
+
 int main(int argc, char *argv[])
 {
 	g_test_init(&argc, &argv, NULL);
@@ -419,6 +448,7 @@ int main(int argc, char *argv[])
 	ADD("/nsops/reopen-removes-only-empty-files", test_reopen_removes_only_empty_files);
 	ADD("/nsops/adopt-names-an-existing-namespace", test_adopt_names_an_existing_namespace);
 	ADD("/nsops/adopt-refuses-what-is-no-uts-namespace", test_adopt_refuses_what_is_no_uts_namespace);
+	ADD("/nsops/still-holds-follows-the-name", test_still_holds_follows_the_name);
 #undef ADD
 	return g_test_run();
 }
