@@ -2,28 +2,17 @@
 /* The attribute files of a namespace directory (hostname, domainname, id, ns) as table rows. */
 #include "attrs.h"
 
-static int show_field(struct utsfs *fs, int ns_fd, enum nsops_field field,
+/* hostname and domainname come from the node: kept there while nothing changes. */
+static int show_value(struct utsfs *fs, fuse_ino_t dir, enum nsops_field field,
 		      GString *out)
 {
 	char value[NSOPS_VALUE_MAX + 1];
-	int r = nsops_get(fs->host_fd, ns_fd, field, value);
+	int r = node_value(fs, dir, field, value);
 
 	if (r < 0)
 		return r;
 	g_string_append_printf(out, "%s\n", value);
 	return 0;
-}
-
-static int show_hostname(struct utsfs *fs, int ns_fd,
-			 const struct ns_ref *ref G_GNUC_UNUSED, GString *out)
-{
-	return show_field(fs, ns_fd, NSOPS_HOSTNAME, out);
-}
-
-static int show_domainname(struct utsfs *fs, int ns_fd,
-			   const struct ns_ref *ref G_GNUC_UNUSED, GString *out)
-{
-	return show_field(fs, ns_fd, NSOPS_DOMAINNAME, out);
 }
 
 static int show_id(struct utsfs *fs G_GNUC_UNUSED, int ns_fd G_GNUC_UNUSED,
@@ -58,8 +47,8 @@ static int show_pids(struct utsfs *fs G_GNUC_UNUSED, int ns_fd,
 }
 
 const struct attr_def attr_table[] = {
-	{ "hostname", S_IFREG | 0644, NSOPS_HOSTNAME, true, show_hostname },
-	{ "domainname", S_IFREG | 0644, NSOPS_DOMAINNAME, true, show_domainname },
+	{ "hostname", S_IFREG | 0644, NSOPS_HOSTNAME, true, NULL },
+	{ "domainname", S_IFREG | 0644, NSOPS_DOMAINNAME, true, NULL },
 	{ "id", S_IFREG | 0444, -1, false, show_id },
 	{ "ns", S_IFLNK | 0777, -1, false, show_ns_target },
 	{ "pids", S_IFREG | 0444, -1, true, show_pids },
@@ -67,6 +56,14 @@ const struct attr_def attr_table[] = {
 const size_t attr_count = G_N_ELEMENTS(attr_table);
 
 G_STATIC_ASSERT(G_N_ELEMENTS(attr_table) < NODE_STRIDE);
+
+int attr_show(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir,
+	      int ns_fd, const struct ns_ref *ref, GString *out)
+{
+	if (def->field >= 0)
+		return show_value(fs, dir, (enum nsops_field)def->field, out);
+	return def->show(fs, ns_fd, ref, out);
+}
 
 const struct attr_def *attr_by_name(const char *name, size_t *row)
 {

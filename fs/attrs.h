@@ -11,13 +11,24 @@ struct attr_def {
 	int field;
 	/* Content changes behind our back: never cache it in the kernel. */
 	bool volatile_content;
-	/* Append the content (a symlink's target) of ref, open as ns_fd, to out. */
+	/*
+	 * Append the content (a symlink's target) of ref, open as ns_fd, to
+	 * out. NULL for fields: attr_show reads them without ns_fd.
+	 */
 	int (*show)(struct utsfs *fs, int ns_fd, const struct ns_ref *ref,
 		    GString *out);
 };
 
 extern const struct attr_def attr_table[];
 extern const size_t attr_count;
+
+/*
+ * Append the content of row def of directory node dir to out. Fields need
+ * neither ns_fd (the namespace, open) nor ref (dir's name and id); the
+ * other rows need both.
+ */
+int attr_show(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir,
+	      int ns_fd, const struct ns_ref *ref, GString *out);
 
 /* The row called name, or NULL; its index goes to *row. */
 const struct attr_def *attr_by_name(const char *name, size_t *row);

@@ -137,8 +137,12 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *rest
 	g_autofree char *path = g_canonicalize_filename(state_dir, NULL);
 	int r;
 
+	struct stat host_st;
+
 	clock_gettime(CLOCK_REALTIME, &fs->start_time);
 	nodes_init(fs);
+	cache_init(fs);
+	changes_open(fs);
 	handles_init(fs);
 	g_mutex_init(&fs->names_lock);
 	fs->host_fd = nsops_open_host();
@@ -147,6 +151,9 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *rest
 			g_strerror(-fs->host_fd));
 		return fs->host_fd;
 	}
+	if (fstat(fs->host_fd, &host_st) < 0)
+		return -errno;
+	fs->nsfs_dev = host_st.st_dev;
 	r = nsops_statedir_open(path, &fs->state);
 	if (r < 0) {
 		fprintf(stderr, "utsfs: cannot use state directory %s: %s%s\n", path,
@@ -180,6 +187,8 @@ static void utsfs_teardown(struct utsfs *fs)
 	nsops_statedir_close(&fs->state);
 	nsops_close_fd(&fs->host_fd);
 	g_mutex_clear(&fs->names_lock);
+	cache_free(fs);
+	changes_close(fs);
 	nodes_free(fs);
 }
 
@@ -264,6 +273,7 @@ int main(int argc, char *argv[])
 	se = fuse_session_new(&args, &utsfs_ops, sizeof(utsfs_ops), &fs);
 	if (!se)
 		goto out_fs;
+	fs.se = se;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_session;
 	if (fuse_session_mount(se, opts.mountpoint) != 0)

@@ -6,6 +6,8 @@
 
 static void node_free(struct ns_node *node)
 {
+	g_free(node->value[NSOPS_HOSTNAME]);
+	g_free(node->value[NSOPS_DOMAINNAME]);
 	g_free(node->name);
 	g_free(node);
 }
@@ -124,9 +126,129 @@ void nodes_unname(struct utsfs *fs, const char *name)
 		node_unname(fs, node);
 }
 
+static void held_node_clear(struct held_node *h)
+{
+	g_free(h->name);
+}
+
+GArray *nodes_held(struct utsfs *fs)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
+	GArray *held = g_array_sized_new(FALSE, FALSE, sizeof(struct held_node),
+					 g_hash_table_size(fs->nodes_by_name));
+	GHashTableIter it;
+	gpointer value;
+
+	g_array_set_clear_func(held, (GDestroyNotify)held_node_clear);
+	g_hash_table_iter_init(&it, fs->nodes_by_name);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		const struct ns_node *node = value;
+		struct held_node h = { node->ino, node->id, g_strdup(node->name) };
+
+		g_array_append_val(held, h);
+	}
+	return held;
+}
+
+bool nodes_unname_node(struct utsfs *fs, fuse_ino_t ino, const char *name)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
+	struct ns_node *node = g_hash_table_lookup(fs->nodes_by_ino, &ino);
+
+	if (!node || !node->name || !g_str_equal(node->name, name))
+		return false;
+	node_unname(fs, node);
+	return true;
+}
+
 void ns_ref_clear(struct ns_ref *ref)
 {
 	g_clear_pointer(&ref->name, g_free);
+}
+
+/* The node ino, when it still has a name; under nodes_lock. */
+static struct ns_node *named_node(struct utsfs *fs, fuse_ino_t ino)
+{
+	struct ns_node *node = g_hash_table_lookup(fs->nodes_by_ino, &ino);
+
+	return node && node->name ? node : NULL;
+}
+
+/* After a look at the state directory that began at mounts epoch checked. */
+static void node_checked(struct utsfs *fs, fuse_ino_t ino, const struct ns_ref *ref,
+			 guint checked)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
+	struct ns_node *node = named_node(fs, ino);
+
+	/* A rename meanwhile moved a mount: that epoch is past already. */
+	if (node && g_str_equal(node->name, ref->name) && checked > node->checked)
+		node->checked = checked;
+}
+
+int node_check(struct utsfs *fs, fuse_ino_t ino)
+{
+	g_auto(NsRef) ref = { 0 };
+	guint values, mounts;
+	int r;
+
+	changes_poll(fs, &values, &mounts);
+	g_mutex_lock(&fs->nodes_lock);
+	struct ns_node *node = named_node(fs, ino);
+	bool known = node && node->checked == mounts;
+	g_mutex_unlock(&fs->nodes_lock);
+	if (known)
+		return 0;
+	r = nodes_ref(fs, ino, &ref);
+	if (r == 0)
+		r = nsops_still_holds(fs->state.dir_fd, ref.name, fs->nsfs_dev, ref.id);
+	if (r == 0)
+		node_checked(fs, ino, &ref, mounts);
+	return r;
+}
+
+/* The kept value, when nothing changed since it was read; under nodes_lock. */
+static bool kept_value(struct ns_node *node, enum nsops_field field, guint values,
+		       guint mounts, char value[NSOPS_VALUE_MAX + 1])
+{
+	if (!node || node->checked != mounts || node->value_epoch[field] != values ||
+	    !node->value[field])
+		return false;
+	g_strlcpy(value, node->value[field], NSOPS_VALUE_MAX + 1);
+	return true;
+}
+
+int node_value(struct utsfs *fs, fuse_ino_t ino, enum nsops_field field,
+	       char value[NSOPS_VALUE_MAX + 1])
+{
+	g_auto(NsRef) ref = { 0 };
+	guint values, mounts;
+	bool kept;
+	int r;
+
+	/* The epochs are taken before looking: a change after that moves them. */
+	changes_poll(fs, &values, &mounts);
+	g_mutex_lock(&fs->nodes_lock);
+	kept = kept_value(named_node(fs, ino), field, values, mounts, value);
+	g_mutex_unlock(&fs->nodes_lock);
+	if (kept)
+		return 0;
+
+	nsops_autofd int ns_fd = ns_open_node(fs, ino, &ref, NULL);
+	if (ns_fd < 0)
+		return ns_fd;
+	r = nsops_get(fs->host_fd, ns_fd, field, value);
+	if (r < 0)
+		return r;
+	node_checked(fs, ino, &ref, mounts);
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
+	struct ns_node *node = named_node(fs, ino);
+	if (node && g_str_equal(node->name, ref.name) && values >= node->value_epoch[field]) {
+		g_free(node->value[field]);
+		node->value[field] = g_strdup(value);
+		node->value_epoch[field] = values;
+	}
+	return 0;
 }
 
 int ns_open_node(struct utsfs *fs, fuse_ino_t ino, struct ns_ref *ref, struct stat *st)

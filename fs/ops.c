@@ -17,7 +17,7 @@ static void utsfs_init(void *userdata G_GNUC_UNUSED, struct fuse_conn_info *conn
 static void utsfs_getattr(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi G_GNUC_UNUSED)
 {
-	reply_attr(req, ino);
+	reply_attr(req, ino, true);
 }
 
 static bool is_ns_dir(fuse_ino_t ino)

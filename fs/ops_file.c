@@ -25,11 +25,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(OpenFile, open_file_free)
 int open_file_show(struct utsfs *fs, const struct open_file *of, GString *out)
 {
 	g_auto(NsRef) ref = { 0 };
-	nsops_autofd int ns_fd = ns_open_node(fs, of->dir, &ref, NULL);
 
+	if (of->def->field >= 0)
+		return attr_show(fs, of->def, of->dir, -1, NULL, out);
+	nsops_autofd int ns_fd = ns_open_node(fs, of->dir, &ref, NULL);
 	if (ns_fd < 0)
 		return ns_fd;
-	return of->def->show(fs, ns_fd, &ref, out);
+	return attr_show(fs, of->def, of->dir, ns_fd, &ref, out);
 }
 
 void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -57,10 +59,8 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* Without O_TRUNC the file holds its value; writes continue from it. */
 		r = fi->flags & O_TRUNC ? 0 : open_file_show(fs, of, of->written);
 	} else {
-		g_auto(NsRef) ref = { 0 };
-
 		/* Fail the open, not a later read, when the namespace is gone. */
-		r = nodes_ref(fs, of->dir, &ref);
+		r = node_check(fs, of->dir);
 	}
 	if (r < 0) {
 		fuse_reply_err(req, -r);
@@ -75,6 +75,9 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = handle_add(fs, g_steal_pointer(&of), (GDestroyNotify)open_file_free);
 	if (fuse_reply_open(req, fi) != 0)
 		handle_release(fs, fi->fh);
+	else if (fi->flags & O_TRUNC)
+		/* The kernel sets the size it holds to 0 and no longer trusts it. */
+		cache_value_dropped(fs, ino);
 }
 
 void utsfs_release(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
@@ -161,7 +164,7 @@ static int write_value(struct utsfs *fs, struct open_file *of, const char *buf,
 	return 0;
 }
 
-void utsfs_write(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *buf,
+void utsfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		 size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct utsfs *fs = utsfs_from_req(req);
@@ -175,6 +178,8 @@ void utsfs_write(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *buf,
 		fuse_reply_err(req, -r);
 		return;
 	}
+	/* After a write the kernel no longer trusts the size it holds. */
+	cache_value_dropped(fs, ino);
 	record_save(fs);
 	fuse_reply_write(req, size);
 }
@@ -287,10 +292,13 @@ void utsfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	if (ino != FUSE_ROOT_ID && !def) {
 		r = change_dir(utsfs_from_req(req), ino, attr, to_set);
-		if (r < 0)
+		if (r < 0) {
 			fuse_reply_err(req, -r);
-		else
-			reply_attr(req, ino);
+			return;
+		}
+		/* The files follow their directory's owner and hold it cached. */
+		cache_drop_files(utsfs_from_req(req), ino);
+		reply_attr(req, ino, false);
 		return;
 	}
 	if (!def || !(to_set & FUSE_SET_ATTR_SIZE)) {
@@ -305,5 +313,5 @@ void utsfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	 * As with /proc/sys/kernel/hostname, truncating alone changes
 	 * nothing (`: > hostname`); the times that come with it are ours.
 	 */
-	reply_attr(req, ino);
+	reply_attr(req, ino, false);
 }

@@ -6,12 +6,12 @@
 #include <string.h>
 
 /*
- * What the kernel may cache. Names come and go behind our back (other tools
- * edit the state directory), so every lookup of a name asks again. A
- * namespace directory's attributes change only through our own setattr,
- * whose reply updates the kernel; attribute files never change identity,
- * and id and ns never change content. hostname, domainname and pids do, and
- * their size with them: the kernel asks afresh each time.
+ * What the kernel may cache for good: the root's attributes, a namespace
+ * directory's (they change only through our own setattr, whose reply
+ * updates the kernel), the attribute files' entries (they never change
+ * identity), and id's and ns's attributes (their content never changes).
+ * Names, and the sizes of hostname and domainname, can change behind our
+ * back: cache.c decides how long the kernel keeps them.
  */
 #define STATIC_TIMEOUT 86400.0
 
@@ -45,14 +45,14 @@ static void stat_ns_dir(const struct stat *ns_st, const struct ns_meta *m,
 }
 
 /* The files follow their directory's owner: delegating it delegates them. */
-static int stat_attr(struct utsfs *fs, const struct ns_ref *ref, int ns_fd,
-		     const struct stat *ns_st, const struct ns_meta *m, size_t row,
-		     struct stat *st)
+static int stat_attr(struct utsfs *fs, fuse_ino_t dir, const struct ns_ref *ref,
+		     int ns_fd, const struct stat *ns_st, const struct ns_meta *m,
+		     size_t row, struct stat *st)
 {
 	const struct attr_def *def = &attr_table[row];
 	g_autoptr(GString) content = g_string_new(NULL);
 	/* Exact st_size: tools that trust it would otherwise cut or pad. */
-	int r = def->show(fs, ns_fd, ref, content);
+	int r = attr_show(fs, def, dir, ns_fd, ref, content);
 
 	if (r < 0)
 		return r;
@@ -92,7 +92,7 @@ int stat_ino(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
 		stat_ns_dir(&ns_st, &m, st);
 		return 0;
 	}
-	return stat_attr(fs, &ref, ns_fd, &ns_st, &m, row, st);
+	return stat_attr(fs, dir, &ref, ns_fd, &ns_st, &m, row, st);
 }
 
 void reply_ns_entry(fuse_req_t req, const char *name)
@@ -101,6 +101,7 @@ void reply_ns_entry(fuse_req_t req, const char *name)
 	struct fuse_entry_param e = { 0 };
 	struct ns_meta m;
 	struct stat ns_st;
+	guint gen = cache_name_begin(fs);
 	int r = nsops_identify(fs->state.dir_fd, name, &ns_st);
 
 	if (r < 0) {
@@ -111,6 +112,7 @@ void reply_ns_entry(fuse_req_t req, const char *name)
 	e.ino = nodes_lookup(fs, name, ns_st.st_ino);
 	meta_get(fs, name, ns_st.st_ino, &m);
 	stat_ns_dir(&ns_st, &m, &e.attr);
+	e.entry_timeout = cache_name_timeout(fs, gen);
 	e.attr_timeout = STATIC_TIMEOUT;
 	if (fuse_reply_entry(req, &e) != 0)
 		nodes_forget(fs, e.ino, 1);
@@ -135,22 +137,38 @@ void reply_attr_entry(fuse_req_t req, fuse_ino_t dir, const char *name)
 		return;
 	}
 	e.entry_timeout = STATIC_TIMEOUT;
+	/* Never a volatile size: see cache_value_timeout(). */
 	e.attr_timeout = def->volatile_content ? 0 : STATIC_TIMEOUT;
 	fuse_reply_entry(req, &e);
 }
 
-void reply_attr(fuse_req_t req, fuse_ino_t ino)
+/*
+ * hostname and domainname: kept until the watcher sees a change (armed
+ * before the value is read), after a getattr only: the kernel applies a
+ * setattr reply even when an inval_inode overtook it. pids changes with
+ * every process: never kept.
+ */
+static double attr_timeout(struct utsfs *fs, fuse_ino_t ino,
+			   const struct attr_def *def, bool getattr)
+{
+	if (!def || !def->volatile_content)
+		return STATIC_TIMEOUT;
+	return def->field >= 0 && getattr ? cache_value_timeout(fs, ino) : 0;
+}
+
+void reply_attr(fuse_req_t req, fuse_ino_t ino, bool getattr)
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	struct stat st;
 	fuse_ino_t dir;
 	size_t row;
 	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+	double timeout = attr_timeout(fs, ino, def, getattr);
 	int r = stat_ino(fs, ino, &st);
 
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
-	fuse_reply_attr(req, &st, def && def->volatile_content ? 0 : STATIC_TIMEOUT);
+	fuse_reply_attr(req, &st, timeout);
 }

@@ -24,7 +24,15 @@ struct ns_node {
 	uint64_t id;
 	/* How many lookups the kernel has not forgotten yet. */
 	uint64_t nlookup;
+	/* The mounts epoch (changes.c) when name was last seen holding id. */
+	guint checked;
+	/* hostname and domainname as last read, and the values epoch before that read. */
+	char *value[2];
+	guint value_epoch[2];
 };
+
+/* Where changes.c looks for changes, in change_fds order. */
+enum { CHANGE_HOSTNAME, CHANGE_DOMAINNAME, CHANGE_MOUNTS, CHANGE_SOURCES };
 
 /* A copy of what a request needs of a node, taken under the lock. */
 struct ns_ref {
@@ -33,9 +41,13 @@ struct ns_ref {
 };
 
 struct utsfs {
+	/* Our FUSE session, for the notifications the watcher sends. */
+	struct fuse_session *se;
 	struct nsops_statedir state;
 	/* The host UTS namespace every thread returns to. */
 	int host_fd;
+	/* The nsfs device: with an id, what a name in the state directory holds. */
+	dev_t nsfs_dev;
 	/* Our mount's device: adoption must never look up names through it. */
 	dev_t mount_dev;
 	/* Times shown for the root: when the daemon started. */
@@ -59,6 +71,32 @@ struct utsfs {
 	GHashTable *polled;
 	GThread *watcher;
 	int watch_stop_fd;
+	/* What the watcher polls: hostname, domainname, mountinfo (see watch.c). */
+	int watch_fds[3];
+
+	/*
+	 * Whether a kept value or a checked name may be stale (changes.c):
+	 * change_lock guards the fds and both epochs.
+	 */
+	GMutex change_lock;
+	int change_fds[CHANGE_SOURCES];
+	bool change_fds_ok;
+	guint values_epoch;
+	guint mounts_epoch;
+
+	/*
+	 * What the kernel may cache (see cache.c). cache_on: whether the
+	 * watcher sees every change, so long timeouts are safe (atomic).
+	 * names_gen: bumped before each check of the names the kernel holds
+	 * (atomic). armed: node ids of hostname and domainname files whose
+	 * size the kernel holds, guarded by cache_lock.
+	 */
+	gint cache_on;
+	/* Whether the kernel takes FUSE_NOTIFY_INC_EPOCH (atomic; cache.c). */
+	gint epoch_works;
+	guint names_gen;
+	GMutex cache_lock;
+	GHashTable *armed;
 
 	/* -o restore=PATH, or NULL; record_lock serialises its snapshots. */
 	char *record_path;
@@ -97,10 +135,28 @@ fuse_ino_t nodes_reserve(struct utsfs *fs);
 int nodes_ref(struct utsfs *fs, fuse_ino_t ino, struct ns_ref *ref);
 void nodes_rename(struct utsfs *fs, const char *from, const char *to);
 void nodes_unname(struct utsfs *fs, const char *name);
+/* Unname node ino if it is still called name; whether it was. */
+bool nodes_unname_node(struct utsfs *fs, fuse_ino_t ino, const char *name);
+/* A node the kernel holds under a name, as nodes_held copies it. */
+struct held_node {
+	fuse_ino_t ino;
+	uint64_t id;
+	char *name;
+};
+/* Copies of every named node, as a GArray of struct held_node that frees them. */
+GArray *nodes_held(struct utsfs *fs);
 void ns_ref_clear(struct ns_ref *ref);
 typedef struct ns_ref NsRef;
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NsRef, ns_ref_clear)
 
+/* Whether directory node ino's name still holds its namespace: -ENOENT when not. */
+int node_check(struct utsfs *fs, fuse_ino_t ino);
+/*
+ * field of directory node ino's namespace, as nsops_get gives it: kept in
+ * the node until changes.c says it may have changed, then read afresh.
+ */
+int node_value(struct utsfs *fs, fuse_ino_t ino, enum nsops_field field,
+	       char value[NSOPS_VALUE_MAX + 1]);
 /*
  * Open the namespace of directory node ino through the state directory (its
  * name and id go to *ref), checking the name still holds the same
@@ -147,11 +203,39 @@ int record_restore(struct utsfs *fs, const char *path);
 void record_save(struct utsfs *fs);
 void record_close(struct utsfs *fs);
 
+/* changes.c */
+void changes_open(struct utsfs *fs);
+void changes_close(struct utsfs *fs);
+/* Look for changes since the last look; the current epochs go to *values and *mounts. */
+void changes_poll(struct utsfs *fs, guint *values, guint *mounts);
+
+/* cache.c */
+void cache_init(struct utsfs *fs);
+void cache_free(struct utsfs *fs);
+/* Long timeouts from now on: the watcher is running and sees every change. */
+void cache_enable(struct utsfs *fs);
+/* Back to timeouts of 0, and take back all the kernel holds: the watcher stopped. */
+void cache_disable(struct utsfs *fs);
+/* Taken before a lookup of a name looks at the state directory... */
+guint cache_name_begin(struct utsfs *fs);
+/* ...and the entry timeout for its reply, after the node is counted. */
+double cache_name_timeout(struct utsfs *fs, guint gen);
+/* The attribute timeout for a reply about a hostname or domainname file, before it is computed. */
+double cache_value_timeout(struct utsfs *fs, fuse_ino_t ino);
+/* The kernel dropped the size of ino itself (a write or O_TRUNC through us). */
+void cache_value_dropped(struct utsfs *fs, fuse_ino_t ino);
+/* A hostname or domainname changed somewhere: take back every size the kernel holds. */
+void cache_drop_values(struct utsfs *fs);
+/* The mount table changed: unname the nodes whose names no longer hold their namespace. */
+void cache_check_names(struct utsfs *fs);
+/* Take back the attributes of the files of namespace directory dir (a new owner). */
+void cache_drop_files(struct utsfs *fs, fuse_ino_t dir);
+
 /* stat.c */
 int stat_ino(struct utsfs *fs, fuse_ino_t ino, struct stat *st);
 /* Reply to a lookup or mkdir of name in the root from the state directory. */
 void reply_ns_entry(fuse_req_t req, const char *name);
 /* Reply to a lookup of name inside the namespace directory dir. */
 void reply_attr_entry(fuse_req_t req, fuse_ino_t dir, const char *name);
-/* Reply to getattr (and setattr) of ino. */
-void reply_attr(fuse_req_t req, fuse_ino_t ino);
+/* Reply to getattr (getattr true) or setattr of ino. */
+void reply_attr(fuse_req_t req, fuse_ino_t ino, bool getattr);

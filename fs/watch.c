@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The watcher: wakes poll(2) on hostname/domainname files when a value changes, wherever it was changed. */
+/* The watcher: wakes poll(2) on hostname/domainname files and takes back what the kernel caches when something changes behind our back. */
 #include "open_file.h"
 
 #include <errno.h>
@@ -9,16 +9,12 @@
 #include <unistd.h>
 
 /*
- * The kernel signals POLLPRI|POLLERR on these two files after every
- * sethostname/setdomainname in any UTS namespace (one event counter for
- * all), so watching them from the host sees changes made inside namespaces
- * by other tools too. Which handle's value changed is checked afterwards.
+ * The kernel signals POLLPRI|POLLERR on /proc/sys/kernel/{hostname,domainname}
+ * after every sethostname/setdomainname in any UTS namespace (one event
+ * counter for all), so watching them from the host sees changes made inside
+ * namespaces by other tools too. Which handle's value changed is checked
+ * afterwards.
  */
-static const char *const watched_files[] = {
-	"/proc/sys/kernel/hostname",
-	"/proc/sys/kernel/domainname",
-};
-
 static void wake_changed(struct utsfs *fs)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->watch_lock);
@@ -38,37 +34,53 @@ static void wake_changed(struct utsfs *fs)
 	}
 }
 
+/* The files whose POLLPRI the watcher waits for, in fs->watch_fds order. */
+enum { WATCH_HOSTNAME, WATCH_DOMAINNAME, WATCH_MOUNTS, WATCH_STOP };
+
+/*
+ * The kernel signals POLLPRI|POLLERR on mountinfo after every mount or
+ * umount in our mount namespace: every change of what a name in the state
+ * directory holds is one (see cache.c).
+ */
+static const char *const watched_paths[] = {
+	[WATCH_HOSTNAME] = "/proc/sys/kernel/hostname",
+	[WATCH_DOMAINNAME] = "/proc/sys/kernel/domainname",
+	[WATCH_MOUNTS] = "/proc/self/mountinfo",
+};
+
+static void values_changed(struct utsfs *fs)
+{
+	cache_drop_values(fs);
+	wake_changed(fs);
+	/* A change made inside a namespace by other means belongs in the record. */
+	record_save(fs);
+}
+
 static gpointer watch_thread(gpointer data)
 {
 	struct utsfs *fs = data;
-	struct pollfd fds[G_N_ELEMENTS(watched_files) + 1];
-	size_t n = 0;
+	struct pollfd fds[WATCH_STOP + 1];
 
-	for (size_t i = 0; i < G_N_ELEMENTS(watched_files); i++) {
-		int fd = open(watched_files[i], O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0) {
-			g_warning("cannot watch %s: %s", watched_files[i], g_strerror(errno));
-			continue;
-		}
-		fds[n++] = (struct pollfd){ .fd = fd, .events = POLLPRI | POLLERR };
-	}
-	fds[n] = (struct pollfd){ .fd = fs->watch_stop_fd, .events = POLLIN };
+	for (int i = 0; i < WATCH_STOP; i++)
+		fds[i] = (struct pollfd){ .fd = fs->watch_fds[i], .events = POLLPRI | POLLERR };
+	fds[WATCH_STOP] = (struct pollfd){ .fd = fs->watch_stop_fd, .events = POLLIN };
 	for (;;) {
-		if (poll(fds, n + 1, -1) < 0) {
+		if (poll(fds, G_N_ELEMENTS(fds), -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			g_warning("watching hostnames: %s", g_strerror(errno));
+			g_warning("watching hostnames and mounts: %s", g_strerror(errno));
+			/* Nobody will take back what the kernel caches: stop it caching. */
+			cache_disable(fs);
 			break;
 		}
-		if (fds[n].revents)
+		if (fds[WATCH_STOP].revents)
 			break;
-		wake_changed(fs);
-		/* A change made inside a namespace by other means belongs in the record. */
-		record_save(fs);
+		/* Names first: a value of a name that is gone needs no news. */
+		if (fds[WATCH_MOUNTS].revents)
+			cache_check_names(fs);
+		if (fds[WATCH_HOSTNAME].revents || fds[WATCH_DOMAINNAME].revents)
+			values_changed(fs);
 	}
-	for (size_t i = 0; i < n; i++)
-		close(fds[i].fd);
 	return NULL;
 }
 
@@ -76,13 +88,28 @@ int watch_init(struct utsfs *fs)
 {
 	g_mutex_init(&fs->watch_lock);
 	fs->polled = g_hash_table_new(g_direct_hash, g_direct_equal);
+	for (int i = 0; i < WATCH_STOP; i++)
+		fs->watch_fds[i] = -1;
 	fs->watch_stop_fd = eventfd(0, EFD_CLOEXEC);
 	return fs->watch_stop_fd < 0 ? -errno : 0;
 }
 
 void watch_start(struct utsfs *fs)
 {
+	bool all = true;
+
+	/* Opened here, before any request: a change from then on is seen. */
+	for (int i = 0; i < WATCH_STOP; i++) {
+		fs->watch_fds[i] = open(watched_paths[i], O_RDONLY | O_CLOEXEC);
+		if (fs->watch_fds[i] < 0) {
+			g_warning("cannot watch %s: %s; the kernel will cache nothing",
+				  watched_paths[i], g_strerror(errno));
+			all = false;
+		}
+	}
 	fs->watcher = g_thread_new("utsfs-watch", watch_thread, fs);
+	if (all)
+		cache_enable(fs);
 }
 
 void watch_stop(struct utsfs *fs)
@@ -95,6 +122,8 @@ void watch_stop(struct utsfs *fs)
 		fs->watcher = NULL;
 	}
 	nsops_close_fd(&fs->watch_stop_fd);
+	for (int i = 0; i < WATCH_STOP; i++)
+		nsops_close_fd(&fs->watch_fds[i]);
 }
 
 void watch_free(struct utsfs *fs)

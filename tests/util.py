@@ -428,6 +428,24 @@ def inside_both(nsfile):
     return lines[0], lines[1]
 
 
+# How long a change made behind the daemon's back (in the state directory, or
+# inside a namespace) may take to reach what the kernel caches. The daemon's
+# watcher wakes on the kernel's own event (mountinfo or hostname POLLPRI)
+# within microseconds; this allows for a loaded machine. Reads never wait:
+# content always comes afresh.
+SETTLE_DEADLINE = 2.0
+
+
+def settled(check, what: str):
+    """Wait until check() is true: a change made behind the daemon's back has
+    reached the kernel's cache of names and sizes. Fails after SETTLE_DEADLINE."""
+    deadline = time.monotonic() + SETTLE_DEADLINE
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not so {SETTLE_DEADLINE} s after the change")
+        time.sleep(0.001)
+
+
 def wait_until_served(proc: subprocess.Popen, mnt):
     """Wait until a live utsfs answers requests on mnt.
 

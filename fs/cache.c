@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* What the kernel may cache of the tree, and taking it back when something changes behind our back. */
+#include "attrs.h"
+
+#include <errno.h>
+#include <linux/fuse.h>
+#include <unistd.h>
+
+/*
+ * A walk of MOUNT/NAME/hostname would otherwise ask us for NAME (LOOKUP)
+ * and for hostname's mode (GETATTR: default_permissions checks it) before
+ * every OPEN: two of the three round trips of open+read+close. The kernel
+ * may keep both for as long as nothing changes them, because the watcher
+ * (watch.c) sees every change that happens behind our back:
+ *
+ *  - Names. Whatever another tool does to a name in the state directory
+ *    (umount, rm, mount --bind, mv) is a mount or umount there, and every
+ *    mount or umount bumps /proc/self/mountinfo (POLLPRI). Then each name
+ *    the kernel holds is checked with one fstatat; the stale ones lose
+ *    their node (see drop_name()). The kernel keeps a name for a second.
+ *  - Sizes of hostname and domainname. Any sethostname or setdomainname on
+ *    the host bumps /proc/sys/kernel/{hostname,domainname}. Then every size
+ *    the kernel holds ("armed" ids) is taken back (inval_inode).
+ *
+ * Content never comes from the page cache (direct_io): every read comes to
+ * us, and changes.c tells at once whether the value we kept is current.
+ * Changes through the mount show at once (the kernel updates what it holds
+ * from our replies); changes behind our back show as soon as the watcher
+ * wakes, microseconds later. Without a watcher every timeout is 0.
+ */
+#define CACHE_TIMEOUT 86400.0
+/* How long the kernel may keep a name: see drop_name() for why not longer. */
+#define NAME_TIMEOUT 1.0
+
+void cache_init(struct utsfs *fs)
+{
+	g_mutex_init(&fs->cache_lock);
+	fs->armed = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+}
+
+void cache_free(struct utsfs *fs)
+{
+	g_clear_pointer(&fs->armed, g_hash_table_unref);
+	g_mutex_clear(&fs->cache_lock);
+}
+
+static bool cache_is_on(struct utsfs *fs)
+{
+	return g_atomic_int_get(&fs->cache_on);
+}
+
+void cache_enable(struct utsfs *fs)
+{
+	g_atomic_int_set(&fs->epoch_works, 1);
+	g_atomic_int_set(&fs->cache_on, 1);
+}
+
+guint cache_name_begin(struct utsfs *fs)
+{
+	return (guint)g_atomic_int_get(&fs->names_gen);
+}
+
+/*
+ * A check that began after the lookup looked may have missed the node
+ * (it was not counted yet): such a reply is not cached. A check that
+ * began later sees the node and unnames it if it is stale.
+ */
+double cache_name_timeout(struct utsfs *fs, guint gen)
+{
+	if (!cache_is_on(fs) || (guint)g_atomic_int_get(&fs->names_gen) != gen)
+		return 0;
+	return NAME_TIMEOUT;
+}
+
+/*
+ * Armed before the value is read: a change after that takes it back.
+ * Only the kernel's getattr replies may arm: for an inode it already has,
+ * it ignores a reply that an inval_inode overtook; a lookup reply can
+ * create the inode after the inval_inode found none, so lookups never
+ * give hostname and domainname a timeout (see stat.c).
+ */
+double cache_value_timeout(struct utsfs *fs, fuse_ino_t ino)
+{
+	if (!cache_is_on(fs))
+		return 0;
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->cache_lock);
+	g_hash_table_add(fs->armed, g_memdup2(&ino, sizeof(ino)));
+	return CACHE_TIMEOUT;
+}
+
+void cache_value_dropped(struct utsfs *fs, fuse_ino_t ino)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->cache_lock);
+
+	g_hash_table_remove(fs->armed, &ino);
+}
+
+static void inval_inode(struct utsfs *fs, fuse_ino_t ino)
+{
+	/* -ENOENT: the kernel holds nothing of ino. Nothing else can go wrong here. */
+	fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
+void cache_drop_values(struct utsfs *fs)
+{
+	g_autoptr(GHashTable) taken = NULL;
+	GHashTableIter it;
+	gpointer key;
+
+	/* Taken out under the lock, told to the kernel outside it. */
+	g_mutex_lock(&fs->cache_lock);
+	taken = g_steal_pointer(&fs->armed);
+	fs->armed = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	g_mutex_unlock(&fs->cache_lock);
+	g_hash_table_iter_init(&it, taken);
+	while (g_hash_table_iter_next(&it, &key, NULL))
+		inval_inode(fs, *(fuse_ino_t *)key);
+}
+
+void cache_drop_files(struct utsfs *fs, fuse_ino_t dir)
+{
+	for (size_t row = 0; row < attr_count; row++)
+		inval_inode(fs, attr_ino(dir, row));
+}
+
+/*
+ * Take the name away from the node the kernel holds: its requests answer
+ * ENOENT from then on, and the attributes it holds are taken back, so a
+ * stat asks again. Under names_lock, as our own mkdir, rmdir and rename
+ * change names, so what looks stale here is someone else's doing.
+ *
+ * The kernel's dentry is left to expire (NAME_TIMEOUT) rather than taken
+ * back with inval_entry: that waits for the root's lock, which a request
+ * holds until we answer it, and a thread blocked there cannot even be
+ * killed: a SIGKILL of the daemon would hang the mount instead of ending
+ * it. mkdir revalidates a name anyway (LOOKUP_EXCL); a name that someone
+ * re-binds to another namespace needs expire_all_names().
+ */
+static bool drop_name(struct utsfs *fs, const struct held_node *h)
+{
+	bool dropped = false;
+
+	g_mutex_lock(&fs->names_lock);
+	if (nsops_still_holds(fs->state.dir_fd, h->name, fs->nsfs_dev, h->id) < 0)
+		dropped = nodes_unname_node(fs, h->ino, h->name);
+	g_mutex_unlock(&fs->names_lock);
+	if (!dropped)
+		return false;
+	cache_drop_files(fs, h->ino);
+	inval_inode(fs, h->ino);
+	return true;
+}
+
+/*
+ * FUSE_NOTIFY_INC_EPOCH (Linux 6.16; libfuse 3.14 predates it): the kernel
+ * looks up again every name it holds, on its next use, and takes no lock
+ * to do so. A name re-bound by another tool then shows its new namespace
+ * at once instead of ENOENT until it expires.
+ */
+#define NOTIFY_INC_EPOCH 8
+
+static void expire_all_names(struct utsfs *fs)
+{
+	struct fuse_out_header out = { .len = sizeof(out), .error = NOTIFY_INC_EPOCH };
+
+	if (!g_atomic_int_get(&fs->epoch_works))
+		return;
+	if (write(fuse_session_fd(fs->se), &out, sizeof(out)) == (ssize_t)sizeof(out))
+		return;
+	/* An older kernel: names expire on their own (NAME_TIMEOUT). */
+	g_info("kernel cannot expire names (%s): a re-bound name shows within %.0f s",
+	       g_strerror(errno), NAME_TIMEOUT);
+	g_atomic_int_set(&fs->epoch_works, 0);
+}
+
+void cache_check_names(struct utsfs *fs)
+{
+	g_autoptr(GArray) held = NULL;
+	bool dropped = false;
+
+	g_atomic_int_inc(&fs->names_gen);
+	held = nodes_held(fs);
+	for (guint i = 0; i < held->len; i++) {
+		const struct held_node *h = &g_array_index(held, struct held_node, i);
+
+		if (nsops_still_holds(fs->state.dir_fd, h->name, fs->nsfs_dev, h->id) < 0)
+			dropped |= drop_name(fs, h);
+	}
+	if (dropped)
+		expire_all_names(fs);
+}
+
+void cache_disable(struct utsfs *fs)
+{
+	/* Names the kernel holds expire on their own, soon (NAME_TIMEOUT). */
+	g_atomic_int_set(&fs->cache_on, 0);
+	cache_drop_values(fs);
+}
