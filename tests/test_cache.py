@@ -1,0 +1,213 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""What the kernel and the daemon keep never shows stale.
+
+The kernel caches names and sizes, the daemon the last value it read; both
+must follow changes made behind the daemon's back. These tests make those
+changes from this very process (no subprocess to lose time in) and look at
+once, many times over: a read must be current on the very next call, as must
+anything that goes through open(2); only stat(2) of what the kernel cached may
+lag, by the watcher's wake-up (util.settled).
+"""
+
+import ctypes
+import errno
+import os
+import threading
+
+import pytest
+
+import util
+
+CLONE_NEWUTS = 0x04000000
+MNT_DETACH = 2
+MS_BIND = 4096
+ROUNDS = 200
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def check(ret, what):
+    if ret != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+
+
+def inside(nsfile, fn):
+    """Run fn() in a thread that entered the UTS namespace of nsfile: only
+    that thread leaves the host's namespace, and it ends with fn."""
+    out = {}
+
+    def main():
+        fd = os.open(nsfile, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            check(libc.setns(fd, CLONE_NEWUTS), "setns")
+            out["result"] = fn()
+        except BaseException as e:  # noqa: B902 - handed to the caller
+            out["error"] = e
+        finally:
+            os.close(fd)
+
+    t = threading.Thread(target=main)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["result"]
+
+
+SETTERS = {"hostname": libc.sethostname, "domainname": libc.setdomainname}
+
+
+@pytest.mark.parametrize("field", ["hostname", "domainname"])
+def test_a_change_inside_shows_on_the_very_next_read(utsfs, field):
+    utsfs.mkdir("x")
+    path = utsfs.path("x", field)
+    assert utsfs.read("x", field)  # the daemon now keeps a value
+
+    def rounds():
+        for i in range(ROUNDS):
+            value = f"v{i}-{'x' * (i % 30)}".encode()
+            check(SETTERS[field](value, len(value)), field)
+            with open(path, "rb") as f:
+                got = f.read()
+            assert got == value + b"\n", f"round {i}: read {got!r} after setting {value!r}"
+        return True
+
+    assert inside(utsfs.state / "x", rounds)
+
+
+def test_a_change_inside_shows_on_a_reread_of_an_open_file(utsfs):
+    utsfs.mkdir("x")
+    fd = os.open(utsfs.path("x", "hostname"), os.O_RDONLY)
+    try:
+        def rounds():
+            for i in range(ROUNDS):
+                value = f"r{i}".encode()
+                check(libc.sethostname(value, len(value)), "sethostname")
+                assert os.pread(fd, 100, 0) == value + b"\n", f"round {i}"
+            return True
+
+        assert inside(utsfs.state / "x", rounds)
+    finally:
+        os.close(fd)
+
+
+def test_a_change_in_another_namespace_leaves_the_value_right(utsfs):
+    """Every sethostname on the host moves the event counter: the daemon
+    reads again, and must still answer each namespace's own value."""
+    utsfs.mkdir("x")
+    utsfs.mkdir("y")
+
+    def rounds():
+        for i in range(ROUNDS // 4):
+            value = f"y{i}".encode()
+            check(libc.sethostname(value, len(value)), "sethostname")
+            assert utsfs.read("x", "hostname") == "x\n"
+            assert utsfs.read("y", "hostname") == value.decode() + "\n"
+        return True
+
+    assert inside(utsfs.state / "y", rounds)
+
+
+def test_writes_through_the_mount_show_in_stat_at_once(utsfs):
+    utsfs.mkdir("x")
+    path = utsfs.path("x", "hostname")
+    for i in range(ROUNDS // 2):
+        value = "w" * (1 + i % 40)
+        with open(path, "w") as f:
+            f.write(value + "\n")
+        assert os.stat(path).st_size == len(value) + 1, f"round {i}"
+        assert utsfs.read("x", "hostname") == value + "\n"
+
+
+def test_a_change_inside_reaches_stat(utsfs):
+    utsfs.mkdir("x")
+    path = utsfs.path("x", "hostname")
+    assert os.stat(path).st_size == len("x\n")
+    for value in ("much-longer-than-before", "s", "medium-name"):
+        inside(utsfs.state / "x",
+               lambda v=value: check(libc.sethostname(v.encode(), len(v)), "sethostname"))
+        util.settled(lambda v=value: os.stat(path).st_size == len(v) + 1,
+                     f"st_size of hostname after it became {value}")
+        with open(path) as f:
+            assert len(f.read()) == os.fstat(f.fileno()).st_size
+
+
+def test_a_name_unmounted_behind_the_back_fails_open_and_read_at_once(utsfs):
+    names = [f"n{i}" for i in range(20)]
+    for name in names:
+        utsfs.mkdir(name)
+        assert utsfs.read(name, "hostname") == f"{name}\n"  # cached by the kernel now
+    fds = {name: os.open(utsfs.path(name, "hostname"), os.O_RDONLY) for name in names}
+    try:
+        for name in names:
+            check(libc.umount2(str(utsfs.state / name).encode(), MNT_DETACH), "umount2")
+            # No wait: open(2) and read(2) come to the daemon, which looks again.
+            with pytest.raises(OSError) as e:
+                os.pread(fds[name], 100, 0)
+            assert e.value.errno == errno.ENOENT, name
+            with pytest.raises(OSError) as e:
+                open(utsfs.path(name, "hostname")).close()
+            assert e.value.errno == errno.ENOENT, name
+            os.unlink(utsfs.state / name)
+        util.settled(lambda: not any(os.path.exists(utsfs.path(n)) for n in names),
+                     "the removed names gone from stat")
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    assert utsfs.names() == []
+    assert util.state_problems(utsfs.mnt, utsfs.state) == []
+
+
+def bind_new_namespace(nsfile, hostname):
+    """What `unshare --uts=FILE hostname X` does, from a thread of ours."""
+    out = {}
+
+    def main():
+        try:
+            check(libc.unshare(CLONE_NEWUTS), "unshare")
+            check(libc.sethostname(hostname.encode(), len(hostname)), "sethostname")
+            check(libc.mount(b"/proc/thread-self/ns/uts", str(nsfile).encode(),
+                             None, MS_BIND, None), "mount --bind")
+        except OSError as e:
+            out["error"] = e
+
+    t = threading.Thread(target=main)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+
+
+def test_a_name_rebound_behind_the_back_shows_its_new_namespace(utsfs):
+    utsfs.mkdir("x")
+    nsfile = utsfs.state / "x"
+    held = []
+    try:
+        for i in range(5):
+            # Held open, so the new namespace cannot get the old one's inode number.
+            held.append(os.open(nsfile, os.O_RDONLY | os.O_CLOEXEC))
+            old = util.nsfs_id(nsfile)
+            assert utsfs.read("x", "id") == f"{old}\n"
+            check(libc.umount2(str(nsfile).encode(), MNT_DETACH), "umount2")
+            bind_new_namespace(nsfile, f"re{i}")
+            new = util.nsfs_id(nsfile)
+            assert new != old
+            util.settled(lambda: os.stat(utsfs.path("x")).st_ino == new,
+                         "the re-bound name's new namespace")
+            assert utsfs.read("x", "hostname") == f"re{i}\n"
+            assert utsfs.read("x", "id") == f"{new}\n"
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
+def test_chown_shows_on_the_files_at_once(utsfs):
+    utsfs.mkdir("x")
+    before = {a: os.stat(utsfs.path("x", a)) for a in ("hostname", "domainname", "id")}
+    assert all(st.st_uid == 0 for st in before.values())
+    for uid in (util.DELEGATE, 0, util.DELEGATE):
+        os.chown(utsfs.path("x"), uid, uid)
+        for attr in before:
+            st = os.stat(utsfs.path("x", attr))
+            assert (st.st_uid, st.st_gid) == (uid, uid), attr
