@@ -135,14 +135,15 @@ static dev_t mount_device(const char *mountpoint)
 static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *restore)
 {
 	g_autofree char *path = g_canonicalize_filename(state_dir, NULL);
-	int r;
-
 	struct stat host_st;
+	int r;
 
 	clock_gettime(CLOCK_REALTIME, &fs->start_time);
 	nodes_init(fs);
 	cache_init(fs);
-	changes_open(fs);
+	r = changes_init(fs);
+	if (r < 0)
+		return r;
 	handles_init(fs);
 	g_mutex_init(&fs->names_lock);
 	fs->host_fd = nsops_open_host();
@@ -188,7 +189,7 @@ static void utsfs_teardown(struct utsfs *fs)
 	nsops_close_fd(&fs->host_fd);
 	g_mutex_clear(&fs->names_lock);
 	cache_free(fs);
-	changes_close(fs);
+	changes_free(fs);
 	nodes_free(fs);
 }
 

@@ -3,6 +3,9 @@
 #include "utsfs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void node_free(struct ns_node *node)
 {
@@ -207,6 +210,50 @@ int node_check(struct utsfs *fs, fuse_ino_t ino)
 	return r;
 }
 
+/*
+ * Open node ino's namespace. While no mount changed since its name was
+ * last seen holding it, the name is still that bind mount (the kernel
+ * refuses to unlink or rename a mount point): open it and check the
+ * inode. Else go all the way (ns_open_node), and remember the name holds.
+ */
+static int open_ns(struct utsfs *fs, fuse_ino_t ino, guint mounts, struct ns_ref *ref)
+{
+	struct stat st;
+	bool known;
+	int fd;
+
+	g_mutex_lock(&fs->nodes_lock);
+	struct ns_node *node = named_node(fs, ino);
+	known = node && node->checked == mounts;
+	if (known) {
+		ref->name = g_strdup(node->name);
+		ref->id = node->id;
+	}
+	g_mutex_unlock(&fs->nodes_lock);
+	if (known) {
+		fd = openat(fs->state.dir_fd, ref->name,
+			    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == fs->nsfs_dev &&
+		    st.st_ino == ref->id)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+		ns_ref_clear(ref);
+	}
+	fd = ns_open_node(fs, ino, ref, NULL);
+	if (fd >= 0)
+		node_checked(fs, ino, ref, mounts);
+	return fd;
+}
+
+int node_open_ns(struct utsfs *fs, fuse_ino_t ino, struct ns_ref *ref)
+{
+	guint values, mounts;
+
+	changes_poll(fs, &values, &mounts);
+	return open_ns(fs, ino, mounts, ref);
+}
+
 /* The kept value, when nothing changed since it was read; under nodes_lock. */
 static bool kept_value(struct ns_node *node, enum nsops_field field, guint values,
 		       guint mounts, char value[NSOPS_VALUE_MAX + 1])
@@ -234,13 +281,12 @@ int node_value(struct utsfs *fs, fuse_ino_t ino, enum nsops_field field,
 	if (kept)
 		return 0;
 
-	nsops_autofd int ns_fd = ns_open_node(fs, ino, &ref, NULL);
+	nsops_autofd int ns_fd = open_ns(fs, ino, mounts, &ref);
 	if (ns_fd < 0)
 		return ns_fd;
 	r = nsops_get(fs->host_fd, ns_fd, field, value);
 	if (r < 0)
 		return r;
-	node_checked(fs, ino, &ref, mounts);
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
 	struct ns_node *node = named_node(fs, ino);
 	if (node && g_str_equal(node->name, ref.name) && values >= node->value_epoch[field]) {

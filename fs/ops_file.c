@@ -151,7 +151,7 @@ static int write_value(struct utsfs *fs, struct open_file *of, const char *buf,
 		return (int)len;
 
 	g_auto(NsRef) ref = { 0 };
-	nsops_autofd int ns_fd = ns_open_node(fs, of->dir, &ref, NULL);
+	nsops_autofd int ns_fd = node_open_ns(fs, of->dir, &ref);
 	if (ns_fd < 0)
 		return ns_fd;
 	r = nsops_set(fs->host_fd, ns_fd, of->def->field, value->str, (size_t)len);

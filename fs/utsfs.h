@@ -5,6 +5,7 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 #include <glib.h>
+#include <pthread.h>
 
 #include "nsops.h"
 
@@ -71,16 +72,15 @@ struct utsfs {
 	GHashTable *polled;
 	GThread *watcher;
 	int watch_stop_fd;
-	/* What the watcher polls: hostname, domainname, mountinfo (see watch.c). */
-	int watch_fds[3];
+	/* The watcher's own copies of changes.c's files (see watch.c). */
+	int watch_fds[CHANGE_SOURCES];
 
 	/*
 	 * Whether a kept value or a checked name may be stale (changes.c):
-	 * change_lock guards the fds and both epochs.
+	 * each thread's own files to poll, and the epochs they move (atomic).
 	 */
-	GMutex change_lock;
-	int change_fds[CHANGE_SOURCES];
-	bool change_fds_ok;
+	pthread_key_t change_key;
+	bool change_key_ok;
 	guint values_epoch;
 	guint mounts_epoch;
 
@@ -152,6 +152,11 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NsRef, ns_ref_clear)
 /* Whether directory node ino's name still holds its namespace: -ENOENT when not. */
 int node_check(struct utsfs *fs, fuse_ino_t ino);
 /*
+ * Open directory node ino's namespace (to enter it), its name and id going
+ * to *ref: as ns_open_node, with fewer checks while no mount changed.
+ */
+int node_open_ns(struct utsfs *fs, fuse_ino_t ino, struct ns_ref *ref);
+/*
  * field of directory node ino's namespace, as nsops_get gives it: kept in
  * the node until changes.c says it may have changed, then read afresh.
  */
@@ -204,8 +209,12 @@ void record_save(struct utsfs *fs);
 void record_close(struct utsfs *fs);
 
 /* changes.c */
-void changes_open(struct utsfs *fs);
-void changes_close(struct utsfs *fs);
+/* /proc/sys/kernel/hostname, .../domainname, /proc/self/mountinfo. */
+extern const char *const change_paths[CHANGE_SOURCES];
+/* A file whose POLLPRI says source changed since its last poll; -errno. */
+int changes_open_source(int source);
+int changes_init(struct utsfs *fs);
+void changes_free(struct utsfs *fs);
 /* Look for changes since the last look; the current epochs go to *values and *mounts. */
 void changes_poll(struct utsfs *fs, guint *values, guint *mounts);
 

@@ -34,19 +34,11 @@ static void wake_changed(struct utsfs *fs)
 	}
 }
 
-/* The files whose POLLPRI the watcher waits for, in fs->watch_fds order. */
-enum { WATCH_HOSTNAME, WATCH_DOMAINNAME, WATCH_MOUNTS, WATCH_STOP };
-
 /*
- * The kernel signals POLLPRI|POLLERR on mountinfo after every mount or
- * umount in our mount namespace: every change of what a name in the state
- * directory holds is one (see cache.c).
+ * The watcher waits for the same kernel events as changes.c, on its own
+ * copies of the files, and for the stop eventfd after them.
  */
-static const char *const watched_paths[] = {
-	[WATCH_HOSTNAME] = "/proc/sys/kernel/hostname",
-	[WATCH_DOMAINNAME] = "/proc/sys/kernel/domainname",
-	[WATCH_MOUNTS] = "/proc/self/mountinfo",
-};
+enum { WATCH_STOP = CHANGE_SOURCES };
 
 static void values_changed(struct utsfs *fs)
 {
@@ -61,7 +53,7 @@ static gpointer watch_thread(gpointer data)
 	struct utsfs *fs = data;
 	struct pollfd fds[WATCH_STOP + 1];
 
-	for (int i = 0; i < WATCH_STOP; i++)
+	for (int i = 0; i < CHANGE_SOURCES; i++)
 		fds[i] = (struct pollfd){ .fd = fs->watch_fds[i], .events = POLLPRI | POLLERR };
 	fds[WATCH_STOP] = (struct pollfd){ .fd = fs->watch_stop_fd, .events = POLLIN };
 	for (;;) {
@@ -76,9 +68,9 @@ static gpointer watch_thread(gpointer data)
 		if (fds[WATCH_STOP].revents)
 			break;
 		/* Names first: a value of a name that is gone needs no news. */
-		if (fds[WATCH_MOUNTS].revents)
+		if (fds[CHANGE_MOUNTS].revents)
 			cache_check_names(fs);
-		if (fds[WATCH_HOSTNAME].revents || fds[WATCH_DOMAINNAME].revents)
+		if (fds[CHANGE_HOSTNAME].revents || fds[CHANGE_DOMAINNAME].revents)
 			values_changed(fs);
 	}
 	return NULL;
@@ -88,7 +80,7 @@ int watch_init(struct utsfs *fs)
 {
 	g_mutex_init(&fs->watch_lock);
 	fs->polled = g_hash_table_new(g_direct_hash, g_direct_equal);
-	for (int i = 0; i < WATCH_STOP; i++)
+	for (int i = 0; i < CHANGE_SOURCES; i++)
 		fs->watch_fds[i] = -1;
 	fs->watch_stop_fd = eventfd(0, EFD_CLOEXEC);
 	return fs->watch_stop_fd < 0 ? -errno : 0;
@@ -99,11 +91,11 @@ void watch_start(struct utsfs *fs)
 	bool all = true;
 
 	/* Opened here, before any request: a change from then on is seen. */
-	for (int i = 0; i < WATCH_STOP; i++) {
-		fs->watch_fds[i] = open(watched_paths[i], O_RDONLY | O_CLOEXEC);
+	for (int i = 0; i < CHANGE_SOURCES; i++) {
+		fs->watch_fds[i] = changes_open_source(i);
 		if (fs->watch_fds[i] < 0) {
 			g_warning("cannot watch %s: %s; the kernel will cache nothing",
-				  watched_paths[i], g_strerror(errno));
+				  change_paths[i], g_strerror(-fs->watch_fds[i]));
 			all = false;
 		}
 	}
@@ -122,7 +114,7 @@ void watch_stop(struct utsfs *fs)
 		fs->watcher = NULL;
 	}
 	nsops_close_fd(&fs->watch_stop_fd);
-	for (int i = 0; i < WATCH_STOP; i++)
+	for (int i = 0; i < CHANGE_SOURCES; i++)
 		nsops_close_fd(&fs->watch_fds[i]);
 }
 
