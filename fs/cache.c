@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* What the kernel may cache of the tree, and taking it back when something changes behind our back. */
-#include "attrs.h"
+#include "open_file.h"
 
 #include <errno.h>
 #include <linux/fuse.h>
@@ -81,11 +81,25 @@ double cache_name_timeout(struct utsfs *fs, guint gen)
  */
 double cache_value_timeout(struct utsfs *fs, fuse_ino_t ino)
 {
+	bool first;
+
 	if (!cache_is_on(fs))
 		return 0;
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->cache_lock);
+	g_mutex_lock(&fs->cache_lock);
+	first = g_hash_table_size(fs->armed) == 0;
 	g_hash_table_add(fs->armed, g_memdup2(&ino, sizeof(ino)));
+	g_mutex_unlock(&fs->cache_lock);
+	/* The watcher may have stopped listening for changes: it must hear this one's. */
+	if (first)
+		watch_kick(fs);
 	return CACHE_TIMEOUT;
+}
+
+bool cache_values_armed(struct utsfs *fs)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->cache_lock);
+
+	return g_hash_table_size(fs->armed) > 0;
 }
 
 void cache_value_dropped(struct utsfs *fs, fuse_ino_t ino)

@@ -72,6 +72,7 @@ struct utsfs {
 	GHashTable *polled;
 	GThread *watcher;
 	int watch_stop_fd;
+	int watch_kick_fd;
 	/* The watcher's own copies of changes.c's files (see watch.c). */
 	int watch_fds[CHANGE_SOURCES];
 
@@ -231,6 +232,8 @@ guint cache_name_begin(struct utsfs *fs);
 double cache_name_timeout(struct utsfs *fs, guint gen);
 /* The attribute timeout for a reply about a hostname or domainname file, before it is computed. */
 double cache_value_timeout(struct utsfs *fs, fuse_ino_t ino);
+/* Whether the kernel holds any size the watcher must take back on a change. */
+bool cache_values_armed(struct utsfs *fs);
 /* The kernel dropped the size of ino itself (a write or O_TRUNC through us). */
 void cache_value_dropped(struct utsfs *fs, fuse_ino_t ino);
 /* A hostname or domainname changed somewhere: take back every size the kernel holds. */

@@ -36,9 +36,27 @@ static void wake_changed(struct utsfs *fs)
 
 /*
  * The watcher waits for the same kernel events as changes.c, on its own
- * copies of the files, and for the stop eventfd after them.
+ * copies of the files, and for the stop and kick eventfds after them.
  */
-enum { WATCH_STOP = CHANGE_SOURCES };
+enum { WATCH_STOP = CHANGE_SOURCES, WATCH_KICK, WATCH_FDS };
+
+/*
+ * Whether anyone needs to hear of hostname and domainname changes: a size
+ * the kernel holds, a pending poll, or the record. When nobody does, the
+ * watcher leaves those files alone, so a sethostname (through the mount or
+ * not) wakes no thread of ours; whoever starts needing them kicks the
+ * watcher. A poll after a pause still reports every change since the
+ * previous one: nothing is missed, at worst something is taken back twice.
+ */
+static bool values_wanted(struct utsfs *fs)
+{
+	bool polls;
+
+	g_mutex_lock(&fs->watch_lock);
+	polls = g_hash_table_size(fs->polled) > 0;
+	g_mutex_unlock(&fs->watch_lock);
+	return fs->record_path || polls || cache_values_armed(fs);
+}
 
 static void values_changed(struct utsfs *fs)
 {
@@ -51,12 +69,18 @@ static void values_changed(struct utsfs *fs)
 static gpointer watch_thread(gpointer data)
 {
 	struct utsfs *fs = data;
-	struct pollfd fds[WATCH_STOP + 1];
+	struct pollfd fds[WATCH_FDS];
 
 	for (int i = 0; i < CHANGE_SOURCES; i++)
 		fds[i] = (struct pollfd){ .fd = fs->watch_fds[i], .events = POLLPRI | POLLERR };
 	fds[WATCH_STOP] = (struct pollfd){ .fd = fs->watch_stop_fd, .events = POLLIN };
+	fds[WATCH_KICK] = (struct pollfd){ .fd = fs->watch_kick_fd, .events = POLLIN };
 	for (;;) {
+		bool values = values_wanted(fs);
+
+		/* poll(2) skips negative fds. */
+		fds[CHANGE_HOSTNAME].fd = values ? fs->watch_fds[CHANGE_HOSTNAME] : -1;
+		fds[CHANGE_DOMAINNAME].fd = values ? fs->watch_fds[CHANGE_DOMAINNAME] : -1;
 		if (poll(fds, G_N_ELEMENTS(fds), -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -67,6 +91,8 @@ static gpointer watch_thread(gpointer data)
 		}
 		if (fds[WATCH_STOP].revents)
 			break;
+		if (fds[WATCH_KICK].revents)
+			eventfd_read(fs->watch_kick_fd, &(eventfd_t){ 0 });
 		/* Names first: a value of a name that is gone needs no news. */
 		if (fds[CHANGE_MOUNTS].revents)
 			cache_check_names(fs);
@@ -83,7 +109,13 @@ int watch_init(struct utsfs *fs)
 	for (int i = 0; i < CHANGE_SOURCES; i++)
 		fs->watch_fds[i] = -1;
 	fs->watch_stop_fd = eventfd(0, EFD_CLOEXEC);
-	return fs->watch_stop_fd < 0 ? -errno : 0;
+	fs->watch_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return fs->watch_stop_fd < 0 || fs->watch_kick_fd < 0 ? -errno : 0;
+}
+
+void watch_kick(struct utsfs *fs)
+{
+	eventfd_write(fs->watch_kick_fd, 1);
 }
 
 void watch_start(struct utsfs *fs)
@@ -114,6 +146,7 @@ void watch_stop(struct utsfs *fs)
 		fs->watcher = NULL;
 	}
 	nsops_close_fd(&fs->watch_stop_fd);
+	nsops_close_fd(&fs->watch_kick_fd);
 	for (int i = 0; i < CHANGE_SOURCES; i++)
 		nsops_close_fd(&fs->watch_fds[i]);
 }
@@ -129,11 +162,14 @@ void watch_free(struct utsfs *fs)
 void watch_add(struct utsfs *fs, struct open_file *of, struct fuse_pollhandle *ph)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->watch_lock);
+	bool first = g_hash_table_size(fs->polled) == 0;
 
 	if (of->ph)
 		fuse_pollhandle_destroy(of->ph);
 	of->ph = ph;
 	g_hash_table_add(fs->polled, of);
+	if (first)
+		watch_kick(fs);
 }
 
 void watch_forget(struct utsfs *fs, struct open_file *of)
