@@ -150,19 +150,20 @@ void cache_drop_files(struct utsfs *fs, fuse_ino_t dir)
  * it. mkdir revalidates a name anyway (LOOKUP_EXCL); a name that someone
  * re-binds to another namespace needs expire_all_names().
  */
-static bool drop_name(struct utsfs *fs, const struct held_node *h)
+static void drop_name(struct utsfs *fs, const struct held_node *h)
 {
-	bool dropped = false;
+	bool stale;
 
 	g_mutex_lock(&fs->names_lock);
-	if (nsops_still_holds(fs->state.dir_fd, h->name, fs->nsfs_dev, h->id) < 0)
-		dropped = nodes_unname_node(fs, h->ino, h->name);
+	stale = nsops_still_holds(fs->state.dir_fd, h->name, fs->nsfs_dev, h->id) < 0;
+	/* A lookup may have given the name a new node already. */
+	if (stale)
+		nodes_unname_node(fs, h->ino, h->name);
 	g_mutex_unlock(&fs->names_lock);
-	if (!dropped)
-		return false;
+	if (!stale)
+		return;
 	cache_drop_files(fs, h->ino);
 	inval_inode(fs, h->ino);
-	return true;
 }
 
 /*
@@ -190,7 +191,7 @@ static void expire_all_names(struct utsfs *fs)
 void cache_check_names(struct utsfs *fs)
 {
 	g_autoptr(GArray) held = NULL;
-	bool dropped = false;
+	g_autoptr(GArray) stale = g_array_new(FALSE, FALSE, sizeof(guint));
 
 	g_atomic_int_inc(&fs->names_gen);
 	held = nodes_held(fs);
@@ -198,10 +199,15 @@ void cache_check_names(struct utsfs *fs)
 		const struct held_node *h = &g_array_index(held, struct held_node, i);
 
 		if (nsops_still_holds(fs->state.dir_fd, h->name, fs->nsfs_dev, h->id) < 0)
-			dropped |= drop_name(fs, h);
+			g_array_append_val(stale, i);
 	}
-	if (dropped)
-		expire_all_names(fs);
+	if (stale->len == 0)
+		return;
+	/* First, so a walk meanwhile finds the name's new namespace, not ENOENT. */
+	expire_all_names(fs);
+	for (guint i = 0; i < stale->len; i++)
+		drop_name(fs, &g_array_index(held, struct held_node,
+					     g_array_index(stale, guint, i)));
 }
 
 void cache_disable(struct utsfs *fs)

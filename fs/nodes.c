@@ -153,15 +153,13 @@ GArray *nodes_held(struct utsfs *fs)
 	return held;
 }
 
-bool nodes_unname_node(struct utsfs *fs, fuse_ino_t ino, const char *name)
+void nodes_unname_node(struct utsfs *fs, fuse_ino_t ino, const char *name)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
 	struct ns_node *node = g_hash_table_lookup(fs->nodes_by_ino, &ino);
 
-	if (!node || !node->name || !g_str_equal(node->name, name))
-		return false;
-	node_unname(fs, node);
-	return true;
+	if (node && node->name && g_str_equal(node->name, name))
+		node_unname(fs, node);
 }
 
 void ns_ref_clear(struct ns_ref *ref)

@@ -136,8 +136,8 @@ fuse_ino_t nodes_reserve(struct utsfs *fs);
 int nodes_ref(struct utsfs *fs, fuse_ino_t ino, struct ns_ref *ref);
 void nodes_rename(struct utsfs *fs, const char *from, const char *to);
 void nodes_unname(struct utsfs *fs, const char *name);
-/* Unname node ino if it is still called name; whether it was. */
-bool nodes_unname_node(struct utsfs *fs, fuse_ino_t ino, const char *name);
+/* Unname node ino if it is still called name. */
+void nodes_unname_node(struct utsfs *fs, fuse_ino_t ino, const char *name);
 /* A node the kernel holds under a name, as nodes_held copies it. */
 struct held_node {
 	fuse_ino_t ino;

@@ -438,11 +438,20 @@ SETTLE_DEADLINE = 2.0
 
 def settled(check, what: str):
     """Wait until check() is true: a change made behind the daemon's back has
-    reached the kernel's cache of names and sizes. Fails after SETTLE_DEADLINE."""
+    reached the kernel's cache of names and sizes. An OSError from check()
+    counts as not yet (a name may be looked up afresh meanwhile). Fails after
+    SETTLE_DEADLINE, with the last error if there was one."""
     deadline = time.monotonic() + SETTLE_DEADLINE
-    while not check():
+    while True:
+        try:
+            if check():
+                return
+            last = None
+        except OSError as e:
+            last = e
         if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not so {SETTLE_DEADLINE} s after the change")
+            pytest.fail(f"{what}: not so {SETTLE_DEADLINE} s after the change"
+                        + (f" (last: {last})" if last else ""))
         time.sleep(0.001)
 
 
