@@ -200,11 +200,14 @@ int node_check(struct utsfs *fs, fuse_ino_t ino)
 	g_mutex_unlock(&fs->nodes_lock);
 	if (known)
 		return 0;
+	/*
+	 * Not remembered as checked: an nsfs number may be reused by a new
+	 * namespace (of any type) once the old one is gone, which only a full
+	 * open tells apart (open_ns).
+	 */
 	r = nodes_ref(fs, ino, &ref);
 	if (r == 0)
 		r = nsops_still_holds(fs->state.dir_fd, ref.name, fs->nsfs_dev, ref.id);
-	if (r == 0)
-		node_checked(fs, ino, &ref, mounts);
 	return r;
 }
 
@@ -256,8 +259,9 @@ int node_open_ns(struct utsfs *fs, fuse_ino_t ino, struct ns_ref *ref)
 static bool kept_value(struct ns_node *node, enum nsops_field field, guint values,
 		       guint mounts, char value[NSOPS_VALUE_MAX + 1])
 {
-	if (!node || node->checked != mounts || node->value_epoch[field] != values ||
-	    !node->value[field])
+	/* Read under this mounts epoch too: a mount may put a namespace with the same number there. */
+	if (!node || node->checked != mounts || node->value_mounts[field] != mounts ||
+	    node->value_epoch[field] != values || !node->value[field])
 		return false;
 	g_strlcpy(value, node->value[field], NSOPS_VALUE_MAX + 1);
 	return true;
@@ -291,6 +295,7 @@ int node_value(struct utsfs *fs, fuse_ino_t ino, enum nsops_field field,
 		g_free(node->value[field]);
 		node->value[field] = g_strdup(value);
 		node->value_epoch[field] = values;
+		node->value_mounts[field] = mounts;
 	}
 	return 0;
 }

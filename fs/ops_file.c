@@ -73,11 +73,14 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->direct_io = of->def->volatile_content;
 	fi->keep_cache = !of->def->volatile_content;
 	fi->fh = handle_add(fs, g_steal_pointer(&of), (GDestroyNotify)open_file_free);
+	/*
+	 * Before replying: the kernel then sets the size it holds to 0 and no
+	 * longer trusts it; a getattr armed after that must stay armed.
+	 */
+	if (fi->flags & O_TRUNC)
+		cache_value_dropped(fs, ino);
 	if (fuse_reply_open(req, fi) != 0)
 		handle_release(fs, fi->fh);
-	else if (fi->flags & O_TRUNC)
-		/* The kernel sets the size it holds to 0 and no longer trusts it. */
-		cache_value_dropped(fs, ino);
 }
 
 void utsfs_release(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,

@@ -30,6 +30,8 @@ struct ns_node {
 	/* hostname and domainname as last read, and the values epoch before that read. */
 	char *value[2];
 	guint value_epoch[2];
+	/* The mounts epoch of that read: a mount since may have re-bound the name. */
+	guint value_mounts[2];
 };
 
 /* Where changes.c looks for changes, in change_fds order. */

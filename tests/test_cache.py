@@ -211,3 +211,34 @@ def test_chown_shows_on_the_files_at_once(utsfs):
         for attr in before:
             st = os.stat(utsfs.path("x", attr))
             assert (st.st_uid, st.st_gid) == (uid, uid), attr
+
+
+def test_a_name_rebound_without_any_sethostname_shows_the_new_value(utsfs):
+    """nsfs numbers are reused once a namespace is gone: a new namespace bound
+    where the old one was may have the same id, and no sethostname moved the
+    values epoch. The kept value must not survive the mount change."""
+    utsfs.mkdir("x")
+    nsfile = utsfs.state / "x"
+    host = os.uname().nodename
+    for _ in range(5):
+        assert utsfs.read("x", "hostname") == "x\n"
+        check(libc.umount2(str(nsfile).encode(), MNT_DETACH), "umount2")
+        out = {}
+
+        def main():
+            try:
+                check(libc.unshare(CLONE_NEWUTS), "unshare")
+                check(libc.mount(b"/proc/thread-self/ns/uts", str(nsfile).encode(),
+                                 None, MS_BIND, None), "mount --bind")
+            except OSError as e:
+                out["error"] = e
+
+        t = threading.Thread(target=main)
+        t.start()
+        t.join()
+        if "error" in out:
+            raise out["error"]
+        # A copy of the host's hostname, never set: no hostname event at all.
+        util.settled(lambda: utsfs.read("x", "hostname") == f"{host}\n",
+                     "the re-bound name's own hostname")
+        utsfs.write("x", "hostname", b"x\n")
