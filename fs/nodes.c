@@ -187,6 +187,24 @@ static void node_checked(struct utsfs *fs, fuse_ino_t ino, const struct ns_ref *
 		node->checked = checked;
 }
 
+/*
+ * Whether node ino's name was last seen holding its namespace under mounts
+ * epoch mounts (so it still does); its name and id go to *ref when not NULL.
+ */
+static bool node_known(struct utsfs *fs, fuse_ino_t ino, guint mounts, struct ns_ref *ref)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
+	struct ns_node *node = named_node(fs, ino);
+
+	if (!node || node->checked != mounts)
+		return false;
+	if (ref) {
+		ref->name = g_strdup(node->name);
+		ref->id = node->id;
+	}
+	return true;
+}
+
 int node_check(struct utsfs *fs, fuse_ino_t ino)
 {
 	g_auto(NsRef) ref = { 0 };
@@ -194,11 +212,7 @@ int node_check(struct utsfs *fs, fuse_ino_t ino)
 	int r;
 
 	changes_poll(fs, &values, &mounts);
-	g_mutex_lock(&fs->nodes_lock);
-	struct ns_node *node = named_node(fs, ino);
-	bool known = node && node->checked == mounts;
-	g_mutex_unlock(&fs->nodes_lock);
-	if (known)
+	if (node_known(fs, ino, mounts, NULL))
 		return 0;
 	/*
 	 * Not remembered as checked: an nsfs number may be reused by a new
@@ -220,18 +234,9 @@ int node_check(struct utsfs *fs, fuse_ino_t ino)
 static int open_ns(struct utsfs *fs, fuse_ino_t ino, guint mounts, struct ns_ref *ref)
 {
 	struct stat st;
-	bool known;
 	int fd;
 
-	g_mutex_lock(&fs->nodes_lock);
-	struct ns_node *node = named_node(fs, ino);
-	known = node && node->checked == mounts;
-	if (known) {
-		ref->name = g_strdup(node->name);
-		ref->id = node->id;
-	}
-	g_mutex_unlock(&fs->nodes_lock);
-	if (known) {
+	if (node_known(fs, ino, mounts, ref)) {
 		fd = openat(fs->state.dir_fd, ref->name,
 			    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == fs->nsfs_dev &&

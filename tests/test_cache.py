@@ -32,20 +32,16 @@ def check(ret, what):
         raise OSError(e, f"{what}: {os.strerror(e)}")
 
 
-def inside(nsfile, fn):
-    """Run fn() in a thread that entered the UTS namespace of nsfile: only
-    that thread leaves the host's namespace, and it ends with fn."""
+def in_thread(fn):
+    """Run fn() in a thread of its own and return what it returns (or raise
+    what it raised): namespace calls there leave this thread alone."""
     out = {}
 
     def main():
-        fd = os.open(nsfile, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            check(libc.setns(fd, CLONE_NEWUTS), "setns")
             out["result"] = fn()
         except BaseException as e:  # noqa: B902 - handed to the caller
             out["error"] = e
-        finally:
-            os.close(fd)
 
     t = threading.Thread(target=main)
     t.start()
@@ -53,6 +49,20 @@ def inside(nsfile, fn):
     if "error" in out:
         raise out["error"]
     return out["result"]
+
+
+def inside(nsfile, fn):
+    """Run fn() in a thread that entered the UTS namespace of nsfile: only
+    that thread leaves the host's namespace, and it ends with fn."""
+    def enter_and_run():
+        fd = os.open(nsfile, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            check(libc.setns(fd, CLONE_NEWUTS), "setns")
+            return fn()
+        finally:
+            os.close(fd)
+
+    return in_thread(enter_and_run)
 
 
 SETTERS = {"hostname": libc.sethostname, "domainname": libc.setdomainname}
@@ -159,24 +169,16 @@ def test_a_name_unmounted_behind_the_back_fails_open_and_read_at_once(utsfs):
     assert util.state_problems(utsfs.mnt, utsfs.state) == []
 
 
-def bind_new_namespace(nsfile, hostname):
-    """What `unshare --uts=FILE hostname X` does, from a thread of ours."""
-    out = {}
-
+def bind_new_namespace(nsfile, hostname=None):
+    """What `unshare --uts=FILE [hostname X]` does, from a thread of ours."""
     def main():
-        try:
-            check(libc.unshare(CLONE_NEWUTS), "unshare")
+        check(libc.unshare(CLONE_NEWUTS), "unshare")
+        if hostname is not None:
             check(libc.sethostname(hostname.encode(), len(hostname)), "sethostname")
-            check(libc.mount(b"/proc/thread-self/ns/uts", str(nsfile).encode(),
-                             None, MS_BIND, None), "mount --bind")
-        except OSError as e:
-            out["error"] = e
+        check(libc.mount(b"/proc/thread-self/ns/uts", str(nsfile).encode(),
+                         None, MS_BIND, None), "mount --bind")
 
-    t = threading.Thread(target=main)
-    t.start()
-    t.join()
-    if "error" in out:
-        raise out["error"]
+    in_thread(main)
 
 
 def test_a_name_rebound_behind_the_back_shows_its_new_namespace(utsfs):
@@ -223,22 +225,8 @@ def test_a_name_rebound_without_any_sethostname_shows_the_new_value(utsfs):
     for _ in range(5):
         assert utsfs.read("x", "hostname") == "x\n"
         check(libc.umount2(str(nsfile).encode(), MNT_DETACH), "umount2")
-        out = {}
-
-        def main():
-            try:
-                check(libc.unshare(CLONE_NEWUTS), "unshare")
-                check(libc.mount(b"/proc/thread-self/ns/uts", str(nsfile).encode(),
-                                 None, MS_BIND, None), "mount --bind")
-            except OSError as e:
-                out["error"] = e
-
-        t = threading.Thread(target=main)
-        t.start()
-        t.join()
-        if "error" in out:
-            raise out["error"]
         # A copy of the host's hostname, never set: no hostname event at all.
+        bind_new_namespace(nsfile)
         util.settled(lambda: utsfs.read("x", "hostname") == f"{host}\n",
                      "the re-bound name's own hostname")
         utsfs.write("x", "hostname", b"x\n")
