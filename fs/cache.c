@@ -138,35 +138,6 @@ void cache_drop_files(struct utsfs *fs, fuse_ino_t dir)
 }
 
 /*
- * Take the name away from the node the kernel holds: its requests answer
- * ENOENT from then on, and the attributes it holds are taken back, so a
- * stat asks again. Under names_lock, as our own mkdir, rmdir and rename
- * change names, so what looks stale here is someone else's doing.
- *
- * The kernel's dentry is left to expire (NAME_TIMEOUT) rather than taken
- * back with inval_entry: that waits for the root's lock, which a request
- * holds until we answer it, and a thread blocked there cannot even be
- * killed: a SIGKILL of the daemon would hang the mount instead of ending
- * it. mkdir revalidates a name anyway (LOOKUP_EXCL); a name that someone
- * re-binds to another namespace needs expire_all_names().
- */
-static void drop_name(struct utsfs *fs, const struct held_node *h)
-{
-	bool stale;
-
-	g_mutex_lock(&fs->names_lock);
-	stale = nsops_still_holds(fs->state.dir_fd, h->name, fs->nsfs_dev, h->id) < 0;
-	/* A lookup may have given the name a new node already. */
-	if (stale)
-		nodes_unname_node(fs, h->ino, h->name);
-	g_mutex_unlock(&fs->names_lock);
-	if (!stale)
-		return;
-	cache_drop_files(fs, h->ino);
-	inval_inode(fs, h->ino);
-}
-
-/*
  * FUSE_NOTIFY_INC_EPOCH (Linux 6.16; libfuse 3.14 predates it): the kernel
  * looks up again every name it holds, on its next use, and takes no lock
  * to do so. A name re-bound by another tool then shows its new namespace
@@ -188,26 +159,76 @@ static void expire_all_names(struct utsfs *fs)
 	g_atomic_int_set(&fs->epoch_works, 0);
 }
 
+/*
+ * Under names_lock, which our own rmdir and rename hold until they have
+ * unnamed what they changed: a name that still has its node and is stale
+ * now is someone else's doing. Without this, every rmdir (its umount wakes
+ * the watcher) would expire every name the kernel holds.
+ */
+static bool taken_behind_our_back(struct utsfs *fs, const struct held_node *h)
+{
+	return nodes_named(fs, h->ino, h->name) &&
+	       nsops_still_holds(fs->state.dir_fd, h->name, fs->nsfs_dev, h->id) < 0;
+}
+
+/*
+ * Take the name away from the node the kernel holds: its requests answer
+ * ENOENT from then on, and the attributes it holds are taken back, so a
+ * stat asks again.
+ *
+ * The kernel's dentry is left to expire (NAME_TIMEOUT) rather than taken
+ * back with inval_entry: that waits for the root's lock, which a request
+ * holds until we answer it, and a thread blocked there cannot even be
+ * killed: a SIGKILL of the daemon would hang the mount instead of ending
+ * it. mkdir revalidates a name anyway (LOOKUP_EXCL); a name that someone
+ * re-binds to another namespace needs expire_all_names().
+ */
+static void drop_names(struct utsfs *fs, GArray *held, GArray *suspects)
+{
+	g_autoptr(GArray) stale = g_array_new(FALSE, FALSE, sizeof(guint));
+
+	g_mutex_lock(&fs->names_lock);
+	for (guint i = 0; i < suspects->len; i++) {
+		guint k = g_array_index(suspects, guint, i);
+
+		if (taken_behind_our_back(fs, &g_array_index(held, struct held_node, k)))
+			g_array_append_val(stale, k);
+	}
+	/* First, so a walk meanwhile finds the name's new namespace, not ENOENT. */
+	if (stale->len > 0)
+		expire_all_names(fs);
+	for (guint i = 0; i < stale->len; i++) {
+		const struct held_node *h = &g_array_index(held, struct held_node,
+							   g_array_index(stale, guint, i));
+
+		nodes_unname_node(fs, h->ino, h->name);
+	}
+	g_mutex_unlock(&fs->names_lock);
+	for (guint i = 0; i < stale->len; i++) {
+		const struct held_node *h = &g_array_index(held, struct held_node,
+							   g_array_index(stale, guint, i));
+
+		cache_drop_files(fs, h->ino);
+		inval_inode(fs, h->ino);
+	}
+}
+
 void cache_check_names(struct utsfs *fs)
 {
 	g_autoptr(GArray) held = NULL;
-	g_autoptr(GArray) stale = g_array_new(FALSE, FALSE, sizeof(guint));
+	g_autoptr(GArray) suspects = g_array_new(FALSE, FALSE, sizeof(guint));
 
 	g_atomic_int_inc(&fs->names_gen);
 	held = nodes_held(fs);
+	/* Without names_lock: one fstatat per name must not hold up mkdir. */
 	for (guint i = 0; i < held->len; i++) {
 		const struct held_node *h = &g_array_index(held, struct held_node, i);
 
 		if (nsops_still_holds(fs->state.dir_fd, h->name, fs->nsfs_dev, h->id) < 0)
-			g_array_append_val(stale, i);
+			g_array_append_val(suspects, i);
 	}
-	if (stale->len == 0)
-		return;
-	/* First, so a walk meanwhile finds the name's new namespace, not ENOENT. */
-	expire_all_names(fs);
-	for (guint i = 0; i < stale->len; i++)
-		drop_name(fs, &g_array_index(held, struct held_node,
-					     g_array_index(stale, guint, i)));
+	if (suspects->len > 0)
+		drop_names(fs, held, suspects);
 }
 
 void cache_disable(struct utsfs *fs)

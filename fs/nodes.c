@@ -120,13 +120,26 @@ void nodes_rename(struct utsfs *fs, const char *from, const char *to)
 	g_hash_table_insert(fs->nodes_by_name, node->name, node);
 }
 
-void nodes_unname(struct utsfs *fs, const char *name)
+fuse_ino_t nodes_unname(struct utsfs *fs, const char *name)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
 	struct ns_node *node = g_hash_table_lookup(fs->nodes_by_name, name);
 
-	if (node)
-		node_unname(fs, node);
+	if (!node)
+		return 0;
+	node_unname(fs, node);
+	return node->ino;
+}
+
+void nodes_name_again(struct utsfs *fs, fuse_ino_t ino, const char *name)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
+	struct ns_node *node = g_hash_table_lookup(fs->nodes_by_ino, &ino);
+
+	if (!node || node->name || g_hash_table_contains(fs->nodes_by_name, name))
+		return;
+	node->name = g_strdup(name);
+	g_hash_table_insert(fs->nodes_by_name, node->name, node);
 }
 
 static void held_node_clear(struct held_node *h)
@@ -153,12 +166,27 @@ GArray *nodes_held(struct utsfs *fs)
 	return held;
 }
 
+/* Node ino, if it is still called name; under nodes_lock. */
+static struct ns_node *node_called(struct utsfs *fs, fuse_ino_t ino, const char *name)
+{
+	struct ns_node *node = g_hash_table_lookup(fs->nodes_by_ino, &ino);
+
+	return node && node->name && g_str_equal(node->name, name) ? node : NULL;
+}
+
+bool nodes_named(struct utsfs *fs, fuse_ino_t ino, const char *name)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
+
+	return node_called(fs, ino, name) != NULL;
+}
+
 void nodes_unname_node(struct utsfs *fs, fuse_ino_t ino, const char *name)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
-	struct ns_node *node = g_hash_table_lookup(fs->nodes_by_ino, &ino);
+	struct ns_node *node = node_called(fs, ino, name);
 
-	if (node && node->name && g_str_equal(node->name, name))
+	if (node)
 		node_unname(fs, node);
 }
 

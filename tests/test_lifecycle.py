@@ -119,6 +119,41 @@ def test_rmdir_removes_name_state_file_and_mount(utsfs):
         os.stat(utsfs.path("x"))
 
 
+def bind_onto_itself(path, times):
+    """Stack times more bind mounts of path's namespace file on path, as
+    `unshare --uts=FILE` run again on the same file would. Private first:
+    binding a shared mount onto itself doubles it through propagation."""
+    run(["mount", "--make-private", path])
+    for _ in range(times):
+        run(["mount", "--bind", path, path])
+
+
+def test_rmdir_removes_a_name_bound_twice(utsfs):
+    utsfs.mkdir("x")
+    bind_onto_itself(utsfs.state / "x", 1)
+    os.rmdir(utsfs.path("x"))
+    assert utsfs.names() == []
+    assert utsfs.state_names() == []
+    assert utsfs.nsfs_mounts() == []
+
+
+def test_a_failed_rmdir_leaves_the_name_working(utsfs):
+    """More stacked mounts than rmdir takes off (64) fail it with EBUSY; the
+    name must still answer at once, through what the kernel already holds."""
+    utsfs.mkdir("x")
+    utsfs.write("x", "hostname", b"kept\n")
+    bind_onto_itself(utsfs.state / "x", 64)
+    utsfs.output.allow(r"^.*x: rmdir failed: Device or resource busy.*\n?")
+    with pytest.raises(OSError) as e:
+        os.rmdir(utsfs.path("x"))
+    assert e.value.errno == errno.EBUSY
+    assert utsfs.read("x", "hostname") == "kept\n"
+    assert utsfs.names() == ["x"]
+    os.rmdir(utsfs.path("x"))
+    assert utsfs.names() == []
+    assert utsfs.nsfs_mounts() == []
+
+
 def test_rmdir_keeps_processes_running(utsfs):
     ident = utsfs.mkdir("x")
     inner = utsfs.spawn(["nsenter", f"--uts={utsfs.state / 'x'}",

@@ -157,6 +157,12 @@ mkrm() { mkdir "$1" && rmdir "$1"; }
 		sh -c "echo ub-b >$dbg_mnt/x/hostname"
 	mkrm "$dbg_mnt/y"
 	count_requests "$work/utsfs.log" 'utsfs `mkdir MOUNT/y && rmdir MOUNT/y`' mkrm "$dbg_mnt/y"
+	# Our own rmdir must not make the kernel forget the names it holds:
+	# only the root's attributes (its directory changed) are asked again.
+	mkrm "$dbg_mnt/y"
+	sleep 0.1
+	count_requests "$work/utsfs.log" 'utsfs `cat MOUNT/NAME/hostname` after another name'"'"'s mkdir+rmdir' \
+		cat "$dbg_mnt/x/hostname"
 } | tee -a "$out"
 
 if [ "$quick" = 1 ]; then
