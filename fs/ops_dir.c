@@ -169,7 +169,7 @@ static void names_changed(struct utsfs *fs, const char *what, const char *name,
 	record_save(fs);
 }
 
-static int create_ns(struct utsfs *fs, const char *name)
+static int create_ns(struct utsfs *fs, const char *name, struct stat *ns_st)
 {
 	/* nsfs ids are reused: an old owner must not carry over to a new namespace. */
 	int r = meta_forget(fs, name);
@@ -178,25 +178,27 @@ static int create_ns(struct utsfs *fs, const char *name)
 		return r;
 	/* A name that is a valid hostname becomes it: `mkdir web01` is web01. */
 	return nsops_create(fs->host_fd, fs->state.path, name,
-			    nsops_value_is_valid(name, strlen(name)) ? name : NULL, NULL);
+			    nsops_value_is_valid(name, strlen(name)) ? name : NULL, ns_st);
 }
 
 void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		 mode_t mode G_GNUC_UNUSED)
 {
 	struct utsfs *fs = utsfs_from_req(req);
+	guint gen = cache_name_begin(fs);
+	struct stat ns_st;
 	int r = check_new_name(parent, name);
 
 	if (r == 0) {
 		g_mutex_lock(&fs->names_lock);
-		r = create_ns(fs, name);
+		r = create_ns(fs, name, &ns_st);
 		g_mutex_unlock(&fs->names_lock);
 		names_changed(fs, "mkdir", name, r, "created a UTS namespace");
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		reply_ns_entry(req, name);
+		reply_ns_stat(req, name, &ns_st, gen);
 }
 
 /*

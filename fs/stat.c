@@ -95,27 +95,33 @@ int stat_ino(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
 	return stat_attr(fs, dir, &ref, ns_fd, &ns_st, &m, row, st);
 }
 
-void reply_ns_entry(fuse_req_t req, const char *name)
+void reply_ns_stat(fuse_req_t req, const char *name, const struct stat *ns_st, guint gen)
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	struct fuse_entry_param e = { 0 };
 	struct ns_meta m;
-	struct stat ns_st;
-	guint gen = cache_name_begin(fs);
-	int r = nsops_identify(fs->state.dir_fd, name, &ns_st);
 
-	if (r < 0) {
-		/* Junk in the state directory is not a namespace: not there. */
-		fuse_reply_err(req, r == -EINVAL ? ENOENT : -r);
-		return;
-	}
-	e.ino = nodes_lookup(fs, name, ns_st.st_ino);
-	meta_get(fs, name, ns_st.st_ino, &m);
-	stat_ns_dir(&ns_st, &m, &e.attr);
+	e.ino = nodes_lookup(fs, name, ns_st->st_ino);
+	meta_get(fs, name, ns_st->st_ino, &m);
+	stat_ns_dir(ns_st, &m, &e.attr);
 	e.entry_timeout = cache_name_timeout(fs, gen);
 	e.attr_timeout = STATIC_TIMEOUT;
 	if (fuse_reply_entry(req, &e) != 0)
 		nodes_forget(fs, e.ino, 1);
+}
+
+void reply_ns_entry(fuse_req_t req, const char *name)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	struct stat ns_st;
+	guint gen = cache_name_begin(fs);
+	int r = nsops_identify(fs->state.dir_fd, name, &ns_st);
+
+	if (r < 0)
+		/* Junk in the state directory is not a namespace: not there. */
+		fuse_reply_err(req, r == -EINVAL ? ENOENT : -r);
+	else
+		reply_ns_stat(req, name, &ns_st, gen);
 }
 
 void reply_attr_entry(fuse_req_t req, fuse_ino_t dir, const char *name)

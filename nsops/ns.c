@@ -97,10 +97,10 @@ static int create_name_file(const char *path)
 }
 
 int nsops_create(int host_fd, const char *dir, const char *name,
-		 const char *hostname, uint64_t *id)
+		 const char *hostname, struct stat *st)
 {
 	g_autofree char *path = g_build_filename(dir, name, NULL);
-	uint64_t new_id = 0;
+	struct stat ns_st;
 	int r = create_name_file(path);
 
 	if (r < 0)
@@ -114,17 +114,19 @@ int nsops_create(int host_fd, const char *dir, const char *name,
 		r = -errno;
 		goto err_home;
 	}
-	r = nsops_current_id(&new_id);
-	if (r < 0)
+	/* The same inode the bind mount will show: the caller needs no second look. */
+	if (stat(THREAD_UTS, &ns_st) < 0) {
+		r = -errno;
 		goto err_home;
+	}
 	/* The bind mount comes last: once it exists, the name is complete. */
-	if (mount("/proc/thread-self/ns/uts", path, "none", MS_BIND, NULL) < 0) {
+	if (mount(THREAD_UTS, path, "none", MS_BIND, NULL) < 0) {
 		r = -errno;
 		goto err_home;
 	}
 	nsops_return_home(host_fd);
-	if (id)
-		*id = new_id;
+	if (st)
+		*st = ns_st;
 	return 0;
 
 err_home:
@@ -315,17 +317,18 @@ int nsops_destroy(const char *dir, const char *name)
 	 * `unshare --uts=FILE` twice on one file stacks two mounts; unlink
 	 * fails with EBUSY until all of them are gone. EINVAL means none is
 	 * left (or there never was one: an empty file is removed all the same).
+	 * Unlinking after each umount spares the common case, one mount, a
+	 * second umount2 only to hear EINVAL.
 	 */
 	for (i = 0; i < MAX_STACKED_MOUNTS; i++) {
-		if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
-			continue;
-		if (errno == EINVAL)
-			break;
-		return -errno;
+		if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
+			return -errno;
+		if (unlink(path) == 0)
+			return 0;
+		if (errno != EBUSY)
+			return -errno;
 	}
-	if (i == MAX_STACKED_MOUNTS)
-		return -EBUSY;
-	return unlink(path) < 0 ? -errno : 0;
+	return -EBUSY;
 }
 
 int nsops_rename(const char *dir, const char *from, const char *to)

@@ -12,8 +12,7 @@
 
 int nsops_open_host(void)
 {
-	/* thread-self: in a threaded process /proc/self is the main thread's. */
-	int fd = open("/proc/thread-self/ns/uts", O_RDONLY | O_CLOEXEC);
+	int fd = open(THREAD_UTS, O_RDONLY | O_CLOEXEC);
 
 	return fd < 0 ? -errno : fd;
 }
@@ -22,7 +21,7 @@ int nsops_current_id(uint64_t *id)
 {
 	struct stat st;
 
-	if (stat("/proc/thread-self/ns/uts", &st) < 0)
+	if (stat(THREAD_UTS, &st) < 0)
 		return -errno;
 	*id = st.st_ino;
 	return 0;

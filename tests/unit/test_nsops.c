@@ -124,6 +124,15 @@ static uint64_t id_of(struct fixture *f, const char *name)
 	return st.st_ino;
 }
 
+/* Create name (with hostname, when not NULL) and return its namespace's id. */
+static uint64_t create_ns(struct fixture *f, const char *name, const char *hostname)
+{
+	struct stat st;
+
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, name, hostname, &st), ==, 0);
+	return st.st_ino;
+}
+
 static void get_field(struct fixture *f, const char *name, enum nsops_field field,
 		      char buf[NSOPS_VALUE_MAX + 1])
 {
@@ -157,15 +166,15 @@ static void test_create_persists_new_namespace(struct fixture *f, gconstpointer 
 {
 	char buf[NSOPS_VALUE_MAX + 1];
 	g_autofree char *path = NULL;
-	uint64_t id = 0;
+	struct stat st = { 0 };
 
 	if (skip_unless_root())
 		return;
 	open_state(f);
-	g_assert_cmpint(nsops_create(f->host_fd, f->state, "web", "web01", &id), ==, 0);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "web", "web01", &st), ==, 0);
 	assert_at_home(f);
-	g_assert_cmpuint(id, !=, f->host_id);
-	g_assert_cmpuint(id_of(f, "web"), ==, id);
+	g_assert_cmpuint(st.st_ino, !=, f->host_id);
+	g_assert_cmpuint(id_of(f, "web"), ==, st.st_ino);
 	path = state_path(f, "web");
 	g_assert_true(mountinfo_has(path, "nsfs"));
 	get_field(f, "web", NSOPS_HOSTNAME, buf);
@@ -192,7 +201,7 @@ static void test_create_existing_name_fails(struct fixture *f, gconstpointer d G
 	if (skip_unless_root())
 		return;
 	open_state(f);
-	g_assert_cmpint(nsops_create(f->host_fd, f->state, "a", "a", &first), ==, 0);
+	first = create_ns(f, "a", "a");
 	g_assert_cmpint(nsops_create(f->host_fd, f->state, "a", "b", NULL), ==, -EEXIST);
 	g_assert_cmpuint(id_of(f, "a"), ==, first);
 	assert_at_home(f);
@@ -246,7 +255,7 @@ static void test_rename_keeps_namespace(struct fixture *f, gconstpointer d G_GNU
 	if (skip_unless_root())
 		return;
 	open_state(f);
-	g_assert_cmpint(nsops_create(f->host_fd, f->state, "old", "old", &id), ==, 0);
+	id = create_ns(f, "old", "old");
 	g_assert_cmpint(nsops_create(f->host_fd, f->state, "taken", "t", NULL), ==, 0);
 	g_assert_cmpint(nsops_rename(f->state, "old", "taken"), ==, -EEXIST);
 	g_assert_cmpuint(id_of(f, "old"), ==, id);
@@ -331,8 +340,8 @@ static void test_list_shows_only_namespaces(struct fixture *f, gconstpointer d G
 	if (skip_unless_root())
 		return;
 	open_state(f);
-	g_assert_cmpint(nsops_create(f->host_fd, f->state, "real", "b", &id_b), ==, 0);
-	g_assert_cmpint(nsops_create(f->host_fd, f->state, "alpha", "a", &id_a), ==, 0);
+	id_b = create_ns(f, "real", "b");
+	id_a = create_ns(f, "alpha", "a");
 	make_junk(f);
 	g_assert_cmpint(nsops_statedir_list(f->sd.dir_fd, &entries), ==, 0);
 	g_assert_cmpuint(entries->len, ==, 2);
@@ -351,7 +360,7 @@ static void test_reopen_removes_only_empty_files(struct fixture *f, gconstpointe
 	if (skip_unless_root())
 		return;
 	open_state(f);
-	g_assert_cmpint(nsops_create(f->host_fd, f->state, "real", "real", &id), ==, 0);
+	id = create_ns(f, "real", "real");
 	make_junk(f);
 	nsops_statedir_close(&f->sd);
 	open_state(f);
