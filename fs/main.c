@@ -4,6 +4,7 @@
 #include "ops.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -202,7 +203,9 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *opt
 		return fuse_session_loop(se);
 	cfg = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(cfg, opts->clone_fd);
-	fuse_loop_cfg_set_idle_threads(cfg, opts->max_idle_threads);
+	/* UINT_MAX means "not given"; libfuse 3.14 would print a warning for it. */
+	if (opts->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, opts->max_idle_threads);
 	fuse_loop_cfg_set_max_threads(cfg, opts->max_threads);
 	r = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);

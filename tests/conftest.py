@@ -52,8 +52,6 @@ class OutputChecker:
     """Fails a test whose daemon printed an error or warning that nobody expected."""
 
     ALLOWED = [
-        # libfuse 3.14 prints this for its own default max_threads (harmless).
-        r"^.*Ignoring invalid max threads value.*\n?",
         # valgrind (tests/valgrind-utsfs.sh) does not know the NS_GET_NSTYPE ioctl.
         r"^==\d+== Warning: noted but unhandled ioctl 0xb703 .*\n"
         r"==\d+== +This could cause spurious value errors to appear\.\n"
