@@ -185,8 +185,8 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		 mode_t mode G_GNUC_UNUSED)
 {
 	struct utsfs *fs = utsfs_from_req(req);
-	guint gen = cache_name_begin(fs);
 	struct stat ns_st;
+	guint gen = 0;
 	int r = check_new_name(parent, name);
 
 	if (r == 0) {
@@ -194,6 +194,14 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		r = create_ns(fs, name, &ns_st);
 		g_mutex_unlock(&fs->names_lock);
 		names_changed(fs, "mkdir", name, r, "created a UTS namespace");
+	}
+	if (r == 0) {
+		/*
+		 * Our own bind mount wakes the watcher: begun before it, the
+		 * reply would never be cached. One look after it instead.
+		 */
+		gen = cache_name_begin(fs);
+		r = nsops_still_holds(fs->state.dir_fd, name, fs->nsfs_dev, ns_st.st_ino);
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
