@@ -169,7 +169,7 @@ static void names_changed(struct utsfs *fs, const char *what, const char *name,
 	record_save(fs);
 }
 
-static int create_ns(struct utsfs *fs, const char *name, struct stat *ns_st)
+static int create_ns(struct utsfs *fs, const char *name, uint64_t *id)
 {
 	/* nsfs ids are reused: an old owner must not carry over to a new namespace. */
 	int r = meta_forget(fs, name);
@@ -178,7 +178,7 @@ static int create_ns(struct utsfs *fs, const char *name, struct stat *ns_st)
 		return r;
 	/* A name that is a valid hostname becomes it: `mkdir web01` is web01. */
 	return nsops_create(fs->host_fd, fs->state.path, name,
-			    nsops_value_is_valid(name, strlen(name)) ? name : NULL, ns_st);
+			    nsops_value_is_valid(name, strlen(name)) ? name : NULL, id);
 }
 
 void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -186,22 +186,24 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	struct stat ns_st;
+	uint64_t id;
 	guint gen = 0;
 	int r = check_new_name(parent, name);
 
 	if (r == 0) {
 		g_mutex_lock(&fs->names_lock);
-		r = create_ns(fs, name, &ns_st);
+		r = create_ns(fs, name, &id);
 		g_mutex_unlock(&fs->names_lock);
 		names_changed(fs, "mkdir", name, r, "created a UTS namespace");
 	}
 	if (r == 0) {
 		/*
-		 * Our own bind mount wakes the watcher: begun before it, the
-		 * reply would never be cached. One look after it instead.
+		 * After our own bind mount, which wakes the watcher: begun
+		 * before it, the reply would never be cached. The stat is of
+		 * the mounted inode, the one the name keeps.
 		 */
 		gen = cache_name_begin(fs);
-		r = nsops_still_holds(fs->state.dir_fd, name, fs->nsfs_dev, ns_st.st_ino);
+		r = nsops_still_holds_stat(fs->state.dir_fd, name, fs->nsfs_dev, id, &ns_st);
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);

@@ -86,11 +86,11 @@ static int restore_name(struct utsfs *fs, GKeyFile *kf, const char *group, const
 		.gid = (gid_t)g_key_file_get_uint64(kf, group, "gid", NULL),
 		.mode = mode ? (mode_t)g_ascii_strtoull(mode, NULL, 8) : 0755,
 	};
-	struct stat ns_st;
+	uint64_t id;
 	int r = meta_forget(fs, name);
 
 	if (r == 0)
-		r = nsops_create(fs->host_fd, fs->state.path, name, NULL, &ns_st);
+		r = nsops_create(fs->host_fd, fs->state.path, name, NULL, &id);
 	if (r < 0)
 		return r;
 	nsops_autofd int fd = nsops_open(fs->state.dir_fd, name, NULL);
@@ -99,7 +99,7 @@ static int restore_name(struct utsfs *fs, GKeyFile *kf, const char *group, const
 		restore_field(fs, fd, NSOPS_DOMAINNAME, domain);
 	}
 	if (m.uid != 0 || m.gid != 0 || (m.mode & 07777) != 0755)
-		r = meta_change(fs, name, ns_st.st_ino, &m, META_UID | META_GID | META_MODE);
+		r = meta_change(fs, name, id, &m, META_UID | META_GID | META_MODE);
 	return r;
 }
 

@@ -71,18 +71,24 @@ int nsops_identify(int dir_fd, const char *name, struct stat *st)
 	return 0;
 }
 
-int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id)
+int nsops_still_holds_stat(int dir_fd, const char *name, dev_t dev, uint64_t id,
+			   struct stat *st)
 {
-	struct stat st;
-
 	/*
 	 * stat follows the bind mount to the nsfs inode. nsfs inode numbers
 	 * are only reused once a namespace is gone, and a mounted one lives:
 	 * the same device and number are the same namespace.
 	 */
-	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(dir_fd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
-	return st.st_dev == dev && st.st_ino == id ? 0 : -ENOENT;
+	return st->st_dev == dev && st->st_ino == id ? 0 : -ENOENT;
+}
+
+int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id)
+{
+	struct stat st;
+
+	return nsops_still_holds_stat(dir_fd, name, dev, id, &st);
 }
 
 /* The empty file a name is bind-mounted on; O_EXCL guards against a second creator. */
@@ -97,10 +103,10 @@ static int create_name_file(const char *path)
 }
 
 int nsops_create(int host_fd, const char *dir, const char *name,
-		 const char *hostname, struct stat *st)
+		 const char *hostname, uint64_t *id)
 {
 	g_autofree char *path = g_build_filename(dir, name, NULL);
-	struct stat ns_st;
+	uint64_t new_id = 0;
 	int r = create_name_file(path);
 
 	if (r < 0)
@@ -114,19 +120,17 @@ int nsops_create(int host_fd, const char *dir, const char *name,
 		r = -errno;
 		goto err_home;
 	}
-	/* The same inode the bind mount will show: the caller needs no second look. */
-	if (stat(THREAD_UTS, &ns_st) < 0) {
-		r = -errno;
+	r = nsops_current_id(&new_id);
+	if (r < 0)
 		goto err_home;
-	}
 	/* The bind mount comes last: once it exists, the name is complete. */
 	if (mount(THREAD_UTS, path, "none", MS_BIND, NULL) < 0) {
 		r = -errno;
 		goto err_home;
 	}
 	nsops_return_home(host_fd);
-	if (st)
-		*st = ns_st;
+	if (id)
+		*id = new_id;
 	return 0;
 
 err_home:

@@ -80,15 +80,17 @@ int nsops_identify(int dir_fd, const char *name, struct stat *st);
  * anything else now.
  */
 int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id);
+/* nsops_still_holds(), and st gets what stat(2) shows of name (its nsfs file). */
+int nsops_still_holds_stat(int dir_fd, const char *name, dev_t dev, uint64_t id,
+			   struct stat *st);
 /*
  * Create a new UTS namespace and persist it as dir/name: O_EXCL empty file,
  * unshare in this thread, set hostname (when hostname is not NULL), bind-mount
  * /proc/thread-self/ns/uts onto the file, return to the host. Every failure
- * undoes the earlier steps. -EEXIST when the name exists. st (when not NULL)
- * gets the new namespace's nsfs file as stat(2) shows it (st_ino is its id).
+ * undoes the earlier steps. -EEXIST when the name exists.
  */
 int nsops_create(int host_fd, const char *dir, const char *name,
-		 const char *hostname, struct stat *st);
+		 const char *hostname, uint64_t *id);
 /*
  * Name an existing UTS namespace (as `ip netns attach` does): bind the nsfs
  * file target (e.g. /proc/PID/ns/uts) onto dir/name. -ENOENT when target is

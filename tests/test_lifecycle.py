@@ -119,6 +119,17 @@ def test_rmdir_removes_name_state_file_and_mount(utsfs):
         os.stat(utsfs.path("x"))
 
 
+def test_mkdir_answers_with_the_namespace_as_it_stays(utsfs):
+    """mkdir's reply is what the kernel caches: it must show the inode the
+    name keeps, as a stat of the state file does."""
+    for i in range(20):
+        os.mkdir(utsfs.path(f"n{i}"))
+        st = os.stat(utsfs.path(f"n{i}"))
+        ns = os.stat(utsfs.state / f"n{i}")
+        assert (st.st_ino, st.st_mtime_ns, st.st_ctime_ns) == \
+            (ns.st_ino, ns.st_mtime_ns, ns.st_ctime_ns)
+
+
 def bind_onto_itself(path, times):
     """Stack times more bind mounts of path's namespace file on path, as
     `unshare --uts=FILE` run again on the same file would. Private first:

@@ -127,10 +127,10 @@ static uint64_t id_of(struct fixture *f, const char *name)
 /* Create name (with hostname, when not NULL) and return its namespace's id. */
 static uint64_t create_ns(struct fixture *f, const char *name, const char *hostname)
 {
-	struct stat st;
+	uint64_t id = 0;
 
-	g_assert_cmpint(nsops_create(f->host_fd, f->state, name, hostname, &st), ==, 0);
-	return st.st_ino;
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, name, hostname, &id), ==, 0);
+	return id;
 }
 
 static void get_field(struct fixture *f, const char *name, enum nsops_field field,
@@ -166,15 +166,15 @@ static void test_create_persists_new_namespace(struct fixture *f, gconstpointer 
 {
 	char buf[NSOPS_VALUE_MAX + 1];
 	g_autofree char *path = NULL;
-	struct stat st = { 0 };
+	uint64_t id = 0;
 
 	if (skip_unless_root())
 		return;
 	open_state(f);
-	g_assert_cmpint(nsops_create(f->host_fd, f->state, "web", "web01", &st), ==, 0);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "web", "web01", &id), ==, 0);
 	assert_at_home(f);
-	g_assert_cmpuint(st.st_ino, !=, f->host_id);
-	g_assert_cmpuint(id_of(f, "web"), ==, st.st_ino);
+	g_assert_cmpuint(id, !=, f->host_id);
+	g_assert_cmpuint(id_of(f, "web"), ==, id);
 	path = state_path(f, "web");
 	g_assert_true(mountinfo_has(path, "nsfs"));
 	get_field(f, "web", NSOPS_HOSTNAME, buf);
@@ -411,7 +411,7 @@ static void test_adopt_refuses_what_is_no_uts_namespace(struct fixture *f, gcons
 static void test_still_holds_follows_the_name(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
 {
 	g_autofree char *junk = NULL;
-	struct stat x, y;
+	struct stat x, y, seen;
 
 	if (skip_unless_root())
 		return;
@@ -421,6 +421,11 @@ static void test_still_holds_follows_the_name(struct fixture *f, gconstpointer d
 	g_assert_cmpint(nsops_identify(f->sd.dir_fd, "x", &x), ==, 0);
 	g_assert_cmpint(nsops_identify(f->sd.dir_fd, "y", &y), ==, 0);
 	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev, x.st_ino), ==, 0);
+	/* The _stat variant hands back what stat(2) of the name shows. */
+	g_assert_cmpint(nsops_still_holds_stat(f->sd.dir_fd, "x", x.st_dev, x.st_ino, &seen), ==, 0);
+	g_assert_cmpuint(seen.st_ino, ==, x.st_ino);
+	g_assert_cmpint(seen.st_mtim.tv_sec, ==, x.st_mtim.tv_sec);
+	g_assert_cmpint(seen.st_mtim.tv_nsec, ==, x.st_mtim.tv_nsec);
 	/* Another namespace under the name, or the right number on another device: no. */
 	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", y.st_dev, y.st_ino), ==, -ENOENT);
 	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev + 1, x.st_ino), ==, -ENOENT);
