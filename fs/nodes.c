@@ -120,26 +120,13 @@ void nodes_rename(struct utsfs *fs, const char *from, const char *to)
 	g_hash_table_insert(fs->nodes_by_name, node->name, node);
 }
 
-fuse_ino_t nodes_unname(struct utsfs *fs, const char *name)
+void nodes_unname(struct utsfs *fs, const char *name)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
 	struct ns_node *node = g_hash_table_lookup(fs->nodes_by_name, name);
 
-	if (!node)
-		return 0;
-	node_unname(fs, node);
-	return node->ino;
-}
-
-void nodes_name_again(struct utsfs *fs, fuse_ino_t ino, const char *name)
-{
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
-	struct ns_node *node = g_hash_table_lookup(fs->nodes_by_ino, &ino);
-
-	if (!node || node->name || g_hash_table_contains(fs->nodes_by_name, name))
-		return;
-	node->name = g_strdup(name);
-	g_hash_table_insert(fs->nodes_by_name, node->name, node);
+	if (node)
+		node_unname(fs, node);
 }
 
 static void held_node_clear(struct held_node *h)

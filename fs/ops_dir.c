@@ -261,22 +261,20 @@ static int ns_id(struct utsfs *fs, const char *name, uint64_t *id)
 
 static int remove_ns(struct utsfs *fs, const char *name)
 {
-	fuse_ino_t ino;
 	uint64_t id;
 	int r = ns_id(fs, name, &id);
 
 	if (r < 0)
 		return r;
 	/*
-	 * Unnamed first: the umount wakes the watcher, which would otherwise
-	 * find the name stale and wait for names_lock to see whose doing it was.
+	 * Unnamed only once gone: a lookup meanwhile (a revalidation takes no
+	 * lock of ours) must not make a second node. The watcher, woken by the
+	 * umount, waits for names_lock and then finds the node unnamed.
 	 */
-	ino = nodes_unname(fs, name);
 	r = nsops_destroy(fs->state.path, name);
-	if (r < 0) {
-		nodes_name_again(fs, ino, name);
+	if (r < 0)
 		return r;
-	}
+	nodes_unname(fs, name);
 	/* A stale entry left by a failed write is pruned at the next start. */
 	meta_forget(fs, name);
 	return 0;

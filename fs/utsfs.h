@@ -137,10 +137,7 @@ fuse_ino_t nodes_reserve(struct utsfs *fs);
 /* Copy name and id of the namespace directory ino; -ENOENT when stale. */
 int nodes_ref(struct utsfs *fs, fuse_ino_t ino, struct ns_ref *ref);
 void nodes_rename(struct utsfs *fs, const char *from, const char *to);
-/* Take name from its node; returns the node's id, or 0 if no node had it. */
-fuse_ino_t nodes_unname(struct utsfs *fs, const char *name);
-/* Undo nodes_unname(), unless another node took the name meanwhile. */
-void nodes_name_again(struct utsfs *fs, fuse_ino_t ino, const char *name);
+void nodes_unname(struct utsfs *fs, const char *name);
 /* Whether node ino is still called name. */
 bool nodes_named(struct utsfs *fs, fuse_ino_t ino, const char *name);
 /* Unname node ino if it is still called name. */

@@ -325,11 +325,17 @@ int nsops_destroy(const char *dir, const char *name)
 	 * second umount2 only to hear EINVAL.
 	 */
 	for (i = 0; i < MAX_STACKED_MOUNTS; i++) {
-		if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL)
-			return -errno;
+		bool none_left = false;
+
+		if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
+			if (errno != EINVAL)
+				return -errno;
+			none_left = true;
+		}
 		if (unlink(path) == 0)
 			return 0;
-		if (errno != EBUSY)
+		/* Busy with no mount of ours to take off: trying again cannot help. */
+		if (errno != EBUSY || none_left)
 			return -errno;
 	}
 	return -EBUSY;
