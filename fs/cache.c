@@ -17,7 +17,9 @@
  *    (umount, rm, mount --bind, mv) is a mount or umount there, and every
  *    mount or umount bumps /proc/self/mountinfo (POLLPRI). Then each name
  *    the kernel holds is checked with one fstatat; the stale ones lose
- *    their node (see drop_name()). The kernel keeps a name for a second.
+ *    their node (see drop_names()). The kernel keeps a name for a second.
+ *    Such checks are spaced out (watch.c): events meanwhile wait for the
+ *    next one.
  *  - Sizes of hostname and domainname. Any sethostname or setdomainname on
  *    the host bumps /proc/sys/kernel/{hostname,domainname}. Then every size
  *    the kernel holds ("armed" ids) is taken back (inval_inode).
@@ -26,10 +28,11 @@
  * us, and changes.c tells at once whether the value we kept is current.
  * Changes through the mount show at once (the kernel updates what it holds
  * from our replies); changes behind our back show as soon as the watcher
- * wakes, microseconds later. Without a watcher every timeout is 0.
+ * wakes: microseconds later for sizes, milliseconds for names. Without a
+ * watcher every timeout is 0.
  */
 #define CACHE_TIMEOUT 86400.0
-/* How long the kernel may keep a name: see drop_name() for why not longer. */
+/* How long the kernel may keep a name: see drop_names() for why not longer. */
 #define NAME_TIMEOUT 1.0
 
 void cache_init(struct utsfs *fs)
@@ -161,9 +164,9 @@ static void expire_all_names(struct utsfs *fs)
 
 /*
  * Under names_lock, which our own rmdir and rename hold until they have
- * unnamed what they changed: a name that still has its node and is stale
- * now is someone else's doing. Without this, every rmdir (its umount wakes
- * the watcher) would expire every name the kernel holds.
+ * unnamed or renamed what they changed: a name that still has its node and
+ * is stale now is someone else's doing. Without this, every rmdir (its
+ * umount wakes the watcher) would expire every name the kernel holds.
  */
 static bool taken_behind_our_back(struct utsfs *fs, const struct held_node *h)
 {
@@ -213,29 +216,12 @@ static void drop_names(struct utsfs *fs, GArray *held, GArray *suspects)
 	}
 }
 
-/*
- * Beyond this many names held by the kernel, a mount event expires them
- * all instead of checking each. Every mount or umount anywhere on the host
- * wakes the watcher: at 20,000 held names the checks took 37 ms of CPU per
- * event, so a container host's mount churn would keep a CPU busy.
- */
-#define CHECK_NAMES_MAX 256
-
 void cache_check_names(struct utsfs *fs)
 {
 	g_autoptr(GArray) held = NULL;
 	g_autoptr(GArray) suspects = g_array_new(FALSE, FALSE, sizeof(guint));
 
 	g_atomic_int_inc(&fs->names_gen);
-	/*
-	 * One write instead: the kernel looks every name up again on its next
-	 * use, and requests on a node whose name went stale fail at once
-	 * anyway (node_check). Older kernels let names expire (NAME_TIMEOUT).
-	 */
-	if (nodes_held_count(fs) > CHECK_NAMES_MAX) {
-		expire_all_names(fs);
-		return;
-	}
 	held = nodes_held(fs);
 	/* Without names_lock: one fstatat per name must not hold up mkdir. */
 	for (guint i = 0; i < held->len; i++) {

@@ -134,13 +134,6 @@ static void held_node_clear(struct held_node *h)
 	g_free(h->name);
 }
 
-guint nodes_held_count(struct utsfs *fs)
-{
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);
-
-	return g_hash_table_size(fs->nodes_by_name);
-}
-
 GArray *nodes_held(struct utsfs *fs)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->nodes_lock);

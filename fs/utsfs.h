@@ -150,8 +150,6 @@ struct held_node {
 };
 /* Copies of every named node, as a GArray of struct held_node that frees them. */
 GArray *nodes_held(struct utsfs *fs);
-/* How many named nodes the kernel holds. */
-guint nodes_held_count(struct utsfs *fs);
 void ns_ref_clear(struct ns_ref *ref);
 typedef struct ns_ref NsRef;
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NsRef, ns_ref_clear)

@@ -431,8 +431,8 @@ def inside_both(nsfile):
 # How long a change made behind the daemon's back (in the state directory, or
 # inside a namespace) may take to reach what the kernel caches. The daemon's
 # watcher wakes on the kernel's own event (mountinfo or hostname POLLPRI)
-# within microseconds; this allows for a loaded machine. Reads never wait:
-# content always comes afresh.
+# within microseconds, and checks names at most every 10 ms or so; this
+# allows for a loaded machine. Reads never wait: content always comes afresh.
 SETTLE_DEADLINE = 2.0
 
 
