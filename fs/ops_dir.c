@@ -198,9 +198,11 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (r == 0) {
 		/*
-		 * After our own bind mount, which wakes the watcher: begun
-		 * before it, the reply would never be cached. The stat is of
-		 * the mounted inode, the one the name keeps.
+		 * After our own bind mount, which may start a check of the
+		 * names: begun before it, the reply would seldom be cached
+		 * (one that starts after this look still makes it uncached,
+		 * which is only slower). The stat is of the mounted inode,
+		 * the one the name keeps.
 		 */
 		gen = cache_name_begin(fs);
 		r = nsops_still_holds_stat(fs->state.dir_fd, name, fs->nsfs_dev, id, &ns_st);
