@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <syslog.h>
+#include <unistd.h>
 
 static int syslog_priority(GLogLevelFlags level)
 {
@@ -28,27 +29,50 @@ static const char *field_value(const GLogField *fields, gsize n, const char *key
 	return NULL;
 }
 
+/*
+ * With neither a journal nor a syslog socket (containers, small VMs), each
+ * message would cost a failing sendmsg, socket and connect, and glibc's
+ * formatting: some 15 us, as much as the rest of a mkdir. After a message
+ * found neither, the ones of the next second are dropped unsent (they
+ * could only be lost anyway, unless a log daemon starts in that second).
+ */
+#define LOG_RETRY_SECONDS 1
+
+static void send_to_log(struct utsfs_log *log, GLogLevelFlags level,
+			const GLogField *fields, gsize n)
+{
+	const char *message = field_value(fields, n, "MESSAGE");
+	gint now = (gint)(g_get_monotonic_time() / G_USEC_PER_SEC);
+
+	if (now < g_atomic_int_get(&log->retry_at))
+		return;
+	if (g_log_writer_journald(level, fields, n, NULL) == G_LOG_WRITER_HANDLED)
+		return;
+	if (access("/dev/log", W_OK) == 0)
+		syslog(syslog_priority(level), "%s", message ? message : "");
+	else
+		g_atomic_int_set(&log->retry_at, now + LOG_RETRY_SECONDS);
+}
+
 static GLogWriterOutput utsfs_log_writer(GLogLevelFlags level, const GLogField *fields,
 					 gsize n, gpointer data)
 {
-	const bool *foreground = data;
-	const char *message = field_value(fields, n, "MESSAGE");
+	struct utsfs_log *log = data;
 
 	/* Debug output is libfuse's (-d); ours would only repeat it. */
 	if (level & G_LOG_LEVEL_DEBUG)
 		return G_LOG_WRITER_HANDLED;
-	if (g_log_writer_journald(level, fields, n, NULL) != G_LOG_WRITER_HANDLED)
-		syslog(syslog_priority(level), "%s", message ? message : "");
+	send_to_log(log, level, fields, n);
 	/* Events (info) go to the log only; trouble is shown on the terminal too. */
-	if (*foreground && !(level & G_LOG_LEVEL_INFO))
+	if (log->foreground && !(level & G_LOG_LEVEL_INFO))
 		g_log_writer_standard_streams(level, fields, n, NULL);
 	return G_LOG_WRITER_HANDLED;
 }
 
-void utsfs_log_init(const bool *foreground)
+void utsfs_log_init(struct utsfs_log *log)
 {
 	openlog("utsfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	g_log_set_writer_func(utsfs_log_writer, (gpointer)foreground, NULL);
+	g_log_set_writer_func(utsfs_log_writer, log, NULL);
 }
 
 void utsfs_log_failure(const char *what, const char *name, int err)

@@ -231,11 +231,11 @@ int main(int argc, char *argv[])
 			    .state = { .lock_fd = -1, .dir_fd = -1 } };
 	struct fuse_session *se;
 	/* Until the command line says otherwise, messages go to the terminal too. */
-	bool foreground = true;
+	struct utsfs_log log = { .foreground = true };
 	int ret = 1;
 
 	g_set_prgname("utsfs");
-	utsfs_log_init(&foreground);
+	utsfs_log_init(&log);
 	if (fuse_opt_parse(&args, &conf, utsfs_opt_spec, take_positional) != 0)
 		goto out_args;
 	if (conf.positional->len > 2) {
@@ -282,7 +282,7 @@ int main(int argc, char *argv[])
 		goto out_session;
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out_signals;
-	foreground = opts.foreground;
+	log.foreground = opts.foreground;
 	fs.mount_dev = mount_device(opts.mountpoint);
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out_unmount;

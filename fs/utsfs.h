@@ -175,8 +175,15 @@ int node_value(struct utsfs *fs, fuse_ino_t ino, enum nsops_field field,
 int ns_open_node(struct utsfs *fs, fuse_ino_t ino, struct ns_ref *ref, struct stat *st);
 
 /* log.c */
-/* Send glib's log to the journal or syslog, and to stderr when *foreground. */
-void utsfs_log_init(const bool *foreground);
+/* Where messages go; main() owns it for the whole run. */
+struct utsfs_log {
+	/* Trouble is shown on stderr too. */
+	bool foreground;
+	/* Monotonic second before which no log daemon is tried (see log.c). */
+	gint retry_at;
+};
+/* Send glib's log to the journal or syslog, and to stderr when log->foreground. */
+void utsfs_log_init(struct utsfs_log *log);
 /* Log an unexpected failure once, at the FUSE boundary, with the name it concerns. */
 void utsfs_log_failure(const char *what, const char *name, int err);
 

@@ -71,3 +71,19 @@ def test_failures_go_to_syslog_as_warnings(utsfs, syslog, mount_limit):
     hit = syslog.wait_for("x: mkdir failed: No space left on device")
     # <28> is LOG_DAEMON | LOG_WARNING.
     assert hit[0].startswith("<28>")
+
+
+def test_a_log_daemon_that_starts_later_gets_the_messages(utsfs):
+    """With no log daemon at all, utsfs stops trying for a second after a
+    message found none (each try costs four syscalls); then it tries again."""
+    if os.path.exists(DEV_LOG) or os.path.exists(JOURNAL):
+        pytest.skip("a syslog daemon or the journal owns /dev/log here")
+    utsfs.mkdir("early")  # its message finds no daemon
+    receiver = SyslogReceiver()
+    try:
+        time.sleep(1.1)
+        utsfs.mkdir("late")
+        receiver.wait_for("late: created")
+        assert not [m for m in receiver.seen if "early" in m]
+    finally:
+        receiver.close()
