@@ -287,9 +287,12 @@ int main(int argc, char *argv[])
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out_unmount;
 	watch_start(&fs);
+	record_start(&fs);
 	ret = loop_status(run_loop(se, &opts));
 	/* Before the session goes: the watcher wakes polls through it. */
 	watch_stop(&fs);
+	/* Its last changes are saved by utsfs_teardown(), after everything else. */
+	record_stop(&fs);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

@@ -32,8 +32,6 @@ int watch_init(struct utsfs *fs);
  * after fuse_daemonize, whose fork would leave a thread behind in the parent.
  */
 void watch_start(struct utsfs *fs);
-/* Make the watcher look again at what it must wait for (values_wanted). */
-void watch_kick(struct utsfs *fs);
 /* Stop the thread; then free, once no handle can reach the registry any more. */
 void watch_stop(struct utsfs *fs);
 void watch_free(struct utsfs *fs);

@@ -166,7 +166,7 @@ static void names_changed(struct utsfs *fs, const char *what, const char *name,
 	if (r < 0)
 		return;
 	g_info("%s: %s", name, event);
-	record_save(fs);
+	record_changed(fs);
 }
 
 static int create_ns(struct utsfs *fs, const char *name, uint64_t *id)

@@ -183,7 +183,7 @@ void utsfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	}
 	/* After a write the kernel no longer trusts the size it holds. */
 	cache_value_dropped(fs, ino);
-	record_save(fs);
+	record_changed(fs);
 	fuse_reply_write(req, size);
 }
 
@@ -280,7 +280,7 @@ static int change_dir(struct utsfs *fs, fuse_ino_t ino, const struct stat *attr,
 		meta_get(fs, ref.name, ref.id, &now);
 		g_info("%s: owner %u:%u, mode %04o", ref.name, (unsigned)now.uid,
 		       (unsigned)now.gid, (unsigned)now.mode);
-		record_save(fs);
+		record_changed(fs);
 	}
 	return r;
 }

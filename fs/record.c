@@ -68,6 +68,79 @@ void record_save(struct utsfs *fs)
 		g_warning("cannot write the record %s: %s", fs->record_path, error->message);
 }
 
+/*
+ * Writing the record means a look into every namespace (four setns per
+ * name) and an fsync: 50 ms at 1,000 names. So requests only mark the
+ * record changed, and a thread of its own writes it, at most every
+ * SAVE_GAP_MIN and spaced by what the last write took (watch_spaced()):
+ * a burst of changes costs one write, and the watcher never waits for one.
+ */
+#define SAVE_GAP_MIN (100 * G_TIME_SPAN_MILLISECOND)
+
+void record_changed(struct utsfs *fs)
+{
+	if (!fs->recorder)
+		return;
+	g_mutex_lock(&fs->recorder_lock);
+	/* Only the first change since the last save needs to wake the recorder. */
+	if (!fs->record_dirty) {
+		fs->record_dirty = true;
+		g_cond_signal(&fs->recorder_cond);
+	}
+	g_mutex_unlock(&fs->recorder_lock);
+}
+
+static gpointer recorder_thread(gpointer data)
+{
+	struct utsfs *fs = data;
+	gint64 next_save = 0;
+
+	g_mutex_lock(&fs->recorder_lock);
+	while (!fs->recorder_stop) {
+		gint64 start;
+
+		if (!fs->record_dirty) {
+			g_cond_wait(&fs->recorder_cond, &fs->recorder_lock);
+			continue;
+		}
+		if (g_get_monotonic_time() < next_save) {
+			g_cond_wait_until(&fs->recorder_cond, &fs->recorder_lock, next_save);
+			continue;
+		}
+		/* Cleared before the save: a change during it marks it again. */
+		fs->record_dirty = false;
+		g_mutex_unlock(&fs->recorder_lock);
+		start = g_get_monotonic_time();
+		record_save(fs);
+		next_save = watch_spaced(start, SAVE_GAP_MIN);
+		g_mutex_lock(&fs->recorder_lock);
+	}
+	g_mutex_unlock(&fs->recorder_lock);
+	return NULL;
+}
+
+void record_start(struct utsfs *fs)
+{
+	if (!fs->record_path)
+		return;
+	g_mutex_init(&fs->recorder_lock);
+	g_cond_init(&fs->recorder_cond);
+	fs->recorder = g_thread_new("utsfs-record", recorder_thread, fs);
+}
+
+void record_stop(struct utsfs *fs)
+{
+	if (!fs->recorder)
+		return;
+	g_mutex_lock(&fs->recorder_lock);
+	fs->recorder_stop = true;
+	g_cond_signal(&fs->recorder_cond);
+	g_mutex_unlock(&fs->recorder_lock);
+	g_clear_pointer(&fs->recorder, g_thread_join);
+	g_cond_clear(&fs->recorder_cond);
+	g_mutex_clear(&fs->recorder_lock);
+}
+
 /* Set a value kept in the record, when it is one the kernel would take. */
 static void restore_field(struct utsfs *fs, int ns_fd, enum nsops_field field,
 			  const char *value)

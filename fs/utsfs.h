@@ -104,6 +104,13 @@ struct utsfs {
 	/* -o restore=PATH, or NULL; record_lock serialises its snapshots. */
 	char *record_path;
 	GMutex record_lock;
+	/* The thread that writes the record after changes (see record.c). */
+	GThread *recorder;
+	GMutex recorder_lock;
+	GCond recorder_cond;
+	/* Under recorder_lock: a change awaits a save; the recorder must end. */
+	bool record_dirty;
+	bool recorder_stop;
 	/* Groups of the record whose names could not be created at start. */
 	GKeyFile *record_missed;
 
@@ -213,11 +220,25 @@ int meta_begin_rename(struct utsfs *fs, const char *from, const char *to, uint64
 /* Drop the journal and from's entry (done) or to's copy (not done). */
 void meta_end_rename(struct utsfs *fs, const char *from, const char *to, bool done);
 
+/* watch.c (the rest is in open_file.h) */
+/* Make the watcher look again at what it must wait for. */
+void watch_kick(struct utsfs *fs);
+/*
+ * When costly background work that began at start and has just ended may
+ * run again: not before gap_min, and not before twenty times its duration.
+ */
+gint64 watch_spaced(gint64 start, gint64 gap_min);
+
 /* record.c */
 /* Take -o restore=PATH and create the names it holds that the state directory lacks. */
 int record_restore(struct utsfs *fs, const char *path);
-/* Write the record anew (atomically) after a change; nothing without restore=. */
+/* Write the record anew (atomically) now; nothing without restore=. */
 void record_save(struct utsfs *fs);
+/* A change for the record: the recorder thread writes it soon. */
+void record_changed(struct utsfs *fs);
+/* Start the recorder (after fuse_daemonize, as for the watcher), and stop it. */
+void record_start(struct utsfs *fs);
+void record_stop(struct utsfs *fs);
 void record_close(struct utsfs *fs);
 
 /* changes.c */

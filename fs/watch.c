@@ -63,7 +63,7 @@ static void values_changed(struct utsfs *fs)
 	cache_drop_values(fs);
 	wake_changed(fs);
 	/* A change made inside a namespace by other means belongs in the record. */
-	record_save(fs);
+	record_changed(fs);
 }
 
 /*
@@ -78,15 +78,11 @@ static void values_changed(struct utsfs *fs)
 #define CHECK_GAP_MIN (10 * G_TIME_SPAN_MILLISECOND)
 #define CHECK_COST_SHARE 20
 
-/* Check the names now, and say when the next check may start. */
-static gint64 check_names(struct utsfs *fs)
+gint64 watch_spaced(gint64 start, gint64 gap_min)
 {
-	gint64 start = g_get_monotonic_time();
-	gint64 end;
+	gint64 end = g_get_monotonic_time();
 
-	cache_check_names(fs);
-	end = g_get_monotonic_time();
-	return end + MAX(CHECK_GAP_MIN, CHECK_COST_SHARE * (end - start));
+	return end + MAX(gap_min, CHECK_COST_SHARE * (end - start));
 }
 
 static gpointer watch_thread(gpointer data)
@@ -101,14 +97,18 @@ static gpointer watch_thread(gpointer data)
 	fds[WATCH_KICK] = (struct pollfd){ .fd = fs->watch_kick_fd, .events = POLLIN };
 	for (;;) {
 		bool values = values_wanted(fs);
-		gint64 wait = next_check - g_get_monotonic_time();
+		gint64 now = g_get_monotonic_time();
+		int timeout = -1;
 
 		/* poll(2) skips negative fds. */
 		fds[CHANGE_HOSTNAME].fd = values ? fs->watch_fds[CHANGE_HOSTNAME] : -1;
 		fds[CHANGE_DOMAINNAME].fd = values ? fs->watch_fds[CHANGE_DOMAINNAME] : -1;
-		fds[CHANGE_MOUNTS].fd = wait > 0 ? -1 : fs->watch_fds[CHANGE_MOUNTS];
-		if (poll(fds, G_N_ELEMENTS(fds),
-			 wait > 0 ? (int)((wait + 999) / 1000) : -1) < 0) {
+		fds[CHANGE_MOUNTS].fd = fs->watch_fds[CHANGE_MOUNTS];
+		if (now < next_check) {
+			fds[CHANGE_MOUNTS].fd = -1;
+			timeout = (int)((next_check - now + 999) / 1000);
+		}
+		if (poll(fds, G_N_ELEMENTS(fds), timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			g_warning("watching hostnames and mounts: %s", g_strerror(errno));
@@ -121,8 +121,12 @@ static gpointer watch_thread(gpointer data)
 		if (fds[WATCH_KICK].revents)
 			eventfd_read(fs->watch_kick_fd, &(eventfd_t){ 0 });
 		/* Names first: a value of a name that is gone needs no news. */
-		if (fds[CHANGE_MOUNTS].revents)
-			next_check = check_names(fs);
+		if (fds[CHANGE_MOUNTS].revents) {
+			gint64 start = g_get_monotonic_time();
+
+			cache_check_names(fs);
+			next_check = watch_spaced(start, CHECK_GAP_MIN);
+		}
 		if (fds[CHANGE_HOSTNAME].revents || fds[CHANGE_DOMAINNAME].revents)
 			values_changed(fs);
 	}

@@ -72,11 +72,39 @@ def test_names_in_the_state_dir_win_over_the_record(utsfs, record):
     assert utsfs.read("x", "hostname") == "live\n"
 
 
+def recorded(record, *needles, absent=()):
+    """Wait until the record holds every needle and none of absent: the
+    watcher writes it a little after a change (at most every 0.1 s, one
+    write for a burst)."""
+    def holds():
+        text = record.read_text()
+        return all(n in text for n in needles) and not any(a in text for a in absent)
+
+    util.settled(holds, f"the record holding {needles} and not {absent}")
+
+
 def test_record_is_a_readable_key_file(utsfs, record):
     utsfs.mkdir("my box")
+    recorded(record, "[my%20box]")
     text = record.read_text()
-    assert "[my%20box]" in text
     assert "hostname=" in text and "mode=0755" in text
+
+
+def test_a_burst_of_changes_reaches_the_record_whole(utsfs, record):
+    names = [f"n{i}" for i in range(50)]
+    for name in names:
+        utsfs.mkdir(name)
+    for i in range(100):
+        utsfs.write("n0", "hostname", f"v{i}\n".encode())
+    os.rmdir(utsfs.path("n1"))
+    recorded(record, "hostname=v99", *[f"[{n}]" for n in names if n != "n1"],
+             absent=["[n1]"])
+
+
+def test_a_change_inside_reaches_the_record_while_running(utsfs, record):
+    utsfs.mkdir("x")
+    util.set_inside(utsfs.state / "x", "changed-inside")
+    recorded(record, "hostname=changed-inside")
 
 
 def test_without_restore_nothing_comes_back(utsfs):
