@@ -26,6 +26,7 @@ def reboot(utsfs):
     utsfs.start()
 
 
+@pytest.mark.setdomainname
 def test_reboot_brings_names_back_with_their_values(utsfs, record):
     utsfs.mkdir("web")
     utsfs.write("web", "hostname", b"web01\n")
