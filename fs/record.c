@@ -44,19 +44,23 @@ static void keep_missed(struct utsfs *fs, GKeyFile *kf)
 			keyfile_copy_group(fs->record_missed, *g, kf, *g);
 }
 
-void record_save(struct utsfs *fs)
+bool record_save(struct utsfs *fs)
 {
 	g_autoptr(GMutexLocker) locker = NULL;
 	g_autoptr(GKeyFile) kf = NULL;
 	g_autoptr(GPtrArray) entries = NULL;
 	g_autoptr(GError) error = NULL;
+	int r;
 
 	if (!fs->record_path)
-		return;
+		return true;
 	/* One snapshot at a time, so an older one never lands last. */
 	locker = g_mutex_locker_new(&fs->record_lock);
-	if (nsops_statedir_list(fs->state.dir_fd, &entries) < 0)
-		return;
+	r = nsops_statedir_list(fs->state.dir_fd, &entries);
+	if (r < 0) {
+		g_warning("cannot list the state directory for the record: %s", g_strerror(-r));
+		return false;
+	}
 	kf = g_key_file_new();
 	g_key_file_set_comment(kf, NULL, NULL,
 			       " utsfs -o restore: names to create again when the state directory lacks them",
@@ -64,22 +68,27 @@ void record_save(struct utsfs *fs)
 	for (guint i = 0; i < entries->len; i++)
 		record_name(fs, kf, entries->pdata[i]);
 	keep_missed(fs, kf);
-	if (!g_key_file_save_to_file(kf, fs->record_path, &error))
+	if (!g_key_file_save_to_file(kf, fs->record_path, &error)) {
 		g_warning("cannot write the record %s: %s", fs->record_path, error->message);
+		return false;
+	}
+	return true;
 }
 
 /*
  * Writing the record means a look into every namespace (four setns per
  * name) and an fsync: 50 ms at 1,000 names. So requests only mark the
  * record changed, and a thread of its own writes it, at most every
- * SAVE_GAP_MIN and spaced by what the last write took (watch_spaced()):
- * a burst of changes costs one write, and the watcher never waits for one.
+ * SAVE_GAP_MIN and spaced by the CPU the last write took (watch_spaced()),
+ * but never more than SAVE_GAP_MAX apart: a burst of changes costs one
+ * write, and the watcher never waits for one.
  */
 #define SAVE_GAP_MIN (100 * G_TIME_SPAN_MILLISECOND)
+#define SAVE_GAP_MAX (5 * G_TIME_SPAN_SECOND)
 
 void record_changed(struct utsfs *fs)
 {
-	if (!fs->recorder)
+	if (!fs->record_path)
 		return;
 	g_mutex_lock(&fs->recorder_lock);
 	/* Only the first change since the last save needs to wake the recorder. */
@@ -98,6 +107,7 @@ static gpointer recorder_thread(gpointer data)
 	g_mutex_lock(&fs->recorder_lock);
 	while (!fs->recorder_stop) {
 		gint64 start;
+		bool saved;
 
 		if (!fs->record_dirty) {
 			g_cond_wait(&fs->recorder_cond, &fs->recorder_lock);
@@ -110,10 +120,13 @@ static gpointer recorder_thread(gpointer data)
 		/* Cleared before the save: a change during it marks it again. */
 		fs->record_dirty = false;
 		g_mutex_unlock(&fs->recorder_lock);
-		start = g_get_monotonic_time();
-		record_save(fs);
-		next_save = watch_spaced(start, SAVE_GAP_MIN);
+		start = watch_thread_cpu();
+		saved = record_save(fs);
+		next_save = watch_spaced(start, SAVE_GAP_MIN, SAVE_GAP_MAX);
 		g_mutex_lock(&fs->recorder_lock);
+		/* A failed write (logged) is tried again after the pause. */
+		if (!saved)
+			fs->record_dirty = true;
 	}
 	g_mutex_unlock(&fs->recorder_lock);
 	return NULL;
@@ -121,11 +134,8 @@ static gpointer recorder_thread(gpointer data)
 
 void record_start(struct utsfs *fs)
 {
-	if (!fs->record_path)
-		return;
-	g_mutex_init(&fs->recorder_lock);
-	g_cond_init(&fs->recorder_cond);
-	fs->recorder = g_thread_new("utsfs-record", recorder_thread, fs);
+	if (fs->record_path)
+		fs->recorder = g_thread_new("utsfs-record", recorder_thread, fs);
 }
 
 void record_stop(struct utsfs *fs)
@@ -137,8 +147,6 @@ void record_stop(struct utsfs *fs)
 	g_cond_signal(&fs->recorder_cond);
 	g_mutex_unlock(&fs->recorder_lock);
 	g_clear_pointer(&fs->recorder, g_thread_join);
-	g_cond_clear(&fs->recorder_cond);
-	g_mutex_clear(&fs->recorder_lock);
 }
 
 /* Set a value kept in the record, when it is one the kernel would take. */
@@ -203,6 +211,10 @@ int record_restore(struct utsfs *fs, const char *path)
 		return -EINVAL;
 	}
 	g_mutex_init(&fs->record_lock);
+	g_mutex_init(&fs->recorder_lock);
+	g_cond_init(&fs->recorder_cond);
+	/* Whatever changes before the recorder starts is saved by its first write. */
+	fs->record_dirty = true;
 	fs->record_path = g_steal_pointer(&full);
 	fs->record_missed = g_key_file_new();
 	groups = g_key_file_get_groups(kf, NULL);
@@ -232,5 +244,7 @@ void record_close(struct utsfs *fs)
 		return;
 	g_clear_pointer(&fs->record_path, g_free);
 	g_clear_pointer(&fs->record_missed, g_key_file_unref);
+	g_cond_clear(&fs->recorder_cond);
+	g_mutex_clear(&fs->recorder_lock);
 	g_mutex_clear(&fs->record_lock);
 }

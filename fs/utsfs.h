@@ -223,17 +223,21 @@ void meta_end_rename(struct utsfs *fs, const char *from, const char *to, bool do
 /* watch.c (the rest is in open_file.h) */
 /* Make the watcher look again at what it must wait for. */
 void watch_kick(struct utsfs *fs);
+/* The calling thread's CPU time so far, in microseconds. */
+gint64 watch_thread_cpu(void);
 /*
- * When costly background work that began at start and has just ended may
- * run again: not before gap_min, and not before twenty times its duration.
+ * When costly background work that began when the thread's CPU time was
+ * start, and has just ended, may run again (monotonic time): twenty times
+ * the CPU it took from now, but within [gap_min, gap_max]. CPU, not time:
+ * waiting for a lock or an fsync costs nobody anything.
  */
-gint64 watch_spaced(gint64 start, gint64 gap_min);
+gint64 watch_spaced(gint64 start, gint64 gap_min, gint64 gap_max);
 
 /* record.c */
 /* Take -o restore=PATH and create the names it holds that the state directory lacks. */
 int record_restore(struct utsfs *fs, const char *path);
-/* Write the record anew (atomically) now; nothing without restore=. */
-void record_save(struct utsfs *fs);
+/* Write the record anew (atomically) now; false (logged) when that failed. */
+bool record_save(struct utsfs *fs);
 /* A change for the record: the recorder thread writes it soon. */
 void record_changed(struct utsfs *fs);
 /* Start the recorder (after fuse_daemonize, as for the watcher), and stop it. */

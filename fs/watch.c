@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -70,19 +71,29 @@ static void values_changed(struct utsfs *fs)
  * Every mount or umount on the host wakes the watcher, our own mkdir and
  * rmdir included, and a check of the names costs an fstatat per name the
  * kernel holds (37 ms of CPU at 20,000). So a check starts no sooner than
- * CHECK_GAP_MIN after the last one, nor than CHECK_COST_SHARE times what
- * that one took: meanwhile the watcher leaves mountinfo alone (the events
- * wait in it, and the next check sees them all) and sleeps through the
- * mount events of a burst of mkdirs instead of waking for each.
+ * CHECK_GAP_MIN after the last one, nor than COST_SHARE times the CPU that
+ * one took (up to CHECK_GAP_MAX): meanwhile the watcher leaves mountinfo
+ * alone (the events wait in it, and the next check sees them all) and
+ * sleeps through the mount events of a burst of mkdirs instead of waking
+ * for each.
  */
 #define CHECK_GAP_MIN (10 * G_TIME_SPAN_MILLISECOND)
-#define CHECK_COST_SHARE 20
+#define CHECK_GAP_MAX G_TIME_SPAN_SECOND
+#define COST_SHARE 20
 
-gint64 watch_spaced(gint64 start, gint64 gap_min)
+gint64 watch_thread_cpu(void)
 {
-	gint64 end = g_get_monotonic_time();
+	struct timespec ts;
 
-	return end + MAX(gap_min, CHECK_COST_SHARE * (end - start));
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (gint64)ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+gint64 watch_spaced(gint64 start, gint64 gap_min, gint64 gap_max)
+{
+	gint64 used = watch_thread_cpu() - start;
+
+	return g_get_monotonic_time() + CLAMP(COST_SHARE * used, gap_min, gap_max);
 }
 
 static gpointer watch_thread(gpointer data)
@@ -122,10 +133,10 @@ static gpointer watch_thread(gpointer data)
 			eventfd_read(fs->watch_kick_fd, &(eventfd_t){ 0 });
 		/* Names first: a value of a name that is gone needs no news. */
 		if (fds[CHANGE_MOUNTS].revents) {
-			gint64 start = g_get_monotonic_time();
+			gint64 start = watch_thread_cpu();
 
 			cache_check_names(fs);
-			next_check = watch_spaced(start, CHECK_GAP_MIN);
+			next_check = watch_spaced(start, CHECK_GAP_MIN, CHECK_GAP_MAX);
 		}
 		if (fds[CHANGE_HOSTNAME].revents || fds[CHANGE_DOMAINNAME].revents)
 			values_changed(fs);

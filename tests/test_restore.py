@@ -3,6 +3,7 @@
 
 import os
 import stat
+import time
 
 import pytest
 
@@ -75,8 +76,8 @@ def test_names_in_the_state_dir_win_over_the_record(utsfs, record):
 
 def recorded(record, *needles, absent=()):
     """Wait until the record holds every needle and none of absent: the
-    watcher writes it a little after a change (at most every 0.1 s, one
-    write for a burst)."""
+    recorder thread writes it a little after a change (at most every 0.1 s,
+    one write for a burst)."""
     def holds():
         text = record.read_text()
         return all(n in text for n in needles) and not any(a in text for a in absent)
@@ -112,3 +113,22 @@ def test_without_restore_nothing_comes_back(utsfs):
     utsfs.mkdir("x")
     reboot(utsfs)
     assert utsfs.names() == []
+
+
+def test_a_record_that_cannot_be_written_is_written_once_it_can(utsfs, record):
+    """A failed write of the record (here: an immutable directory) is tried
+    again after a pause, without waiting for the next change."""
+    utsfs.mkdir("before")
+    recorded(record, "[before]")
+    folder = record.parent
+    if run(["chattr", "+i", folder], check=False).returncode != 0:
+        pytest.skip("no immutable directories on this file system")
+    try:
+        utsfs.output.allow(r"^.*cannot write the record.*\n?")
+        utsfs.mkdir("during")
+        time.sleep(0.3)  # a write or two fails meanwhile
+        assert "[during]" not in record.read_text()
+    finally:
+        run(["chattr", "-i", folder])
+    recorded(record, "[before]", "[during]")
+
