@@ -22,8 +22,7 @@ static void record_name(struct utsfs *fs, GKeyFile *kf, const struct nsops_entry
 	struct ns_meta m;
 	nsops_autofd int fd = nsops_open(fs->state.dir_fd, e->name, NULL);
 
-	if (fd < 0 || nsops_get(fs->host_fd, fd, NSOPS_HOSTNAME, host) < 0 ||
-	    nsops_get(fs->host_fd, fd, NSOPS_DOMAINNAME, domain) < 0)
+	if (fd < 0 || nsops_get_both(fs->host_fd, fd, host, domain) < 0)
 		return;
 	meta_get(fs, e->name, e->id, &m);
 	mode = g_strdup_printf("%04o", m.mode);

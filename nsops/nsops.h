@@ -58,6 +58,9 @@ int nsops_current_id(uint64_t *id);
 /* Read a field of the namespace ns_fd into buf (NUL-terminated). */
 int nsops_get(int host_fd, int ns_fd, enum nsops_field field,
 	      char buf[NSOPS_VALUE_MAX + 1]);
+/* Both fields with one visit to the namespace (half the setns of two gets). */
+int nsops_get_both(int host_fd, int ns_fd, char hostname[NSOPS_VALUE_MAX + 1],
+		   char domainname[NSOPS_VALUE_MAX + 1]);
 /* Set a field; value must already be valid (nsops_value_is_valid). */
 int nsops_set(int host_fd, int ns_fd, enum nsops_field field,
 	      const char *value, size_t len);

@@ -44,20 +44,41 @@ void nsops_return_home(int host_fd)
 			g_strerror(errno));
 }
 
-int nsops_get(int host_fd, int ns_fd, enum nsops_field field,
-	      char buf[NSOPS_VALUE_MAX + 1])
+/* uname(2) as seen inside ns_fd's namespace. */
+static int uname_in(int host_fd, int ns_fd, struct utsname *u)
 {
-	struct utsname u;
 	int r = nsops_enter(ns_fd);
 
 	if (r < 0)
 		return r;
-	r = uname(&u) < 0 ? -errno : 0;
+	r = uname(u) < 0 ? -errno : 0;
 	nsops_return_home(host_fd);
+	return r;
+}
+
+int nsops_get(int host_fd, int ns_fd, enum nsops_field field,
+	      char buf[NSOPS_VALUE_MAX + 1])
+{
+	struct utsname u;
+	int r = uname_in(host_fd, ns_fd, &u);
+
 	if (r < 0)
 		return r;
 	g_strlcpy(buf, field == NSOPS_HOSTNAME ? u.nodename : u.domainname,
 		  NSOPS_VALUE_MAX + 1);
+	return 0;
+}
+
+int nsops_get_both(int host_fd, int ns_fd, char hostname[NSOPS_VALUE_MAX + 1],
+		   char domainname[NSOPS_VALUE_MAX + 1])
+{
+	struct utsname u;
+	int r = uname_in(host_fd, ns_fd, &u);
+
+	if (r < 0)
+		return r;
+	g_strlcpy(hostname, u.nodename, NSOPS_VALUE_MAX + 1);
+	g_strlcpy(domainname, u.domainname, NSOPS_VALUE_MAX + 1);
 	return 0;
 }
 

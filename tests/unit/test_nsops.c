@@ -245,6 +245,15 @@ static void test_set_changes_only_target(struct fixture *f, gconstpointer d G_GN
 	g_assert_cmpstr(buf, ==, "example.org");
 	get_field(f, "b", NSOPS_HOSTNAME, buf);
 	g_assert_cmpstr(buf, ==, "b");
+	{
+		nsops_autofd int fd = nsops_open(f->sd.dir_fd, "a", NULL);
+		char domain[NSOPS_VALUE_MAX + 1];
+
+		g_assert_cmpint(nsops_get_both(f->host_fd, fd, buf, domain), ==, 0);
+		g_assert_cmpstr(buf, ==, "alpha");
+		g_assert_cmpstr(domain, ==, "example.org");
+	}
+	assert_at_home(f);
 }
 
 static void test_rename_keeps_namespace(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
