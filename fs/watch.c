@@ -137,6 +137,8 @@ static gpointer watch_thread(gpointer data)
 
 			cache_check_names(fs);
 			next_check = watch_spaced(start, CHECK_GAP_MIN, CHECK_GAP_MAX);
+			/* A name another tool made or removed belongs in the record too. */
+			record_changed(fs);
 		}
 		if (fds[CHANGE_HOSTNAME].revents || fds[CHANGE_DOMAINNAME].revents)
 			values_changed(fs);

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import util
-from util import run
+from util import q, run, sh
 
 
 @pytest.fixture
@@ -113,6 +113,16 @@ def test_without_restore_nothing_comes_back(utsfs):
     utsfs.mkdir("x")
     reboot(utsfs)
     assert utsfs.names() == []
+
+
+def test_names_other_tools_make_or_remove_reach_the_record(utsfs, record):
+    utsfs.mkdir("ours")
+    recorded(record, "[ours]")
+    nsfile = utsfs.state / "theirs"
+    sh(f"touch {q(nsfile)} && unshare --uts={q(nsfile)} hostname theirs")
+    recorded(record, "[ours]", "[theirs]", "hostname=theirs")
+    sh(f"umount {q(utsfs.state / 'ours')} && rm {q(utsfs.state / 'ours')}")
+    recorded(record, "[theirs]", absent=["[ours]"])
 
 
 def test_a_record_that_cannot_be_written_is_written_once_it_can(utsfs, record):
