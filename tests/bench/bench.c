@@ -40,6 +40,8 @@ struct bench {
 	const char *mount;
 	const char *state;
 	const char *hello;
+	/* A second utsfs, run with -o restore (section 7), or NULL. */
+	const char *restore_mount;
 	pid_t daemon;
 	bool quick;
 	int rounds;
@@ -762,6 +764,56 @@ static void bench_mkdir(struct bench *b)
 	target_free(raw);
 }
 
+/* --- 7: -o restore, as the systemd unit runs it ---------------------------- */
+
+/* Names the restore mount holds while it is timed: every record write visits each. */
+#define RESTORE_NAMES 1000
+
+static void restore_names(const struct bench *b, bool make)
+{
+	for (int i = 0; i < RESTORE_NAMES; i++) {
+		char *path = xasprintf("%s/ubr%d", b->restore_mount, i);
+
+		if (make ? mkdir(path, 0755) < 0 : rmdir(path) < 0)
+			die_errno("%s %s", make ? "mkdir" : "rmdir", path);
+		free(path);
+	}
+}
+
+/*
+ * With -o restore every change must reach the record, a file rewritten from
+ * a look into every namespace: timed against the plain mount, interleaved.
+ */
+static void bench_restore(struct bench *b, const struct target *file)
+{
+	struct target *rfile, *rdir, *dir;
+	double m[4];
+
+	if (!b->restore_mount)
+		return;
+	fprintf(stderr, "utsfs-bench: 7 -o restore with %d names\n", RESTORE_NAMES);
+	restore_names(b, true);
+	rfile = target_path(xasprintf("%s/ubr0/hostname", b->restore_mount));
+	rdir = target_path(xasprintf("%s/ubx", b->restore_mount));
+	dir = target_path(mount_path(b, "ubm", NULL));
+	const struct variant v[] = {
+		{ "utsfs write", op_write, file, b->fuse_iters, false },
+		{ "restore write", op_write, rfile, b->fuse_iters, false },
+		{ "utsfs mkdir+rmdir", op_mkdir_rmdir, dir, b->dir_iters, false },
+		{ "restore mkdir+rmdir", op_mkdir_rmdir, rdir, b->dir_iters, false },
+	};
+	measure(b, v, 4, m);
+	row_time(b, 7, "-o restore, 1000 names: write", m[1]);
+	row_ratio(b, 7, "-o restore: write / write without it", m[1] / m[0], 0, false);
+	row_time(b, 7, "-o restore, 1000 names: mkdir+rmdir", m[3]);
+	row_ratio(b, 7, "-o restore: mkdir+rmdir / mkdir+rmdir without it",
+		  m[3] / m[2], 0, false);
+	restore_names(b, false);
+	target_free(rfile);
+	target_free(rdir);
+	target_free(dir);
+}
+
 /* --- 4: one process per operation ----------------------------------------- */
 
 /* name is the namespace file reads and writes: the same one for both ways. */
@@ -1079,10 +1131,13 @@ static void bench_scale(struct bench *b, const struct target *hello)
 static void usage(FILE *out, int status)
 {
 	fprintf(out,
-		"usage: utsfs-bench --mount DIR --state DIR --hello FILE --pid PID [--quick] [--rounds N]\n"
+		"usage: utsfs-bench --mount DIR --state DIR --hello FILE --pid PID\n"
+		"                   [--restore-mount DIR] [--quick] [--rounds N]\n"
 		"\n"
 		"Times a running utsfs (mounted at DIR with state_dir=DIR, daemon PID)\n"
 		"against hello_ll's FILE, raw syscalls and nsenter/unshare processes.\n"
+		"With --restore-mount, it times only a second utsfs, run with -o restore,\n"
+		"against the first (section 7).\n"
 		"Run it through tests/bench/run.sh, which sets all of that up.\n");
 	exit(status);
 }
@@ -1094,6 +1149,7 @@ static void parse_args(struct bench *b, int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "hello", required_argument, NULL, 'l' },
 		{ "pid", required_argument, NULL, 'p' },
+		{ "restore-mount", required_argument, NULL, 'R' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1107,6 +1163,7 @@ static void parse_args(struct bench *b, int argc, char **argv)
 		case 's': b->state = optarg; break;
 		case 'l': b->hello = optarg; break;
 		case 'p': b->daemon = (pid_t)atoi(optarg); break;
+		case 'R': b->restore_mount = optarg; break;
 		case 'q': b->quick = true; break;
 		case 'r': b->rounds = atoi(optarg); break;
 		case 'h': usage(stdout, 0); break;
@@ -1159,6 +1216,31 @@ static void print_notes(const struct bench *b)
 	       SPREAD);
 	printf("Parallel: each client reads its own namespace's hostname for %.1f s per round.\n",
 	       b->client_seconds);
+
+}
+
+/*
+ * Section 7 is a run of its own (run.sh starts the -o restore daemon only
+ * then): an idle daemon with a record still wakes on every hostname change,
+ * which would skew sections 1 to 6.
+ */
+static int run_restore_only(struct bench *b)
+{
+	struct target *file;
+
+	utsfs_mkdir(b, "ub-read");
+	file = target_path(mount_path(b, "ub-read", "hostname"));
+	bench_restore(b, file);
+	utsfs_rmdir(b, "ub-read");
+	assert_home(b);
+	print_table(b);
+	printf("\nMedians over %d interleaved rounds, per operation. A second utsfs runs with\n"
+	       "-o restore (its record on disk) and holds %d names made through it; it is\n"
+	       "timed against the first, and writes its record in the background.\n",
+	       b->rounds, RESTORE_NAMES);
+	target_free(file);
+	close(b->host_fd);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -1170,6 +1252,8 @@ int main(int argc, char **argv)
 	set_sizes(&b);
 	open_host(&b);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (b.restore_mount)
+		return run_restore_only(&b);
 
 	row_text(&b, 5, "daemon VmRSS at start", "%ld KiB", daemon_rss_kib(&b));
 	utsfs_mkdir(&b, "ub-read");

@@ -40,14 +40,17 @@ hello_mnt=$work/hello
 dbg_mnt=$work/dbg-mnt
 dbg_state=$run/dbg-state
 dbg_hello=$work/dbg-hello
-mkdir -p "$mnt" "$run" "$hello_mnt" "$dbg_mnt" "$dbg_hello"
+# Section 7's utsfs runs with -o restore; its record is on disk, as in /var/lib.
+rmnt=$work/restore-mnt
+rstate=$run/restore-state
+mkdir -p "$mnt" "$run" "$hello_mnt" "$dbg_mnt" "$dbg_hello" "$rmnt"
 mount -t tmpfs -o mode=0755 utsfs-bench "$run"
-mkdir -p "$state" "$dbg_state"
+mkdir -p "$state" "$dbg_state" "$rstate"
 pids=()
 
 cleanup() {
 	set +e
-	for m in "$mnt" "$hello_mnt" "$dbg_mnt" "$dbg_hello"; do
+	for m in "$mnt" "$hello_mnt" "$dbg_mnt" "$dbg_hello" "$rmnt"; do
 		mountpoint -q "$m" && fusermount3 -u -z "$m"
 	done
 	for pid in "${pids[@]}"; do
@@ -60,7 +63,7 @@ cleanup() {
 	# it. A lazy umount detaches that whole subtree in one umount2() call;
 	# `umount -R` would walk tens of thousands of names one by one, re-reading
 	# mountinfo each time (tens of minutes after a run killed mid-scale).
-	for s in "$state" "$dbg_state" "$run"; do
+	for s in "$state" "$dbg_state" "$rstate" "$run"; do
 		mountpoint -q "$s" && umount -l "$s"
 	done
 	rm -rf "$work"
@@ -118,6 +121,19 @@ out=$work/table
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "$work/utsfs-bench" --mount "$mnt" --state "$state" --hello "$hello_mnt/hello" \
 	--pid "$utsfs_pid" "$@" | tee "$out"
+# Section 7 on its own: an idle daemon with a record wakes on every hostname
+# change, so it runs only now.
+"$utsfs" -f -o "state_dir=$rstate,restore=$work/record.conf" "$rmnt" &
+restore_pid=$!
+pids+=("$restore_pid")
+wait_for_mount "$rmnt" "$restore_pid"
+{
+	echo
+	echo "With \`-o restore\` (as the systemd unit runs utsfs):"
+	echo
+	"$work/utsfs-bench" --mount "$mnt" --state "$state" --hello "$hello_mnt/hello" \
+		--pid "$utsfs_pid" --restore-mount "$rmnt" "$@"
+} | tee -a "$out"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Which FUSE requests one operation costs, counted from `-d` output (a
