@@ -33,8 +33,8 @@ static const char *field_value(const GLogField *fields, gsize n, const char *key
  * With neither a journal nor a syslog socket (containers, small VMs), each
  * message would cost a failing sendmsg, socket and connect, and glibc's
  * formatting: some 15 us, as much as the rest of a mkdir. After a message
- * found neither, the ones of the next second are dropped unsent (they
- * could only be lost anyway, unless a log daemon starts in that second).
+ * found neither, the rest of that second's messages are dropped unsent
+ * (they could only be lost anyway, unless a log daemon starts meanwhile).
  */
 #define LOG_RETRY_SECONDS 1
 

@@ -75,8 +75,8 @@ bool record_save(struct utsfs *fs)
 }
 
 /*
- * Writing the record means a look into every namespace (four setns per
- * name) and an fsync: 50 ms at 1,000 names. So requests only mark the
+ * Writing the record means a look into every namespace (two setns per
+ * name) and an fsync: tens of ms at 1,000 names. So requests only mark the
  * record changed, and a thread of its own writes it, at most every
  * SAVE_GAP_MIN and spaced by the CPU the last write took (watch_spaced()),
  * but never more than SAVE_GAP_MAX apart: a burst of changes costs one
@@ -145,7 +145,8 @@ void record_stop(struct utsfs *fs)
 	fs->recorder_stop = true;
 	g_cond_signal(&fs->recorder_cond);
 	g_mutex_unlock(&fs->recorder_lock);
-	g_clear_pointer(&fs->recorder, g_thread_join);
+	g_thread_join(fs->recorder);
+	fs->recorder = NULL;
 }
 
 /* Set a value kept in the record, when it is one the kernel would take. */
