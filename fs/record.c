@@ -43,12 +43,40 @@ static void keep_missed(struct utsfs *fs, GKeyFile *kf)
 			keyfile_copy_group(fs->record_missed, *g, kf, *g);
 }
 
+/*
+ * Only a record that differs from the file goes to disk: every mount on the
+ * host and every sethostname in any namespace asks for a save, and most
+ * change nothing of ours (reading the file back is cheaper than a write and
+ * its fsync, and sees a file someone removed). A failure is logged once,
+ * until a write works again.
+ */
+static bool write_record(struct utsfs *fs, GKeyFile *kf)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *text = g_key_file_to_data(kf, NULL, NULL);
+	g_autofree char *on_disk = NULL;
+
+	if (g_file_get_contents(fs->record_path, &on_disk, NULL, NULL) &&
+	    g_str_equal(on_disk, text))
+		return true;
+	if (!g_file_set_contents(fs->record_path, text, -1, &error)) {
+		if (!fs->record_failing)
+			g_warning("cannot write the record %s: %s (trying again)",
+				  fs->record_path, error->message);
+		fs->record_failing = true;
+		return false;
+	}
+	if (fs->record_failing)
+		g_message("the record %s is written again", fs->record_path);
+	fs->record_failing = false;
+	return true;
+}
+
 bool record_save(struct utsfs *fs)
 {
 	g_autoptr(GMutexLocker) locker = NULL;
 	g_autoptr(GKeyFile) kf = NULL;
 	g_autoptr(GPtrArray) entries = NULL;
-	g_autoptr(GError) error = NULL;
 	int r;
 
 	if (!fs->record_path)
@@ -67,11 +95,7 @@ bool record_save(struct utsfs *fs)
 	for (guint i = 0; i < entries->len; i++)
 		record_name(fs, kf, entries->pdata[i]);
 	keep_missed(fs, kf);
-	if (!g_key_file_save_to_file(kf, fs->record_path, &error)) {
-		g_warning("cannot write the record %s: %s", fs->record_path, error->message);
-		return false;
-	}
-	return true;
+	return write_record(fs, kf);
 }
 
 /*
@@ -102,6 +126,8 @@ static gpointer recorder_thread(gpointer data)
 {
 	struct utsfs *fs = data;
 	gint64 next_save = 0;
+	/* After failed writes: a pause that doubles up to SAVE_GAP_MAX. */
+	gint64 fail_pause = 0;
 
 	g_mutex_lock(&fs->recorder_lock);
 	while (!fs->recorder_stop) {
@@ -121,9 +147,10 @@ static gpointer recorder_thread(gpointer data)
 		g_mutex_unlock(&fs->recorder_lock);
 		start = watch_thread_cpu();
 		saved = record_save(fs);
-		next_save = watch_spaced(start, SAVE_GAP_MIN, SAVE_GAP_MAX);
+		fail_pause = saved ? 0 : CLAMP(2 * fail_pause, SAVE_GAP_MIN, SAVE_GAP_MAX);
+		next_save = saved ? watch_spaced(start, SAVE_GAP_MIN, SAVE_GAP_MAX)
+				  : g_get_monotonic_time() + fail_pause;
 		g_mutex_lock(&fs->recorder_lock);
-		/* A failed write (logged) is tried again after the pause. */
 		if (!saved)
 			fs->record_dirty = true;
 	}
@@ -213,8 +240,6 @@ int record_restore(struct utsfs *fs, const char *path)
 	g_mutex_init(&fs->record_lock);
 	g_mutex_init(&fs->recorder_lock);
 	g_cond_init(&fs->recorder_cond);
-	/* Whatever changes before the recorder starts is saved by its first write. */
-	fs->record_dirty = true;
 	fs->record_path = g_steal_pointer(&full);
 	fs->record_missed = g_key_file_new();
 	groups = g_key_file_get_groups(kf, NULL);

@@ -113,6 +113,8 @@ struct utsfs {
 	bool recorder_stop;
 	/* Groups of the record whose names could not be created at start. */
 	GKeyFile *record_missed;
+	/* Under record_lock: whether writing the record fails (logged once). */
+	bool record_failing;
 
 	/* Guards meta: owners and modes, mirrored in STATE_DIR/.utsfs.conf. */
 	GMutex meta_lock;

@@ -125,12 +125,34 @@ def test_names_other_tools_make_or_remove_reach_the_record(utsfs, record):
     recorded(record, "[theirs]", absent=["[ours]"])
 
 
-def test_a_record_that_cannot_be_written_is_written_once_it_can(utsfs, record):
+def test_changes_that_are_not_ours_leave_the_record_file_alone(utsfs, record):
+    """Every mount on the host and every sethostname anywhere asks for a save;
+    a record that would come out the same is not written again."""
+    utsfs.mkdir("x")
+    recorded(record, "[x]")
+    time.sleep(0.3)  # the saves asked for so far are done
+    before = os.stat(record)
+    elsewhere = utsfs.root / "elsewhere"
+    elsewhere.mkdir()
+    for i in range(5):
+        run(["mount", "-t", "tmpfs", "none", elsewhere])
+        run(["umount", elsewhere])
+        run(["unshare", "--uts", "hostname", f"not-ours-{i}"])
+    time.sleep(0.5)  # time for several saves
+    after = os.stat(record)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_a_record_that_cannot_be_written_is_written_once_it_can(utsfs):
     """A failed write of the record (here: an immutable directory) is tried
     again after a pause, without waiting for the next change."""
+    # A directory of its own: only the record's writes fail.
+    folder = utsfs.root / "records"
+    record = folder / "record.conf"
+    utsfs.options.append(f"restore={record}")
+    utsfs.restart()
     utsfs.mkdir("before")
     recorded(record, "[before]")
-    folder = record.parent
     if run(["chattr", "+i", folder], check=False).returncode != 0:
         pytest.skip("no immutable directories on this file system")
     try:
