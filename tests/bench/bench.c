@@ -1216,7 +1216,6 @@ static void print_notes(const struct bench *b)
 	       SPREAD);
 	printf("Parallel: each client reads its own namespace's hostname for %.1f s per round.\n",
 	       b->client_seconds);
-
 }
 
 /*

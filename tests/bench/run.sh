@@ -40,8 +40,10 @@ hello_mnt=$work/hello
 dbg_mnt=$work/dbg-mnt
 dbg_state=$run/dbg-state
 dbg_hello=$work/dbg-hello
-# Section 7's utsfs runs with -o restore; its record is on disk, as in /var/lib.
+# Section 7's utsfs runs with -o restore; its record goes to /var/tmp, on disk
+# as /var/lib is (/tmp may be a tmpfs).
 rmnt=$work/restore-mnt
+record_dir=$(mktemp -d /var/tmp/utsfs-bench-record.XXXXXX)
 rstate=$run/restore-state
 mkdir -p "$mnt" "$run" "$hello_mnt" "$dbg_mnt" "$dbg_hello" "$rmnt"
 mount -t tmpfs -o mode=0755 utsfs-bench "$run"
@@ -66,7 +68,7 @@ cleanup() {
 	for s in "$state" "$dbg_state" "$rstate" "$run"; do
 		mountpoint -q "$s" && umount -l "$s"
 	done
-	rm -rf "$work"
+	rm -rf "$work" "$record_dir"
 }
 trap cleanup EXIT
 # bash runs the EXIT trap on its own exit; make TERM and INT such an exit.
@@ -123,7 +125,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 	--pid "$utsfs_pid" "$@" | tee "$out"
 # Section 7 on its own: an idle daemon with a record wakes on every hostname
 # change, so it runs only now.
-"$utsfs" -f -o "state_dir=$rstate,restore=$work/record.conf" "$rmnt" &
+"$utsfs" -f -o "state_dir=$rstate,restore=$record_dir/record.conf" "$rmnt" &
 restore_pid=$!
 pids+=("$restore_pid")
 wait_for_mount "$rmnt" "$restore_pid"
@@ -134,6 +136,9 @@ wait_for_mount "$rmnt" "$restore_pid"
 	"$work/utsfs-bench" --mount "$mnt" --state "$state" --hello "$hello_mnt/hello" \
 		--pid "$utsfs_pid" --restore-mount "$rmnt" "$@"
 } | tee -a "$out"
+# Gone before the request counts below: it would wake on their changes.
+fusermount3 -u "$rmnt"
+wait "$restore_pid" 2>/dev/null
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Which FUSE requests one operation costs, counted from `-d` output (a
