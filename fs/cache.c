@@ -186,30 +186,25 @@ static bool taken_behind_our_back(struct utsfs *fs, const struct held_node *h)
  * it. mkdir revalidates a name anyway (LOOKUP_EXCL); a name that someone
  * re-binds to another namespace needs expire_all_names().
  */
-static void drop_names(struct utsfs *fs, GArray *held, GArray *suspects)
+static void drop_names(struct utsfs *fs, GPtrArray *suspects)
 {
-	g_autoptr(GArray) stale = g_array_new(FALSE, FALSE, sizeof(guint));
+	g_autoptr(GPtrArray) stale = g_ptr_array_new();
 
 	g_mutex_lock(&fs->names_lock);
-	for (guint i = 0; i < suspects->len; i++) {
-		guint k = g_array_index(suspects, guint, i);
-
-		if (taken_behind_our_back(fs, &g_array_index(held, struct held_node, k)))
-			g_array_append_val(stale, k);
-	}
+	for (guint i = 0; i < suspects->len; i++)
+		if (taken_behind_our_back(fs, suspects->pdata[i]))
+			g_ptr_array_add(stale, suspects->pdata[i]);
 	/* First, so a walk meanwhile finds the name's new namespace, not ENOENT. */
 	if (stale->len > 0)
 		expire_all_names(fs);
 	for (guint i = 0; i < stale->len; i++) {
-		const struct held_node *h = &g_array_index(held, struct held_node,
-							   g_array_index(stale, guint, i));
+		const struct held_node *h = stale->pdata[i];
 
 		nodes_unname_node(fs, h->ino, h->name);
 	}
 	g_mutex_unlock(&fs->names_lock);
 	for (guint i = 0; i < stale->len; i++) {
-		const struct held_node *h = &g_array_index(held, struct held_node,
-							   g_array_index(stale, guint, i));
+		const struct held_node *h = stale->pdata[i];
 
 		cache_drop_files(fs, h->ino);
 		inval_inode(fs, h->ino);
@@ -219,19 +214,20 @@ static void drop_names(struct utsfs *fs, GArray *held, GArray *suspects)
 void cache_check_names(struct utsfs *fs)
 {
 	g_autoptr(GArray) held = NULL;
-	g_autoptr(GArray) suspects = g_array_new(FALSE, FALSE, sizeof(guint));
+	/* Pointers into held, which outlives them. */
+	g_autoptr(GPtrArray) suspects = g_ptr_array_new();
 
 	g_atomic_int_inc(&fs->names_gen);
 	held = nodes_held(fs);
 	/* Without names_lock: one fstatat per name must not hold up mkdir. */
 	for (guint i = 0; i < held->len; i++) {
-		const struct held_node *h = &g_array_index(held, struct held_node, i);
+		struct held_node *h = &g_array_index(held, struct held_node, i);
 
 		if (nsops_still_holds(fs->state.dir_fd, h->name, fs->nsfs_dev, h->id) < 0)
-			g_array_append_val(suspects, i);
+			g_ptr_array_add(suspects, h);
 	}
 	if (suspects->len > 0)
-		drop_names(fs, held, suspects);
+		drop_names(fs, suspects);
 }
 
 void cache_disable(struct utsfs *fs)
