@@ -147,10 +147,15 @@ static gpointer recorder_thread(gpointer data)
 		g_mutex_unlock(&fs->recorder_lock);
 		start = watch_thread_cpu();
 		saved = record_save(fs);
-		fail_pause = saved ? 0 : CLAMP(2 * fail_pause, SAVE_GAP_MIN, SAVE_GAP_MAX);
-		next_save = saved ? watch_spaced(start, SAVE_GAP_MIN, SAVE_GAP_MAX)
-				  : g_get_monotonic_time() + fail_pause;
+		if (saved) {
+			fail_pause = 0;
+			next_save = watch_spaced(start, SAVE_GAP_MIN, SAVE_GAP_MAX);
+		} else {
+			fail_pause = CLAMP(2 * fail_pause, SAVE_GAP_MIN, SAVE_GAP_MAX);
+			next_save = g_get_monotonic_time() + fail_pause;
+		}
 		g_mutex_lock(&fs->recorder_lock);
+		/* Not saved: still to do, after the pause. */
 		if (!saved)
 			fs->record_dirty = true;
 	}
