@@ -143,9 +143,9 @@ def test_a_change_inside_reaches_stat(utsfs):
             assert len(f.read()) == os.fstat(f.fileno()).st_size
 
 
-# More names than the watcher checks one by one (CHECK_NAMES_MAX in
-# fs/cache.c): beyond that, a mount event makes the kernel look every name
-# up again instead. Changes behind the back must show the same either way.
+# Many names the kernel holds besides the test's own: the watcher checks
+# each after a mount event, and spaces its checks by what they cost
+# (fs/watch.c). Changes behind the back must show the same either way.
 MANY_HELD = 300
 
 

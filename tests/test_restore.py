@@ -163,4 +163,3 @@ def test_a_record_that_cannot_be_written_is_written_once_it_can(utsfs):
     finally:
         run(["chattr", "-i", folder])
     recorded(record, "[before]", "[during]")
-
