@@ -787,10 +787,9 @@ static void restore_names(const struct bench *b, bool make)
 static void bench_restore(struct bench *b, const struct target *file)
 {
 	struct target *rfile, *rdir, *dir;
+	char what[112];
 	double m[4];
 
-	if (!b->restore_mount)
-		return;
 	fprintf(stderr, "utsfs-bench: 7 -o restore with %d names\n", RESTORE_NAMES);
 	restore_names(b, true);
 	rfile = target_path(xasprintf("%s/ubr0/hostname", b->restore_mount));
@@ -803,9 +802,11 @@ static void bench_restore(struct bench *b, const struct target *file)
 		{ "restore mkdir+rmdir", op_mkdir_rmdir, rdir, b->dir_iters, false },
 	};
 	measure(b, v, 4, m);
-	row_time(b, 7, "-o restore, 1000 names: write", m[1]);
+	snprintf(what, sizeof(what), "-o restore, %d names: write", RESTORE_NAMES);
+	row_time(b, 7, what, m[1]);
 	row_ratio(b, 7, "-o restore: write / write without it", m[1] / m[0], 0, false);
-	row_time(b, 7, "-o restore, 1000 names: mkdir+rmdir", m[3]);
+	snprintf(what, sizeof(what), "-o restore, %d names: mkdir+rmdir", RESTORE_NAMES);
+	row_time(b, 7, what, m[3]);
 	row_ratio(b, 7, "-o restore: mkdir+rmdir / mkdir+rmdir without it",
 		  m[3] / m[2], 0, false);
 	restore_names(b, false);
