@@ -91,6 +91,7 @@ const struct fuse_lowlevel_ops utsfs_ops = {
 	.release = utsfs_release,
 	.opendir = utsfs_opendir,
 	.readdir = utsfs_readdir,
+	.readdirplus = utsfs_readdirplus,
 	.releasedir = utsfs_releasedir,
 	.create = utsfs_create,
 	.poll = utsfs_poll,

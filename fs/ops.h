@@ -17,6 +17,8 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		   struct fuse_file_info *fi);
+void utsfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi);
 void utsfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 /* ops_file.c */

@@ -20,16 +20,20 @@ struct dir_handle {
 struct dir_item {
 	ino_t st_ino;
 	mode_t mode;
+	/* A name in the root (not . or ..): READDIRPLUS hands out its entry. */
+	bool ns;
 	char name[];
 };
 
-static void add_item(GPtrArray *items, const char *name, ino_t st_ino, mode_t mode)
+static void add_item(GPtrArray *items, const char *name, ino_t st_ino, mode_t mode,
+		     bool ns)
 {
 	size_t len = strlen(name);
 	struct dir_item *it = g_malloc(sizeof(*it) + len + 1);
 
 	it->st_ino = st_ino;
 	it->mode = mode;
+	it->ns = ns;
 	memcpy(it->name, name, len + 1);
 	g_ptr_array_add(items, it);
 }
@@ -46,23 +50,23 @@ static int list_dir(struct utsfs *fs, fuse_ino_t ino, GPtrArray **out)
 		r = nsops_statedir_list(fs->state.dir_fd, &entries);
 		if (r < 0)
 			return r;
-		add_item(items, ".", FUSE_ROOT_ID, S_IFDIR);
-		add_item(items, "..", FUSE_ROOT_ID, S_IFDIR);
+		add_item(items, ".", FUSE_ROOT_ID, S_IFDIR, false);
+		add_item(items, "..", FUSE_ROOT_ID, S_IFDIR, false);
 		for (guint i = 0; i < entries->len; i++) {
 			const struct nsops_entry *e = entries->pdata[i];
 
-			add_item(items, e->name, e->id, S_IFDIR);
+			add_item(items, e->name, e->id, S_IFDIR, true);
 		}
 	} else {
 		r = nodes_ref(fs, ino, &ref);
 		if (r < 0)
 			return r;
-		add_item(items, ".", ref.id, S_IFDIR);
-		add_item(items, "..", FUSE_ROOT_ID, S_IFDIR);
+		add_item(items, ".", ref.id, S_IFDIR, false);
+		add_item(items, "..", FUSE_ROOT_ID, S_IFDIR, false);
 		for (size_t i = 0; i < attr_count; i++)
 			add_item(items, attr_table[i].name,
 				 attr_st_ino(ref.id, i),
-				 attr_table[i].mode & S_IFMT);
+				 attr_table[i].mode & S_IFMT, false);
 	}
 	*out = g_steal_pointer(&items);
 	return 0;
@@ -96,26 +100,40 @@ void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		handle_release(utsfs_from_req(req), fi->fh);
 }
 
-void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		   struct fuse_file_info *fi)
+/*
+ * The listing a readdir at off serves. A rewind (seekdir 0) asks for a
+ * fresh look at the state directory; the first readdir after opendir gets
+ * its listing as it is.
+ */
+static GPtrArray *dir_items(fuse_req_t req, fuse_ino_t ino, off_t off,
+			    struct fuse_file_info *fi)
 {
 	struct dir_handle *dh = (struct dir_handle *)(uintptr_t)fi->fh;
-	g_autofree char *buf = g_malloc(size);
-	GPtrArray *items, *fresh = NULL;
-	size_t pos = 0;
+	GPtrArray *fresh = NULL;
 
-	/*
-	 * A rewind (seekdir 0) asks for a fresh look at the state directory;
-	 * the first readdir after opendir gets its listing as it is.
-	 */
 	if (off == 0 && dh->served &&
 	    list_dir(utsfs_from_req(req), ino, &fresh) == 0) {
 		g_ptr_array_unref(dh->items);
 		dh->items = fresh;
 	}
-	items = dh->items;
-	/* A seekdir cookie past the end (or a huge one) lists nothing. */
-	for (uint64_t i = off < 0 ? items->len : (uint64_t)off; i < items->len; i++) {
+	dh->served = true;
+	return dh->items;
+}
+
+/* The index of the item at a seekdir cookie: past the end (or a huge one) lists nothing. */
+static guint first_item(GPtrArray *items, off_t off)
+{
+	return off < 0 || (uint64_t)off > items->len ? items->len : (guint)off;
+}
+
+void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	GPtrArray *items = dir_items(req, ino, off, fi);
+	g_autofree char *buf = g_malloc(size);
+	size_t pos = 0;
+
+	for (guint i = first_item(items, off); i < items->len; i++) {
 		const struct dir_item *it = items->pdata[i];
 		struct stat st = { .st_ino = it->st_ino, .st_mode = it->mode };
 		size_t n = fuse_add_direntry(req, buf + pos, size - pos, it->name,
@@ -125,8 +143,65 @@ void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			break;
 		pos += n;
 	}
-	dh->served = true;
 	fuse_reply_buf(req, buf, pos);
+}
+
+/*
+ * What READDIRPLUS tells of an item. A name is looked at again (one
+ * fstatat): the listing may be older than the last rmdir, and the kernel
+ * keeps the entries it is given. Meanwhile it holds the directory's lock
+ * shared, so no mkdir, rmdir or rename through the mount runs until it has
+ * taken the reply in; changes behind our back are the watcher's (gen, as
+ * for a lookup). A name that no longer holds the namespace listed, and
+ * every other item, goes without attributes (node id 0): the kernel leaves
+ * those to a lookup.
+ */
+static void plus_entry(struct utsfs *fs, const struct dir_item *it, guint gen,
+		       struct fuse_entry_param *e)
+{
+	struct stat ns_st;
+
+	if (it->ns && nsops_still_holds_stat(fs->state.dir_fd, it->name, fs->nsfs_dev,
+					     it->st_ino, &ns_st) == 0) {
+		ns_entry(fs, it->name, &ns_st, gen, e);
+		return;
+	}
+	*e = (struct fuse_entry_param){
+		.attr = { .st_ino = it->st_ino, .st_mode = it->mode },
+	};
+}
+
+/*
+ * `ls -l` and file managers stat every name they list: with its attributes
+ * in the listing, a name costs them no LOOKUP of its own.
+ */
+void utsfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	guint gen = cache_name_begin(fs);
+	GPtrArray *items = dir_items(req, ino, off, fi);
+	g_autofree char *buf = g_malloc(size);
+	g_autoptr(GArray) counted = g_array_new(FALSE, FALSE, sizeof(fuse_ino_t));
+	size_t pos = 0;
+
+	for (guint i = first_item(items, off); i < items->len; i++) {
+		const struct dir_item *it = items->pdata[i];
+		struct fuse_entry_param e;
+
+		/* Sized first: an entry that does not fit must not count a lookup. */
+		if (fuse_add_direntry_plus(req, NULL, 0, it->name, NULL, 0) > size - pos)
+			break;
+		plus_entry(fs, it, gen, &e);
+		if (e.ino)
+			g_array_append_val(counted, e.ino);
+		pos += fuse_add_direntry_plus(req, buf + pos, size - pos, it->name, &e,
+					      (off_t)i + 1);
+	}
+	/* The kernel counts every entry of a reply it got, and none of one it did not. */
+	if (fuse_reply_buf(req, buf, pos) != 0)
+		for (guint k = 0; k < counted->len; k++)
+			nodes_forget(fs, g_array_index(counted, fuse_ino_t, k), 1);
 }
 
 void utsfs_releasedir(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,

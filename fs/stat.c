@@ -95,17 +95,25 @@ int stat_ino(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
 	return stat_attr(fs, dir, &ref, ns_fd, &ns_st, &m, row, st);
 }
 
+void ns_entry(struct utsfs *fs, const char *name, const struct stat *ns_st, guint gen,
+	      struct fuse_entry_param *e)
+{
+	struct ns_meta m;
+
+	*e = (struct fuse_entry_param){ 0 };
+	e->ino = nodes_lookup(fs, name, ns_st->st_ino);
+	meta_get(fs, name, ns_st->st_ino, &m);
+	stat_ns_dir(ns_st, &m, &e->attr);
+	e->entry_timeout = cache_name_timeout(fs, gen);
+	e->attr_timeout = STATIC_TIMEOUT;
+}
+
 void reply_ns_stat(fuse_req_t req, const char *name, const struct stat *ns_st, guint gen)
 {
 	struct utsfs *fs = utsfs_from_req(req);
-	struct fuse_entry_param e = { 0 };
-	struct ns_meta m;
+	struct fuse_entry_param e;
 
-	e.ino = nodes_lookup(fs, name, ns_st->st_ino);
-	meta_get(fs, name, ns_st->st_ino, &m);
-	stat_ns_dir(ns_st, &m, &e.attr);
-	e.entry_timeout = cache_name_timeout(fs, gen);
-	e.attr_timeout = STATIC_TIMEOUT;
+	ns_entry(fs, name, ns_st, gen, &e);
 	if (fuse_reply_entry(req, &e) != 0)
 		nodes_forget(fs, e.ino, 1);
 }

@@ -286,9 +286,13 @@ int stat_ino(struct utsfs *fs, fuse_ino_t ino, struct stat *st);
 /* Reply to a lookup of name in the root from the state directory. */
 void reply_ns_entry(fuse_req_t req, const char *name);
 /*
- * Reply with name's entry, whose namespace ns_st describes (its nsfs file),
- * as looked at after cache_name_begin() returned gen.
+ * name's entry, whose namespace ns_st describes (its nsfs file), as looked
+ * at after cache_name_begin() returned gen. Counts a lookup of its node:
+ * the caller hands it to the kernel or forgets it.
  */
+void ns_entry(struct utsfs *fs, const char *name, const struct stat *ns_st, guint gen,
+	      struct fuse_entry_param *e);
+/* Reply with ns_entry()'s entry. */
 void reply_ns_stat(fuse_req_t req, const char *name, const struct stat *ns_st, guint gen);
 /* Reply to a lookup of name inside the namespace directory dir. */
 void reply_attr_entry(fuse_req_t req, fuse_ino_t dir, const char *name);

@@ -12,7 +12,9 @@ lag, by the watcher's wake-up (util.settled).
 import ctypes
 import errno
 import os
+import re
 import threading
+import time
 
 import pytest
 
@@ -245,3 +247,105 @@ def test_a_name_rebound_without_any_sethostname_shows_the_new_value(utsfs, held)
         util.settled(lambda: utsfs.read("x", "hostname") == f"{host}\n",
                      "the re-bound name's own hostname")
         utsfs.write("x", "hostname", b"x\n")
+
+
+# --- What a listing hands the kernel (READDIRPLUS) ---
+
+# Long names: a few hundred of them take several replies.
+LISTED = [f"{i:03d}-" + "l" * 100 for i in range(150)]
+
+
+def requests(log, start):
+    """The FUSE requests the daemon logged (-o debug) since offset start."""
+    with open(log, errors="replace") as f:
+        f.seek(start)
+        return re.findall(r"opcode: ([A-Z_]+) \(\d+\), nodeid: (\d+)", f.read())
+
+
+@pytest.fixture
+def debug_log(utsfs):
+    """The daemon restarted with -o debug; its log's size before the test acts."""
+    utsfs.options.append("debug")
+    # libfuse's trace of every reply, ENOSYS and ENOENT ones included.
+    utsfs.output.allow(r"^ +unique: \d+, error: -\d+ \([^)\n]*\), outsize: \d+\n")
+    utsfs.restart()
+    return utsfs.log
+
+
+def test_ls_l_takes_every_names_attributes_from_the_listing(utsfs, debug_log):
+    """Names other tools made, which the kernel never heard of: `ls -l` gets
+    their attributes with the listing, not one LOOKUP per name."""
+    for i, name in enumerate(LISTED):
+        (utsfs.state / name).touch()
+        bind_new_namespace(utsfs.state / name)
+        if i % 3 == 0:
+            os.chown(utsfs.path(name), util.DELEGATE, util.DELEGATE)
+    # The watcher's check of the names (spaced up to a second after the
+    # mounts above) would make entries handed out meanwhile uncached; and
+    # the chown replies' entries expire.
+    time.sleep(1.2)
+    start = os.path.getsize(debug_log)
+    res = util.run(["ls", "-ln", utsfs.mnt], env=dict(os.environ, LC_ALL="C"))
+    reqs = requests(debug_log, start)
+    rows = [line.split(maxsplit=8) for line in res.stdout.splitlines()[1:]]
+    assert [r[8] for r in rows] == LISTED
+    for i, r in enumerate(rows):
+        owner = str(util.DELEGATE) if i % 3 == 0 else "0"
+        assert (r[0], r[2], r[3]) == ("drwxr-xr-x", owner, owner), r[8]
+    assert sum(op == "READDIRPLUS" for op, _ in reqs) > 1, "one reply held them all"
+    assert [r for r in reqs if r[0] == "LOOKUP"] == []
+    # What the listing handed out is what a lookup tells.
+    for name in LISTED:
+        assert os.stat(utsfs.path(name)).st_ino == util.nsfs_id(utsfs.state / name)
+        assert utsfs.read(name, "hostname") == f"{os.uname().nodename}\n"
+
+
+@pytest.mark.parametrize("how", ["rmdir", "behind the back", "rebound"])
+def test_a_name_gone_since_opendir_is_not_handed_out(utsfs, how):
+    """A listing is taken at opendir and served as it was: a name removed
+    (or bound to another namespace) before the first getdents is still
+    listed, but must not reach the kernel as an entry that stat(2) would
+    then find."""
+    for name in ("a", "b", "c"):
+        utsfs.mkdir(name)
+    # Long enough for the kernel to drop what mkdir's replies gave it.
+    time.sleep(1.2)
+    fd = os.open(utsfs.mnt, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if how == "rmdir":
+            os.rmdir(utsfs.path("b"))
+        else:
+            check(libc.umount2(str(utsfs.state / "b").encode(), MNT_DETACH), "umount2")
+            if how == "rebound":
+                bind_new_namespace(utsfs.state / "b")
+            else:
+                os.unlink(utsfs.state / "b")
+        assert sorted(os.listdir(fd)) == ["a", "b", "c"]
+    finally:
+        os.close(fd)
+    if how == "rebound":
+        assert os.stat(utsfs.path("b")).st_ino == util.nsfs_id(utsfs.state / "b")
+    else:
+        assert not os.path.exists(utsfs.path("b"))
+        assert utsfs.names() == ["a", "c"]
+    assert os.stat(utsfs.path("a")).st_ino == util.nsfs_id(utsfs.state / "a")
+
+
+def test_names_listed_then_forgotten_by_the_kernel_still_work(utsfs):
+    """Every entry of a listing counts a lookup, which the kernel gives back
+    when it forgets the name: a count off by one either way loses a name the
+    kernel still uses, or keeps forgotten ones forever."""
+    names = [f"f{i}" for i in range(40)]
+    for name in names:
+        utsfs.mkdir(name)
+    for _ in range(3):
+        util.run(["ls", "-l", utsfs.mnt])
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("2\n")
+        for name in names[::7]:
+            assert utsfs.read(name, "hostname") == f"{name}\n"
+    for name in names:
+        utsfs.write(name, "hostname", f"{name}-b\n".encode())
+        assert utsfs.read(name, "hostname") == f"{name}-b\n"
+        os.rmdir(utsfs.path(name))
+    assert utsfs.names() == []
