@@ -37,22 +37,24 @@ mnt=$work/mnt
 run=$work/run
 state=$run/state
 hello_mnt=$work/hello
+null_mnt=$work/null
 dbg_mnt=$work/dbg-mnt
 dbg_state=$run/dbg-state
 dbg_hello=$work/dbg-hello
+dbg_null=$work/dbg-null
 # Section 7's utsfs runs with -o restore; its record goes to /var/tmp, on disk
 # as /var/lib is (/tmp may be a tmpfs).
 rmnt=$work/restore-mnt
 record_dir=$(mktemp -d /var/tmp/utsfs-bench-record.XXXXXX)
 rstate=$run/restore-state
-mkdir -p "$mnt" "$run" "$hello_mnt" "$dbg_mnt" "$dbg_hello" "$rmnt"
+mkdir -p "$mnt" "$run" "$hello_mnt" "$null_mnt" "$dbg_mnt" "$dbg_hello" "$dbg_null" "$rmnt"
 mount -t tmpfs -o mode=0755 utsfs-bench "$run"
 mkdir -p "$state" "$dbg_state" "$rstate"
 pids=()
 
 cleanup() {
 	set +e
-	for m in "$mnt" "$hello_mnt" "$dbg_mnt" "$dbg_hello" "$rmnt"; do
+	for m in "$mnt" "$hello_mnt" "$null_mnt" "$dbg_mnt" "$dbg_hello" "$dbg_null" "$rmnt"; do
 		mountpoint -q "$m" && fusermount3 -u -z "$m"
 	done
 	for pid in "${pids[@]}"; do
@@ -107,8 +109,11 @@ else
 fi
 # shellcheck disable=SC2046 # pkg-config output is meant to split into words
 cc -O2 -o "$work/hello_ll" "$work/hello_ll.c" $(pkg-config --cflags --libs fuse3)
-# The flags meson gives it (tests/bench/meson.build), so both builds agree.
+# The flags meson gives them (tests/bench/meson.build), so both builds agree.
 cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o "$work/utsfs-bench" "$here/bench.c"
+# shellcheck disable=SC2046
+cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$work/nullfs" "$here/nullfs.c" \
+	$(pkg-config --cflags --libs fuse3)
 
 "$utsfs" -f -o "state_dir=$state" "$mnt" &
 utsfs_pid=$!
@@ -116,13 +121,17 @@ pids+=("$utsfs_pid")
 "$work/hello_ll" -f "$hello_mnt" &
 hello_pid=$!
 pids+=("$hello_pid")
+"$work/nullfs" -f "$null_mnt" &
+null_pid=$!
+pids+=("$null_pid")
 wait_for_mount "$mnt" "$utsfs_pid"
 wait_for_mount "$hello_mnt" "$hello_pid"
+wait_for_mount "$null_mnt" "$null_pid"
 
 out=$work/table
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "$work/utsfs-bench" --mount "$mnt" --state "$state" --hello "$hello_mnt/hello" \
-	--pid "$utsfs_pid" "$@" | tee "$out"
+	--null "$null_mnt" --pid "$utsfs_pid" "$@" | tee "$out"
 # Section 7 on its own: an idle daemon with a record wakes on every hostname
 # change, so it runs only now.
 "$utsfs" -f -o "state_dir=$rstate,restore=$record_dir/record.conf" "$rmnt" &
@@ -134,7 +143,7 @@ wait_for_mount "$rmnt" "$restore_pid"
 	echo "With \`-o restore\` (as the systemd unit runs utsfs):"
 	echo
 	"$work/utsfs-bench" --mount "$mnt" --state "$state" --hello "$hello_mnt/hello" \
-		--pid "$utsfs_pid" --restore-mount "$rmnt" "$@"
+		--null "$null_mnt" --pid "$utsfs_pid" --restore-mount "$rmnt" "$@"
 } | tee -a "$out"
 # Gone before the request counts below: it would wake on their changes.
 fusermount3 -u "$rmnt"
@@ -142,15 +151,19 @@ wait "$restore_pid" 2>/dev/null
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Which FUSE requests one operation costs, counted from `-d` output (a
-# separate pair of daemons: debug output slows everything it touches).
+# separate set of daemons: debug output slows everything it touches).
 "$utsfs" -d -o "state_dir=$dbg_state" "$dbg_mnt" 2>"$work/utsfs.log" &
 dbg_pid=$!
 pids+=("$dbg_pid")
 "$work/hello_ll" -d "$dbg_hello" 2>"$work/hello.log" &
 dbg_hello_pid=$!
 pids+=("$dbg_hello_pid")
+"$work/nullfs" -d "$dbg_null" 2>"$work/null.log" &
+dbg_null_pid=$!
+pids+=("$dbg_null_pid")
 wait_for_mount "$dbg_mnt" "$dbg_pid"
 wait_for_mount "$dbg_hello" "$dbg_hello_pid"
+wait_for_mount "$dbg_null" "$dbg_null_pid"
 mkdir "$dbg_mnt/x"
 
 # The requests the log gains while cmd runs, counted and then in order with
@@ -184,6 +197,8 @@ mkrm() { mkdir "$1" && rmdir "$1"; }
 		sh -c "echo ub-b >$dbg_mnt/x/hostname"
 	mkrm "$dbg_mnt/y"
 	count_requests "$work/utsfs.log" 'utsfs `mkdir MOUNT/y && rmdir MOUNT/y`' mkrm "$dbg_mnt/y"
+	mkrm "$dbg_null/y"
+	count_requests "$work/null.log" 'nullfs `mkdir MOUNT/y && rmdir MOUNT/y`' mkrm "$dbg_null/y"
 	# Our own rmdir must not make the kernel forget the names it holds:
 	# only the root's attributes (its directory changed) are asked again.
 	cat "$dbg_mnt/x/hostname" >/dev/null
