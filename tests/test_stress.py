@@ -86,7 +86,7 @@ def stress_client(k: int, seed: int, mnt: str, state: str, ops: int, domain: str
         present = [n for n in mine if n in model]
         absent = [n for n in mine if n not in model]
         return rng.choice((["mkdir"] * 3 if absent else []) +
-                          (["rmdir", "read", "read", "read", "write", "write"]
+                          (["rmdir", "read", "read", "read", "write", "write", "list"]
                            if present else []) +
                           (["rename"] * 2 if present and absent else [])), present, absent
 
@@ -104,6 +104,19 @@ def stress_client(k: int, seed: int, mnt: str, state: str, ops: int, domain: str
             n, to = rng.choice(present), rng.choice(absent)
             os.rename(path(n), path(to))
             model[to] = model.pop(n)
+        elif kind == "list":
+            # What a listing hands the kernel (READDIRPLUS) is what stat then
+            # says: the names this client made, their ids, owners and modes.
+            listed = {}
+            with os.scandir(mnt) as entries:
+                for e in entries:
+                    if e.name in mine:
+                        st = e.stat(follow_symlinks=False)
+                        listed[e.name] = [st.st_ino, st.st_uid, st.st_gid,
+                                          st.st_mode & 0o7777]
+            made = {n: [m[0], *m[3:6]] for n, m in model.items()}
+            if listed != made:
+                bad_reads.append(f"listing {listed}, made {made}")
         elif kind == "read":
             n = rng.choice(present)
             for field, attr in ((1, "hostname"), (2, "domainname")):
@@ -185,7 +198,8 @@ def test_concurrent_clients_get_no_unexpected_error_and_leave_tree_and_state_agr
     figures.set("reads of a value nobody wrote", totals["bad reads"])
     figures.set("operations per second", round(totals["tried"] / elapsed))
     figures.set("operations by kind", {k: totals[k] for k in
-                                       ("mkdir", "rmdir", "rename", "read", "write")})
+                                       ("mkdir", "rmdir", "rename", "read", "write",
+                                        "list")})
 
     assert totals["tried"] == CLIENTS * OPS_PER_CLIENT
     assert unexpected == [], f"{totals['unexpected']} unexpected errors, e.g. {unexpected}"
