@@ -68,7 +68,7 @@ static bool name_holds(struct utsfs *fs, const char *name, uint64_t id)
 {
 	struct stat st;
 
-	return nsops_identify(fs->state.dir_fd, name, &st) == 0 && st.st_ino == id;
+	return nsops_statedir_identify(&fs->state, name, &st) == 0 && st.st_ino == id;
 }
 
 /*

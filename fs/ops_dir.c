@@ -47,7 +47,7 @@ static int list_dir(struct utsfs *fs, fuse_ino_t ino, GPtrArray **out)
 	int r;
 
 	if (ino == FUSE_ROOT_ID) {
-		r = nsops_statedir_list(fs->state.dir_fd, &entries);
+		r = nsops_statedir_list(&fs->state, &entries);
 		if (r < 0)
 			return r;
 		add_item(items, ".", FUSE_ROOT_ID, S_IFDIR, false);
@@ -328,7 +328,7 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 static int ns_id(struct utsfs *fs, const char *name, uint64_t *id)
 {
 	struct stat st;
-	int r = nsops_identify(fs->state.dir_fd, name, &st);
+	int r = nsops_statedir_identify(&fs->state, name, &st);
 
 	if (r < 0)
 		return r == -EINVAL ? -ENOENT : r;

@@ -83,7 +83,7 @@ bool record_save(struct utsfs *fs)
 		return true;
 	/* One snapshot at a time, so an older one never lands last. */
 	locker = g_mutex_locker_new(&fs->record_lock);
-	r = nsops_statedir_list(fs->state.dir_fd, &entries);
+	r = nsops_statedir_list(&fs->state, &entries);
 	if (r < 0) {
 		g_warning("cannot list the state directory for the record: %s", g_strerror(-r));
 		return false;
@@ -254,7 +254,7 @@ int record_restore(struct utsfs *fs, const char *path)
 
 		if (!name || !nsops_name_is_valid(name, strlen(name)))
 			continue;
-		if (nsops_identify(fs->state.dir_fd, name, NULL) == 0)
+		if (nsops_statedir_identify(&fs->state, name, NULL) == 0)
 			continue;
 		r = restore_name(fs, kf, *g, name);
 		if (r < 0) {

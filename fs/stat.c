@@ -123,7 +123,7 @@ void reply_ns_entry(fuse_req_t req, const char *name)
 	struct utsfs *fs = utsfs_from_req(req);
 	struct stat ns_st;
 	guint gen = cache_name_begin(fs);
-	int r = nsops_identify(fs->state.dir_fd, name, &ns_st);
+	int r = nsops_statedir_identify(&fs->state, name, &ns_st);
 
 	if (r < 0)
 		/* Junk in the state directory is not a namespace: not there. */

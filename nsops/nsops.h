@@ -128,6 +128,13 @@ struct nsops_statedir {
 	int lock_fd;
 	/* The directory as seen through its own bind mount, where names live. */
 	int dir_fd;
+	/*
+	 * Unique ids of the bind mounts seen to hold a UTS namespace (a set of
+	 * uint64_t), and how many the last listing saw: see statedir.c.
+	 */
+	GMutex known_lock;
+	GHashTable *known;
+	guint known_listed;
 };
 
 /*
@@ -147,8 +154,14 @@ struct nsops_entry {
 };
 
 /*
- * The UTS namespaces in the state directory, sorted by name, each checked
- * with nsops_open; anything else there is ignored. *entries is a GPtrArray
- * of struct nsops_entry, freed with g_ptr_array_unref.
+ * nsops_identify() of a name in sd: one statx when the name's bind mount
+ * was identified before, the full check otherwise. Safe from any thread.
  */
-int nsops_statedir_list(int dir_fd, GPtrArray **entries);
+int nsops_statedir_identify(struct nsops_statedir *sd, const char *name, struct stat *st);
+
+/*
+ * The UTS namespaces in the state directory, sorted by name, each checked
+ * with nsops_statedir_identify; anything else there is ignored. *entries is
+ * a GPtrArray of struct nsops_entry, freed with g_ptr_array_unref.
+ */
+int nsops_statedir_list(struct nsops_statedir *sd, GPtrArray **entries);

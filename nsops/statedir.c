@@ -8,8 +8,14 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <string.h>
 #include <unistd.h>
+
+/* statx's never-reused mount id (Linux 6.8); Debian 12's headers predate it. */
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
 
 /*
  * Bind the directory onto itself, then private, then shared: a bare bind
@@ -78,6 +84,8 @@ int nsops_statedir_open(const char *path, struct nsops_statedir *sd)
 	int r;
 
 	*sd = (struct nsops_statedir){ .lock_fd = -1, .dir_fd = -1 };
+	g_mutex_init(&sd->known_lock);
+	sd->known = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	if (g_mkdir_with_parents(path, 0755) < 0)
 		return -errno;
 	sd->lock_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -112,6 +120,100 @@ void nsops_statedir_close(struct nsops_statedir *sd)
 	nsops_close_fd(&sd->dir_fd);
 	nsops_close_fd(&sd->lock_fd);
 	g_clear_pointer(&sd->path, g_free);
+	if (sd->known) {
+		g_clear_pointer(&sd->known, g_hash_table_unref);
+		g_mutex_clear(&sd->known_lock);
+	}
+}
+
+/*
+ * Identifying a name the full way (nsops_open: an open, an fstatfs, the
+ * NS_GET_NSTYPE ioctl) costs some 4 µs, paid by every lookup of a name and
+ * by every listing for each name. But a bind mount's root never changes,
+ * and unique mount ids are never reused: a mount once seen to hold a UTS
+ * namespace holds that one as long as it exists. So a name whose mount is
+ * known takes one statx. The next full listing keeps only the mounts it
+ * saw; between listings, lookups of ever new names could grow the set
+ * without end, so it is emptied when it outgrows the last listing by
+ * KNOWN_SLACK.
+ */
+#define KNOWN_SLACK 4096
+
+static bool known_has(struct nsops_statedir *sd, uint64_t mnt_id)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&sd->known_lock);
+
+	return g_hash_table_contains(sd->known, &mnt_id);
+}
+
+static void known_add(struct nsops_statedir *sd, uint64_t mnt_id)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&sd->known_lock);
+
+	if (g_hash_table_size(sd->known) >= sd->known_listed + KNOWN_SLACK)
+		g_hash_table_remove_all(sd->known);
+	g_hash_table_add(sd->known, g_memdup2(&mnt_id, sizeof(mnt_id)));
+}
+
+/* What the listing in progress saw, to become the known set when it ends. */
+static void seen_add(GHashTable *seen, uint64_t mnt_id)
+{
+	if (seen)
+		g_hash_table_add(seen, g_memdup2(&mnt_id, sizeof(mnt_id)));
+}
+
+static void stat_from_statx(const struct statx *sx, struct stat *st)
+{
+	*st = (struct stat){
+		.st_dev = makedev(sx->stx_dev_major, sx->stx_dev_minor),
+		.st_ino = sx->stx_ino,
+		.st_mode = sx->stx_mode,
+		.st_nlink = sx->stx_nlink,
+		.st_uid = sx->stx_uid,
+		.st_gid = sx->stx_gid,
+		.st_rdev = makedev(sx->stx_rdev_major, sx->stx_rdev_minor),
+		.st_size = (off_t)sx->stx_size,
+		.st_blksize = (blksize_t)sx->stx_blksize,
+		.st_blocks = (blkcnt_t)sx->stx_blocks,
+		.st_atim = { sx->stx_atime.tv_sec, sx->stx_atime.tv_nsec },
+		.st_mtim = { sx->stx_mtime.tv_sec, sx->stx_mtime.tv_nsec },
+		.st_ctim = { sx->stx_ctime.tv_sec, sx->stx_ctime.tv_nsec },
+	};
+}
+
+static int identify_seen(struct nsops_statedir *sd, const char *name, struct stat *st,
+			 GHashTable *seen)
+{
+	struct statx sx;
+	struct stat own;
+	int fd;
+
+	if (!st)
+		st = &own;
+	if (statx(sd->dir_fd, name, AT_SYMLINK_NOFOLLOW,
+		  STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE, &sx) < 0)
+		return -errno;
+	if ((sx.stx_mask & STATX_MNT_ID_UNIQUE) && known_has(sd, sx.stx_mnt_id)) {
+		stat_from_statx(&sx, st);
+		seen_add(seen, sx.stx_mnt_id);
+		return 0;
+	}
+	fd = nsops_open(sd->dir_fd, name, st);
+	if (fd < 0)
+		return fd;
+	/* The mount of what was checked, not of what the path showed before. */
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
+	    (sx.stx_mask & STATX_MNT_ID_UNIQUE)) {
+		known_add(sd, sx.stx_mnt_id);
+		seen_add(seen, sx.stx_mnt_id);
+	}
+	nsops_close_fd(&fd);
+	return 0;
+}
+
+int nsops_statedir_identify(struct nsops_statedir *sd, const char *name, struct stat *st)
+{
+	return identify_seen(sd, name, st, NULL);
 }
 
 static gint compare_entries(gconstpointer a, gconstpointer b)
@@ -122,10 +224,12 @@ static gint compare_entries(gconstpointer a, gconstpointer b)
 	return strcmp(ea->name, eb->name);
 }
 
-int nsops_statedir_list(int dir_fd, GPtrArray **entries)
+int nsops_statedir_list(struct nsops_statedir *sd, GPtrArray **entries)
 {
 	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
-	DIR *d = open_listing(dir_fd);
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_int64_hash, g_int64_equal,
+							    g_free, NULL);
+	DIR *d = open_listing(sd->dir_fd);
 	struct dirent *de;
 
 	if (!d)
@@ -137,7 +241,7 @@ int nsops_statedir_list(int dir_fd, GPtrArray **entries)
 
 		if (!nsops_name_is_valid(de->d_name, len))
 			continue;
-		if (nsops_identify(dir_fd, de->d_name, &st) < 0)
+		if (identify_seen(sd, de->d_name, &st, seen) < 0)
 			continue;
 		e = g_malloc(sizeof(*e) + len + 1);
 		e->id = st.st_ino;
@@ -145,6 +249,11 @@ int nsops_statedir_list(int dir_fd, GPtrArray **entries)
 		g_ptr_array_add(out, e);
 	}
 	closedir(d);
+	g_mutex_lock(&sd->known_lock);
+	sd->known_listed = g_hash_table_size(seen);
+	g_hash_table_unref(sd->known);
+	sd->known = g_steal_pointer(&seen);
+	g_mutex_unlock(&sd->known_lock);
 	g_ptr_array_sort(out, compare_entries);
 	*entries = g_steal_pointer(&out);
 	return 0;
