@@ -96,6 +96,15 @@ void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	dh = g_new0(struct dir_handle, 1);
 	dh->items = items;
 	fi->fh = handle_add(utsfs_from_req(req), dh, (GDestroyNotify)dir_handle_free);
+	/*
+	 * A namespace directory lists the same files for as long as its node
+	 * lives (a node keeps its namespace): the kernel may keep the listing,
+	 * and `find` or a file manager walking the tree asks for it once.
+	 */
+	if (ino != FUSE_ROOT_ID) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
 	if (fuse_reply_open(req, fi) != 0)
 		handle_release(utsfs_from_req(req), fi->fh);
 }

@@ -349,3 +349,28 @@ def test_names_listed_then_forgotten_by_the_kernel_still_work(utsfs):
         assert utsfs.read(name, "hostname") == f"{name}-b\n"
         os.rmdir(utsfs.path(name))
     assert utsfs.names() == []
+
+
+def test_a_namespace_directory_is_listed_by_the_daemon_once(utsfs, debug_log):
+    """A namespace directory always holds the same files: the kernel keeps
+    its listing (FOPEN_CACHE_DIR), so `find` and file managers walking the
+    tree ask each directory once, across renames too."""
+    attrs = ["domainname", "hostname", "id", "ns", "pids"]
+    names = [f"d{i}" for i in range(20)]
+    for name in names:
+        utsfs.mkdir(name)
+        assert sorted(os.listdir(utsfs.path(name))) == attrs
+    start = os.path.getsize(debug_log)
+    for name in names:
+        assert sorted(os.listdir(utsfs.path(name))) == attrs
+    os.rename(utsfs.path("d0"), utsfs.path("e0"))
+    assert sorted(os.listdir(utsfs.path("e0"))) == attrs
+    reqs = requests(debug_log, start)
+    assert sum(op == "OPENDIR" for op, _ in reqs) == len(names) + 1
+    assert [r for r in reqs if r[0] in ("READDIR", "READDIRPLUS")] == []
+    assert utsfs.read("e0", "hostname") == "d0\n"
+    # A new namespace under an old name is a new directory, listed afresh.
+    os.rmdir(utsfs.path("d1"))
+    utsfs.mkdir("d1")
+    assert sorted(os.listdir(utsfs.path("d1"))) == attrs
+    assert utsfs.read("d1", "id") == f"{util.nsfs_id(utsfs.state / 'd1')}\n"
