@@ -130,11 +130,13 @@ struct nsops_statedir {
 	int dir_fd;
 	/*
 	 * Unique ids of the bind mounts seen to hold a UTS namespace (a set of
-	 * uint64_t), and how many the last listing saw: see statedir.c.
+	 * uint64_t), how many the last listing saw, and whether the kernel
+	 * tells such ids at all: see statedir.c.
 	 */
 	GMutex known_lock;
 	GHashTable *known;
 	guint known_listed;
+	bool mount_ids;
 };
 
 /*

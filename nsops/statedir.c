@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The state directory: its set-up as a shared mount, its lock, its listing and clean-up. */
+/* The state directory: its set-up as a shared mount, its lock, its listing (and the bind mounts it knows to hold UTS namespaces) and clean-up. */
 #include "internal.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -56,11 +57,16 @@ static DIR *open_listing(int dir_fd)
 	return d;
 }
 
-/* Empty regular files are what a creator killed before its bind mount leaves. */
+/*
+ * Empty regular files are what a creator killed before its bind mount
+ * leaves. Returns how many regular files stay: about how many names there
+ * are, before any listing.
+ */
 static int remove_garbage(int dir_fd)
 {
 	DIR *d = open_listing(dir_fd);
 	struct dirent *de;
+	int files = 0;
 
 	if (!d)
 		return -errno;
@@ -70,13 +76,24 @@ static int remove_garbage(int dir_fd)
 		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
 			continue;
 		if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode) || st.st_size != 0)
+		    !S_ISREG(st.st_mode))
 			continue;
-		if (nsops_identify(dir_fd, de->d_name, NULL) == -EINVAL)
+		if (st.st_size == 0 && nsops_identify(dir_fd, de->d_name, NULL) == -EINVAL)
 			unlinkat(dir_fd, de->d_name, 0);
+		else if (files < INT_MAX)
+			files++;
 	}
 	closedir(d);
-	return 0;
+	return files;
+}
+
+/* Whether statx tells unique mount ids here (Linux 6.8 and later). */
+static bool has_unique_mount_ids(int dir_fd)
+{
+	struct statx sx;
+
+	return statx(dir_fd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
+	       (sx.stx_mask & STATX_MNT_ID_UNIQUE);
 }
 
 int nsops_statedir_open(const char *path, struct nsops_statedir *sd)
@@ -86,11 +103,15 @@ int nsops_statedir_open(const char *path, struct nsops_statedir *sd)
 	*sd = (struct nsops_statedir){ .lock_fd = -1, .dir_fd = -1 };
 	g_mutex_init(&sd->known_lock);
 	sd->known = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
-	if (g_mkdir_with_parents(path, 0755) < 0)
-		return -errno;
+	if (g_mkdir_with_parents(path, 0755) < 0) {
+		r = -errno;
+		goto err;
+	}
 	sd->lock_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sd->lock_fd < 0)
-		return -errno;
+	if (sd->lock_fd < 0) {
+		r = -errno;
+		goto err;
+	}
 	/* flock is per inode, so the self-bind below does not dodge it. */
 	if (flock(sd->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
@@ -108,6 +129,8 @@ int nsops_statedir_open(const char *path, struct nsops_statedir *sd)
 	r = remove_garbage(sd->dir_fd);
 	if (r < 0)
 		goto err;
+	sd->known_listed = (guint)r;
+	sd->mount_ids = has_unique_mount_ids(sd->dir_fd);
 	sd->path = g_strdup(path);
 	return 0;
 err:
@@ -135,7 +158,8 @@ void nsops_statedir_close(struct nsops_statedir *sd)
  * known takes one statx. The next full listing keeps only the mounts it
  * saw; between listings, lookups of ever new names could grow the set
  * without end, so it is emptied when it outgrows the last listing by
- * KNOWN_SLACK.
+ * KNOWN_SLACK. Before Linux 6.8 (no unique mount ids) every look is the
+ * full one.
  */
 #define KNOWN_SLACK 4096
 
@@ -188,9 +212,12 @@ static int identify_seen(struct nsops_statedir *sd, const char *name, struct sta
 	struct stat own;
 	int fd;
 
+	if (!sd->mount_ids)
+		return nsops_identify(sd->dir_fd, name, st);
 	if (!st)
 		st = &own;
-	if (statx(sd->dir_fd, name, AT_SYMLINK_NOFOLLOW,
+	/* As fstatat does: an automount point left there stays untriggered. */
+	if (statx(sd->dir_fd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
 		  STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE, &sx) < 0)
 		return -errno;
 	if ((sx.stx_mask & STATX_MNT_ID_UNIQUE) && known_has(sd, sx.stx_mnt_id)) {
