@@ -21,19 +21,19 @@ struct dir_item {
 	ino_t st_ino;
 	mode_t mode;
 	/* A name in the root (not . or ..): READDIRPLUS hands out its entry. */
-	bool ns;
+	bool is_name;
 	char name[];
 };
 
 static void add_item(GPtrArray *items, const char *name, ino_t st_ino, mode_t mode,
-		     bool ns)
+		     bool is_name)
 {
 	size_t len = strlen(name);
 	struct dir_item *it = g_malloc(sizeof(*it) + len + 1);
 
 	it->st_ino = st_ino;
 	it->mode = mode;
-	it->ns = ns;
+	it->is_name = is_name;
 	memcpy(it->name, name, len + 1);
 	g_ptr_array_add(items, it);
 }
@@ -156,9 +156,9 @@ void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 /*
- * What READDIRPLUS tells of an item. A name is looked at again (one
- * fstatat): the listing may be older than the last rmdir, and the kernel
- * keeps the entries it is given. Meanwhile it holds the directory's lock
+ * What READDIRPLUS tells of an item. A name is identified again (one statx
+ * for a mount checked before): the listing may be older than the last
+ * rmdir, and the kernel keeps the entries it is given. Meanwhile it holds the directory's lock
  * shared, so no mkdir, rmdir or rename through the mount runs until it has
  * taken the reply in; changes behind our back are the watcher's (gen, as
  * for a lookup). A name that no longer holds the namespace listed, and
@@ -170,8 +170,8 @@ static void plus_entry(struct utsfs *fs, const struct dir_item *it, guint gen,
 {
 	struct stat ns_st;
 
-	if (it->ns && nsops_still_holds_stat(fs->state.dir_fd, it->name, fs->nsfs_dev,
-					     it->st_ino, &ns_st) == 0) {
+	if (it->is_name && nsops_statedir_identify(&fs->state, it->name, &ns_st) == 0 &&
+	    ns_st.st_ino == it->st_ino) {
 		ns_entry(fs, it->name, &ns_st, gen, e);
 		return;
 	}

