@@ -754,8 +754,8 @@ static struct target *null_dir(const struct bench *b)
 
 /*
  * A FUSE mkdir+rmdir costs its round trips before any work: nullfs's, which
- * do no work, are that floor. Whatever utsfs does, it cannot go below the
- * floor plus the raw path; the "best reachable" row is that bound.
+ * do no work, are that floor. Doing the raw path's work through FUSE cannot
+ * take less than the floor plus the raw path: the "best reachable" row.
  */
 static void bench_mkdir(struct bench *b)
 {
@@ -1012,8 +1012,8 @@ static void destroy_range(const struct bench *b, long from, long to)
 
 /*
  * `ls -f` (names only) or `ls -l` (a stat of each). Before each `ls -l`
- * the kernel is given time to let go of the names it holds (utsfs lets it
- * keep one for a second), as a user's next look at the tree would find it.
+ * the names the kernel knows are given time to expire (utsfs lets it trust
+ * one for a second), as a user's next look at the tree would find them.
  */
 static double time_ls(struct bench *b, const char *flag)
 {
@@ -1107,7 +1107,7 @@ static void measure_point(struct bench *b, struct point *p, const struct target 
 	p->ls_l = time_ls(b, "-l");
 	snprintf(what, sizeof(what), "scale %ld: ls -f MOUNT (process)", p->n);
 	row_time(b, 5, what, p->ls);
-	snprintf(what, sizeof(what), "scale %ld: ls -l MOUNT (process), names not held", p->n);
+	snprintf(what, sizeof(what), "scale %ld: ls -l MOUNT (process), names expired", p->n);
 	row_time(b, 5, what, p->ls_l);
 	snprintf(what, sizeof(what), "scale %ld: lstat MOUNT/NAME, per name", p->n);
 	row_time(b, 5, what, lookup);
@@ -1258,7 +1258,7 @@ static void print_notes(const struct bench *b)
 	printf("Scale: names are created with the raw path (touch, unshare, bind mount) straight into\n"
 	       "the state directory, which utsfs reflects; reads and writes at each point cycle over\n"
 	       "%d names spread across the tree; VmRSS is taken after `ls -f` and an lstat of every name.\n"
-	       "`ls -l` runs last, each run 1.2 s after the one before, when the kernel holds no name.\n",
+	       "`ls -l` runs last, each run 1.2 s after the one before, when every name has expired.\n",
 	       SPREAD);
 	printf("Parallel: each client reads its own namespace's hostname for %.1f s per round.\n",
 	       b->client_seconds);

@@ -167,14 +167,16 @@ int main(int argc, char **argv)
 	se = fuse_session_new(&args, &nullfs_ops, sizeof(nullfs_ops), &fs);
 	if (!se)
 		goto out;
-	if (fuse_set_signal_handlers(se) == 0) {
-		if (fuse_session_mount(se, opts.mountpoint) == 0) {
-			fuse_daemonize(opts.foreground);
-			r = serve(se) != 0;
-			fuse_session_unmount(se);
-		}
-		fuse_remove_signal_handlers(se);
-	}
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(se, opts.mountpoint) != 0)
+		goto out_handlers;
+	fuse_daemonize(opts.foreground);
+	r = serve(se) != 0;
+	fuse_session_unmount(se);
+out_handlers:
+	fuse_remove_signal_handlers(se);
+out_destroy:
 	fuse_session_destroy(se);
 out:
 	free(opts.mountpoint);

@@ -112,7 +112,7 @@ cc -O2 -o "$work/hello_ll" "$work/hello_ll.c" $(pkg-config --cflags --libs fuse3
 # The flags meson gives them (tests/bench/meson.build), so both builds agree.
 cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o "$work/utsfs-bench" "$here/bench.c"
 # shellcheck disable=SC2046
-cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$work/nullfs" "$here/nullfs.c" \
+cc -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o "$work/nullfs" "$here/nullfs.c" \
 	$(pkg-config --cflags --libs fuse3)
 
 "$utsfs" -f -o "state_dir=$state" "$mnt" &
