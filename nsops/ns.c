@@ -71,6 +71,14 @@ int nsops_identify(int dir_fd, const char *name, struct stat *st)
 	return 0;
 }
 
+int nsops_open_listed(int dir_fd, const char *name)
+{
+	/* O_NONBLOCK: a FIFO put there since the listing must not hang us. */
+	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+	return fd < 0 ? -errno : fd;
+}
+
 int nsops_still_holds_stat(int dir_fd, const char *name, dev_t dev, uint64_t id,
 			   struct stat *st)
 {

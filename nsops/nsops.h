@@ -77,6 +77,12 @@ int nsops_open(int dir_fd, const char *name, struct stat *st);
 /* nsops_open without keeping the fd: whether dir/name is a namespace, and its stat. */
 int nsops_identify(int dir_fd, const char *name, struct stat *st);
 /*
+ * An fd on whatever dir/name holds now, to enter it, for a name a listing
+ * has just identified: no look first, since setns (nsops_get_both and the
+ * like) refuses anything but a UTS namespace itself, with -EINVAL.
+ */
+int nsops_open_listed(int dir_fd, const char *name);
+/*
  * Whether dir/name still is the namespace an earlier nsops_open found, as
  * nsfs device dev and id: one fstatat, cheap enough to ask of thousands of
  * names at once. 0 when it is, -ENOENT when the name is gone or holds

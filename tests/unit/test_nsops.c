@@ -513,6 +513,34 @@ static void test_identify_knows_a_mount_not_a_name(struct fixture *f, gconstpoin
 	g_assert_cmpint(unlink(x), ==, 0);
 }
 
+/* What a listing found is opened without a look; entering it checks the kind. */
+static void test_open_listed_leaves_the_check_to_setns(struct fixture *f,
+							 gconstpointer d G_GNUC_UNUSED)
+{
+	char host[NSOPS_VALUE_MAX + 1], domain[NSOPS_VALUE_MAX + 1];
+	g_autofree char *x = NULL;
+	int fd;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	create_ns(f, "x", "listed");
+	x = state_path(f, "x");
+	fd = nsops_open_listed(f->sd.dir_fd, "x");
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(nsops_get_both(f->host_fd, fd, host, domain), ==, 0);
+	g_assert_cmpstr(host, ==, "listed");
+	nsops_close_fd(&fd);
+	/* Replaced by another kind of namespace since the listing: refused. */
+	bind_mount("/proc/self/ns/net", x);
+	fd = nsops_open_listed(f->sd.dir_fd, "x");
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(nsops_get_both(f->host_fd, fd, host, domain), ==, -EINVAL);
+	nsops_close_fd(&fd);
+	g_assert_cmpint(nsops_open_listed(f->sd.dir_fd, "absent"), ==, -ENOENT);
+	assert_at_home(f);
+}
+
 /* A kernel without unique mount ids (before 6.8): every look is the full one. */
 static void test_identify_without_mount_ids(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
 {
@@ -555,6 +583,7 @@ int main(int argc, char *argv[])
 	ADD("/nsops/list-shows-only-namespaces", test_list_shows_only_namespaces);
 	ADD("/nsops/identify-knows-a-mount-not-a-name", test_identify_knows_a_mount_not_a_name);
 	ADD("/nsops/identify-without-mount-ids", test_identify_without_mount_ids);
+	ADD("/nsops/open-listed-leaves-the-check-to-setns", test_open_listed_leaves_the_check_to_setns);
 	ADD("/nsops/reopen-removes-only-empty-files", test_reopen_removes_only_empty_files);
 	ADD("/nsops/adopt-names-an-existing-namespace", test_adopt_names_an_existing_namespace);
 	ADD("/nsops/adopt-refuses-what-is-no-uts-namespace", test_adopt_refuses_what_is_no_uts_namespace);
