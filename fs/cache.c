@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* What the kernel may cache of the tree, and taking it back when something changes behind our back. */
+#include "attrs.h"
 #include "open_file.h"
 
 #include <errno.h>
+#include <string.h>
 #include <linux/fuse.h>
 #include <unistd.h>
 
@@ -21,8 +23,9 @@
  *    Such checks are spaced out (watch.c): events meanwhile wait for the
  *    next one.
  *  - Sizes of hostname and domainname. Any sethostname or setdomainname on
- *    the host bumps /proc/sys/kernel/{hostname,domainname}. Then every size
- *    the kernel holds ("armed" ids) is taken back (inval_inode).
+ *    the host bumps /proc/sys/kernel/{hostname,domainname}. Then each size
+ *    the kernel holds ("armed" ids) is looked at again, and taken back
+ *    (inval_inode) when it changed (see cache_check_values()).
  *
  * Content never comes from the page cache (direct_io): every read comes to
  * us, and changes.c tells at once whether the value we kept is current.
@@ -81,6 +84,9 @@ double cache_name_timeout(struct utsfs *fs, guint gen)
  * it ignores a reply that an inval_inode overtook; a lookup reply can
  * create the inode after the inval_inode found none, so lookups never
  * give hostname and domainname a timeout (see stat.c).
+ *
+ * armed maps each id to the size its reply told plus one, or to NULL
+ * until cache_value_sized() says (a change meanwhile takes it back).
  */
 double cache_value_timeout(struct utsfs *fs, fuse_ino_t ino)
 {
@@ -90,12 +96,23 @@ double cache_value_timeout(struct utsfs *fs, fuse_ino_t ino)
 		return 0;
 	g_mutex_lock(&fs->cache_lock);
 	first = g_hash_table_size(fs->armed) == 0;
-	g_hash_table_add(fs->armed, g_memdup2(&ino, sizeof(ino)));
+	g_hash_table_insert(fs->armed, g_memdup2(&ino, sizeof(ino)), NULL);
 	g_mutex_unlock(&fs->cache_lock);
 	/* The watcher may have stopped listening for changes: it must hear this one's. */
 	if (first)
 		watch_kick(fs);
 	return CACHE_TIMEOUT;
+}
+
+void cache_value_sized(struct utsfs *fs, fuse_ino_t ino, off_t size)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->cache_lock);
+	gpointer key, told;
+
+	/* Only an arming no change has taken back yet. */
+	if (g_hash_table_lookup_extended(fs->armed, &ino, &key, &told) && !told)
+		g_hash_table_insert(fs->armed, g_memdup2(&ino, sizeof(ino)),
+				    GSIZE_TO_POINTER((gsize)size + 1));
 }
 
 bool cache_values_armed(struct utsfs *fs)
@@ -118,20 +135,75 @@ static void inval_inode(struct utsfs *fs, fuse_ino_t ino)
 	fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
+/* Every armed size, out of the table, which starts empty again. */
+static GHashTable *take_armed(struct utsfs *fs)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->cache_lock);
+	GHashTable *taken = g_steal_pointer(&fs->armed);
+
+	fs->armed = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	return taken;
+}
+
 void cache_drop_values(struct utsfs *fs)
 {
-	g_autoptr(GHashTable) taken = NULL;
+	g_autoptr(GHashTable) taken = take_armed(fs);
 	GHashTableIter it;
 	gpointer key;
 
 	/* Taken out under the lock, told to the kernel outside it. */
-	g_mutex_lock(&fs->cache_lock);
-	taken = g_steal_pointer(&fs->armed);
-	fs->armed = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
-	g_mutex_unlock(&fs->cache_lock);
 	g_hash_table_iter_init(&it, taken);
 	while (g_hash_table_iter_next(&it, &key, NULL))
 		inval_inode(fs, *(fuse_ino_t *)key);
+}
+
+/*
+ * Looking at a value again costs entering its namespace (some 5 µs); past
+ * this many armed sizes, a change takes them all back unlooked, as the
+ * next open of each then asks for its size anyway.
+ */
+#define CHECK_VALUES_MAX 64
+
+/* Whether ino's value still has the size its armed reply told (told - 1). */
+static bool same_size(struct utsfs *fs, fuse_ino_t ino, gsize told)
+{
+	char value[NSOPS_VALUE_MAX + 1];
+	fuse_ino_t dir;
+	size_t row;
+	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+
+	if (!def || def->field < 0 || told == 0)
+		return false;
+	return node_value(fs, dir, def->field, value) == 0 &&
+	       strlen(value) + 1 == told - 1;
+}
+
+/*
+ * A sethostname somewhere (our own mkdir's too, or a container starting):
+ * only sizes that changed are taken back, so a hostname file read every
+ * so often does not pay a GETATTR after every change elsewhere. A size
+ * kept goes back into the table unless a new arming took its place.
+ */
+void cache_check_values(struct utsfs *fs)
+{
+	g_autoptr(GHashTable) taken = take_armed(fs);
+	bool look = g_hash_table_size(taken) <= CHECK_VALUES_MAX;
+	GHashTableIter it;
+	gpointer key, told;
+
+	g_hash_table_iter_init(&it, taken);
+	while (g_hash_table_iter_next(&it, &key, &told)) {
+		fuse_ino_t ino = *(fuse_ino_t *)key;
+
+		if (!look || !same_size(fs, ino, GPOINTER_TO_SIZE(told))) {
+			inval_inode(fs, ino);
+			continue;
+		}
+		g_mutex_lock(&fs->cache_lock);
+		if (!g_hash_table_contains(fs->armed, &ino))
+			g_hash_table_insert(fs->armed, g_memdup2(&ino, sizeof(ino)), told);
+		g_mutex_unlock(&fs->cache_lock);
+	}
 }
 
 void cache_drop_files(struct utsfs *fs, fuse_ino_t dir)

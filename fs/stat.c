@@ -184,5 +184,7 @@ void reply_attr(fuse_req_t req, fuse_ino_t ino, bool getattr)
 		fuse_reply_err(req, -r);
 		return;
 	}
+	if (def && def->volatile_content && timeout > 0)
+		cache_value_sized(fs, ino, st.st_size);
 	fuse_reply_attr(req, &st, timeout);
 }

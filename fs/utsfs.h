@@ -274,8 +274,12 @@ double cache_value_timeout(struct utsfs *fs, fuse_ino_t ino);
 bool cache_values_armed(struct utsfs *fs);
 /* The kernel dropped the size of ino itself (a write or O_TRUNC through us). */
 void cache_value_dropped(struct utsfs *fs, fuse_ino_t ino);
-/* A hostname or domainname changed somewhere: take back every size the kernel holds. */
+/* The size ino's armed getattr reply told, once the value is read. */
+void cache_value_sized(struct utsfs *fs, fuse_ino_t ino, off_t size);
+/* Take back every size the kernel holds. */
 void cache_drop_values(struct utsfs *fs);
+/* A hostname or domainname changed somewhere: take back the sizes the kernel holds that changed. */
+void cache_check_values(struct utsfs *fs);
 /* The mount table changed: unname the nodes whose names no longer hold their namespace. */
 void cache_check_names(struct utsfs *fs);
 /* Take back the attributes of the files of namespace directory dir (a new owner). */

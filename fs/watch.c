@@ -61,7 +61,7 @@ static bool values_wanted(struct utsfs *fs)
 
 static void values_changed(struct utsfs *fs)
 {
-	cache_drop_values(fs);
+	cache_check_values(fs);
 	wake_changed(fs);
 	/* A change made inside a namespace by other means belongs in the record. */
 	record_changed(fs);

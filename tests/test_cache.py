@@ -388,3 +388,44 @@ def test_a_namespace_directory_is_listed_by_the_daemon_once(utsfs, debug_log):
     assert listed == {a: os.lstat(utsfs.path("d1", a)).st_ino for a in attrs}
     assert set(listed.values()).isdisjoint(old.values())
     assert utsfs.read("d1", "id") == f"{util.nsfs_id(utsfs.state / 'd1')}\n"
+
+
+def set_inside(nsfile, value):
+    inside(nsfile, lambda: check(libc.sethostname(value.encode(), len(value)),
+                                 "sethostname"))
+
+
+def settle_values(utsfs, name, value):
+    """Change name's hostname inside and wait until stat shows its new size:
+    then the watcher has handled every change before this one too."""
+    set_inside(utsfs.state / name, value)
+    util.settled(lambda: os.stat(utsfs.path(name, "hostname")).st_size == len(value) + 1,
+                 f"the size of {name}'s hostname after it became {value}")
+
+
+@pytest.mark.parametrize("armed", [3, 70])
+def test_a_change_elsewhere_takes_back_only_sizes_that_changed(utsfs, debug_log, armed):
+    """Every sethostname on the host (a mkdir's, a container's) wakes the
+    watcher. The sizes the kernel holds that did not change stay with it
+    (up to 64; past that all are taken back, and asked for again); the one
+    that changed is taken back at once, whatever the count."""
+    names = [f"k{i}" for i in range(armed)]
+    for name in names:
+        utsfs.mkdir(name)
+    # A size armed while the watcher still has a change to handle from
+    # before is taken back too (it cannot tell when that change came).
+    settle_values(utsfs, names[0], "first")
+    for name in names:
+        os.stat(utsfs.path(name, "hostname"))  # the kernel holds its size now
+    # Elsewhere: through the mount, inside another namespace, a new one.
+    utsfs.mkdir("other")
+    utsfs.write("other", "hostname", b"other-b\n")
+    set_inside(utsfs.state / "other", "other-c")
+    utsfs.mkdir("new")
+    settle_values(utsfs, names[0], "a-longer-value")
+    start = os.path.getsize(debug_log)
+    for name in names[1:]:
+        assert os.stat(utsfs.path(name, "hostname")).st_size == len(f"{name}\n")
+    getattrs = [r for r in requests(debug_log, start) if r[0] == "GETATTR" and r[1] != "1"]
+    assert len(getattrs) == (0 if armed <= 64 else armed - 1)
+    assert utsfs.read(names[0], "hostname") == "a-longer-value\n"
