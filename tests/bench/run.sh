@@ -199,8 +199,9 @@ mkrm() { mkdir "$1" && rmdir "$1"; }
 	count_requests "$work/utsfs.log" 'utsfs `mkdir MOUNT/y && rmdir MOUNT/y`' mkrm "$dbg_mnt/y"
 	mkrm "$dbg_null/y"
 	count_requests "$work/null.log" 'nullfs `mkdir MOUNT/y && rmdir MOUNT/y`' mkrm "$dbg_null/y"
-	# Our own rmdir must not make the kernel forget the names it holds:
-	# only the root's attributes (its directory changed) are asked again.
+	# Our own rmdir must not make the kernel forget the names it holds, nor
+	# mkdir's sethostname the sizes: only the root's attributes (its
+	# directory changed) are asked again, besides what a warm cat asks.
 	cat "$dbg_mnt/x/hostname" >/dev/null
 	mkrm "$dbg_mnt/y"
 	sleep 0.1
