@@ -31,17 +31,42 @@
  * us, and changes.c tells at once whether the value we kept is current.
  * Changes through the mount show at once (the kernel updates what it holds
  * from our replies); changes behind our back show as soon as the watcher
- * wakes: microseconds later for sizes, milliseconds for names. Without a
- * watcher every timeout is 0.
+ * wakes: well under a millisecond later for sizes, milliseconds for
+ * names. Without a watcher every timeout is 0.
  */
 #define CACHE_TIMEOUT 86400.0
 /* How long the kernel may keep a name: see drop_names() for why not longer. */
 #define NAME_TIMEOUT 1.0
 
+/*
+ * What the kernel may hold of one file's size. Getattr replies armed in
+ * one series (until a change or a write takes the size back) reach the
+ * kernel in an order we cannot know, and it keeps the first one it
+ * applies: a size is kept through a change elsewhere only when every
+ * reply of its series has told it, and all told the same.
+ */
+struct armed_size {
+	/* The key. */
+	fuse_ino_t ino;
+	/* Which series; each taking back ends one. */
+	guint64 series;
+	/* Replies of the series whose size is not told yet. */
+	guint pending;
+	/* The size + 1 the told replies agree on; 0 before the first. */
+	gsize told;
+	/* The told replies disagreed. */
+	bool mixed;
+};
+
+static GHashTable *armed_new(void)
+{
+	return g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
+}
+
 void cache_init(struct utsfs *fs)
 {
 	g_mutex_init(&fs->cache_lock);
-	fs->armed = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	fs->armed = armed_new();
 }
 
 void cache_free(struct utsfs *fs)
@@ -85,18 +110,26 @@ double cache_name_timeout(struct utsfs *fs, guint gen)
  * create the inode after the inval_inode found none, so lookups never
  * give hostname and domainname a timeout (see stat.c).
  *
- * armed maps each id to the size its reply told plus one, or to NULL
- * until cache_value_sized() says (a change meanwhile takes it back).
+ * *series names the arming for cache_value_sized().
  */
-double cache_value_timeout(struct utsfs *fs, fuse_ino_t ino)
+double cache_value_timeout(struct utsfs *fs, fuse_ino_t ino, guint64 *series)
 {
+	struct armed_size *a;
 	bool first;
 
 	if (!cache_is_on(fs))
 		return 0;
 	g_mutex_lock(&fs->cache_lock);
 	first = g_hash_table_size(fs->armed) == 0;
-	g_hash_table_insert(fs->armed, g_memdup2(&ino, sizeof(ino)), NULL);
+	a = g_hash_table_lookup(fs->armed, &ino);
+	if (!a) {
+		a = g_new0(struct armed_size, 1);
+		a->ino = ino;
+		a->series = ++fs->armed_series;
+		g_hash_table_insert(fs->armed, &a->ino, a);
+	}
+	a->pending++;
+	*series = a->series;
 	g_mutex_unlock(&fs->cache_lock);
 	/* The watcher may have stopped listening for changes: it must hear this one's. */
 	if (first)
@@ -104,15 +137,24 @@ double cache_value_timeout(struct utsfs *fs, fuse_ino_t ino)
 	return CACHE_TIMEOUT;
 }
 
-void cache_value_sized(struct utsfs *fs, fuse_ino_t ino, off_t size)
+static void note_told(struct armed_size *a, gsize told)
+{
+	if (a->told == 0)
+		a->told = told;
+	else if (a->told != told)
+		a->mixed = true;
+}
+
+void cache_value_sized(struct utsfs *fs, fuse_ino_t ino, guint64 series, off_t size)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->cache_lock);
-	gpointer key, told;
+	struct armed_size *a = g_hash_table_lookup(fs->armed, &ino);
 
-	/* Only an arming no change has taken back yet. */
-	if (g_hash_table_lookup_extended(fs->armed, &ino, &key, &told) && !told)
-		g_hash_table_insert(fs->armed, g_memdup2(&ino, sizeof(ino)),
-				    GSIZE_TO_POINTER((gsize)size + 1));
+	/* A series taken back since: an inval_inode overtook its replies. */
+	if (!a || a->series != series)
+		return;
+	a->pending--;
+	note_told(a, (gsize)size + 1);
 }
 
 bool cache_values_armed(struct utsfs *fs)
@@ -141,7 +183,7 @@ static GHashTable *take_armed(struct utsfs *fs)
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->cache_lock);
 	GHashTable *taken = g_steal_pointer(&fs->armed);
 
-	fs->armed = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	fs->armed = armed_new();
 	return taken;
 }
 
@@ -164,45 +206,54 @@ void cache_drop_values(struct utsfs *fs)
  */
 #define CHECK_VALUES_MAX 64
 
-/* Whether ino's value still has the size its armed reply told (told - 1). */
-static bool same_size(struct utsfs *fs, fuse_ino_t ino, gsize told)
+/* Whether the kernel surely holds the size a's replies told, and the value still has it. */
+static bool same_size(struct utsfs *fs, const struct armed_size *a)
 {
 	char value[NSOPS_VALUE_MAX + 1];
 	fuse_ino_t dir;
 	size_t row;
-	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+	const struct attr_def *def = attr_from_ino(a->ino, &dir, &row);
 
-	if (!def || def->field < 0 || told == 0)
+	if (!def || def->field < 0 || a->pending > 0 || a->told == 0 || a->mixed)
 		return false;
 	return node_value(fs, dir, def->field, value) == 0 &&
-	       strlen(value) + 1 == told - 1;
+	       strlen(value) + 1 == a->told - 1;
+}
+
+/* Back into the table; replies armed meanwhile may tell another size. */
+static void keep_size(struct utsfs *fs, struct armed_size *a)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->cache_lock);
+	struct armed_size *now = g_hash_table_lookup(fs->armed, &a->ino);
+
+	if (!now) {
+		g_hash_table_insert(fs->armed, &a->ino, a);
+		return;
+	}
+	note_told(now, a->told);
+	g_free(a);
 }
 
 /*
  * A sethostname somewhere (our own mkdir's too, or a container starting):
  * only sizes that changed are taken back, so a hostname file read every
- * so often does not pay a GETATTR after every change elsewhere. A size
- * kept goes back into the table unless a new arming took its place.
+ * so often does not pay a GETATTR after every change elsewhere.
  */
 void cache_check_values(struct utsfs *fs)
 {
 	g_autoptr(GHashTable) taken = take_armed(fs);
 	bool look = g_hash_table_size(taken) <= CHECK_VALUES_MAX;
 	GHashTableIter it;
-	gpointer key, told;
+	gpointer a;
 
 	g_hash_table_iter_init(&it, taken);
-	while (g_hash_table_iter_next(&it, &key, &told)) {
-		fuse_ino_t ino = *(fuse_ino_t *)key;
-
-		if (!look || !same_size(fs, ino, GPOINTER_TO_SIZE(told))) {
-			inval_inode(fs, ino);
+	while (g_hash_table_iter_next(&it, NULL, &a)) {
+		if (!look || !same_size(fs, a)) {
+			inval_inode(fs, ((struct armed_size *)a)->ino);
 			continue;
 		}
-		g_mutex_lock(&fs->cache_lock);
-		if (!g_hash_table_contains(fs->armed, &ino))
-			g_hash_table_insert(fs->armed, g_memdup2(&ino, sizeof(ino)), told);
-		g_mutex_unlock(&fs->cache_lock);
+		g_hash_table_iter_steal(&it);
+		keep_size(fs, a);
 	}
 }
 

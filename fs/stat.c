@@ -157,17 +157,17 @@ void reply_attr_entry(fuse_req_t req, fuse_ino_t dir, const char *name)
 }
 
 /*
- * hostname and domainname: kept until the watcher sees a change (armed
- * before the value is read), after a getattr only: the kernel applies a
- * setattr reply even when an inval_inode overtook it. pids changes with
- * every process: never kept.
+ * hostname and domainname: kept until the watcher sees their size change
+ * (armed before the value is read), after a getattr only: the kernel
+ * applies a setattr reply even when an inval_inode overtook it. pids
+ * changes with every process: never kept.
  */
 static double attr_timeout(struct utsfs *fs, fuse_ino_t ino,
-			   const struct attr_def *def, bool getattr)
+			   const struct attr_def *def, bool getattr, guint64 *series)
 {
 	if (!def || !def->volatile_content)
 		return STATIC_TIMEOUT;
-	return def->field >= 0 && getattr ? cache_value_timeout(fs, ino) : 0;
+	return def->field >= 0 && getattr ? cache_value_timeout(fs, ino, series) : 0;
 }
 
 void reply_attr(fuse_req_t req, fuse_ino_t ino, bool getattr)
@@ -177,14 +177,15 @@ void reply_attr(fuse_req_t req, fuse_ino_t ino, bool getattr)
 	fuse_ino_t dir;
 	size_t row;
 	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
-	double timeout = attr_timeout(fs, ino, def, getattr);
+	guint64 series = 0;
+	double timeout = attr_timeout(fs, ino, def, getattr, &series);
 	int r = stat_ino(fs, ino, &st);
 
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
-	if (def && def->volatile_content && timeout > 0)
-		cache_value_sized(fs, ino, st.st_size);
+	if (series)
+		cache_value_sized(fs, ino, series, st.st_size);
 	fuse_reply_attr(req, &st, timeout);
 }

@@ -91,8 +91,9 @@ struct utsfs {
 	 * What the kernel may cache (see cache.c). cache_on: whether the
 	 * watcher sees every change, so long timeouts are safe (atomic).
 	 * names_gen: bumped before each check of the names the kernel holds
-	 * (atomic). armed: node ids of hostname and domainname files whose
-	 * size the kernel holds, guarded by cache_lock.
+	 * (atomic). armed: what the kernel may hold of the sizes of hostname
+	 * and domainname files (struct armed_size by node id), and the last
+	 * arming series, guarded by cache_lock.
 	 */
 	gint cache_on;
 	/* Whether the kernel takes FUSE_NOTIFY_INC_EPOCH (atomic; cache.c). */
@@ -100,6 +101,7 @@ struct utsfs {
 	guint names_gen;
 	GMutex cache_lock;
 	GHashTable *armed;
+	guint64 armed_series;
 
 	/* -o restore=PATH, or NULL; record_lock serialises its snapshots. */
 	char *record_path;
@@ -268,14 +270,17 @@ void cache_disable(struct utsfs *fs);
 guint cache_name_begin(struct utsfs *fs);
 /* ...and the entry timeout for its reply, after the node is counted. */
 double cache_name_timeout(struct utsfs *fs, guint gen);
-/* The attribute timeout for a reply about a hostname or domainname file, before it is computed. */
-double cache_value_timeout(struct utsfs *fs, fuse_ino_t ino);
+/*
+ * The attribute timeout for a getattr reply about a hostname or domainname
+ * file, before it is computed; *series is for cache_value_sized().
+ */
+double cache_value_timeout(struct utsfs *fs, fuse_ino_t ino, guint64 *series);
 /* Whether the kernel holds any size the watcher must take back on a change. */
 bool cache_values_armed(struct utsfs *fs);
 /* The kernel dropped the size of ino itself (a write or O_TRUNC through us). */
 void cache_value_dropped(struct utsfs *fs, fuse_ino_t ino);
-/* The size ino's armed getattr reply told, once the value is read. */
-void cache_value_sized(struct utsfs *fs, fuse_ino_t ino, off_t size);
+/* The size ino's getattr reply armed in series tells, once the value is read. */
+void cache_value_sized(struct utsfs *fs, fuse_ino_t ino, guint64 series, off_t size);
 /* Take back every size the kernel holds. */
 void cache_drop_values(struct utsfs *fs);
 /* A hostname or domainname changed somewhere: take back the sizes the kernel holds that changed. */

@@ -396,8 +396,9 @@ def set_inside(nsfile, value):
 
 
 def settle_values(utsfs, name, value):
-    """Change name's hostname inside and wait until stat shows its new size:
-    then the watcher has handled every change before this one too."""
+    """Change the hostname of name, whose size the kernel holds, inside, and
+    wait until stat shows its new size: then the watcher has handled every
+    change before this one too."""
     set_inside(utsfs.state / name, value)
     util.settled(lambda: os.stat(utsfs.path(name, "hostname")).st_size == len(value) + 1,
                  f"the size of {name}'s hostname after it became {value}")
@@ -412,8 +413,10 @@ def test_a_change_elsewhere_takes_back_only_sizes_that_changed(utsfs, debug_log,
     names = [f"k{i}" for i in range(armed)]
     for name in names:
         utsfs.mkdir(name)
-    # A size armed while the watcher still has a change to handle from
-    # before is taken back too (it cannot tell when that change came).
+        os.stat(utsfs.path(name, "hostname"))
+    # A size armed while the watcher still had the mkdirs' changes to
+    # handle may have been taken back (it cannot tell which came first):
+    # once they are handled, each is armed again and kept.
     settle_values(utsfs, names[0], "first")
     for name in names:
         os.stat(utsfs.path(name, "hostname"))  # the kernel holds its size now
