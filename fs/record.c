@@ -20,7 +20,7 @@ static void record_name(struct utsfs *fs, GKeyFile *kf, const struct nsops_entry
 	g_autofree char *mode = NULL;
 	char host[NSOPS_VALUE_MAX + 1], domain[NSOPS_VALUE_MAX + 1];
 	struct ns_meta m;
-	nsops_autofd int fd = nsops_open_listed(fs->state.dir_fd, e->name);
+	nsops_autofd int fd = nsops_open_listed(fs->state.dir_fd, e);
 
 	if (fd < 0 || nsops_get_both(fs->host_fd, fd, host, domain) < 0)
 		return;

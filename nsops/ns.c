@@ -71,11 +71,17 @@ int nsops_identify(int dir_fd, const char *name, struct stat *st)
 	return 0;
 }
 
-int nsops_open_listed(int dir_fd, const char *name)
+int nsops_open_listed(int dir_fd, const struct nsops_entry *e)
 {
-	/* O_NONBLOCK: a FIFO put there since the listing must not hang us. */
-	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct stat st;
+	int fd;
 
+	/* Look before opening, as nsops_open does: opening a device has effects. */
+	if (fstatat(dir_fd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_dev != e->dev || st.st_ino != e->id)
+		return -ENOENT;
+	fd = openat(dir_fd, e->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	return fd < 0 ? -errno : fd;
 }
 

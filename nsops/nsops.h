@@ -76,12 +76,15 @@ int nsops_set(int host_fd, int ns_fd, enum nsops_field field,
 int nsops_open(int dir_fd, const char *name, struct stat *st);
 /* nsops_open without keeping the fd: whether dir/name is a namespace, and its stat. */
 int nsops_identify(int dir_fd, const char *name, struct stat *st);
+struct nsops_entry;
 /*
- * An fd on whatever dir/name holds now, to enter it, for a name a listing
- * has just identified: no look first, since setns (nsops_get_both and the
- * like) refuses anything but a UTS namespace itself, with -EINVAL.
+ * An fd to enter the namespace of e, a name a listing has just identified:
+ * one fstatat makes sure the name still holds that inode (-ENOENT when
+ * not), and setns (nsops_get_both and the like) refuses, with -EINVAL, a
+ * namespace of another kind that got a dead one's number since. The
+ * fstatfs, ioctl and fstat of nsops_open are spared.
  */
-int nsops_open_listed(int dir_fd, const char *name);
+int nsops_open_listed(int dir_fd, const struct nsops_entry *e);
 /*
  * Whether dir/name still is the namespace an earlier nsops_open found, as
  * nsfs device dev and id: one fstatat, cheap enough to ask of thousands of
@@ -155,9 +158,10 @@ struct nsops_statedir {
 int nsops_statedir_open(const char *path, struct nsops_statedir *sd);
 void nsops_statedir_close(struct nsops_statedir *sd);
 
-/* One name in the state directory and the namespace it holds. */
+/* One name in the state directory and the namespace it holds (nsfs device and inode). */
 struct nsops_entry {
 	uint64_t id;
+	dev_t dev;
 	char name[];
 };
 

@@ -513,11 +513,26 @@ static void test_identify_knows_a_mount_not_a_name(struct fixture *f, gconstpoin
 	g_assert_cmpint(unlink(x), ==, 0);
 }
 
-/* What a listing found is opened without a look; entering it checks the kind. */
-static void test_open_listed_leaves_the_check_to_setns(struct fixture *f,
+/* An entry as a listing makes it, for the name and the nsfs file at path. */
+static struct nsops_entry *entry_for(const char *name, const char *path)
+{
+	struct nsops_entry *e = g_malloc0(sizeof(*e) + strlen(name) + 1);
+	struct stat st;
+
+	g_assert_cmpint(stat(path, &st), ==, 0);
+	e->id = st.st_ino;
+	e->dev = st.st_dev;
+	strcpy(e->name, name);
+	return e;
+}
+
+/* A listed name is opened after one fstatat; entering it checks the kind. */
+static void test_open_listed_opens_only_what_was_listed(struct fixture *f,
 							 gconstpointer d G_GNUC_UNUSED)
 {
 	char host[NSOPS_VALUE_MAX + 1], domain[NSOPS_VALUE_MAX + 1];
+	g_autoptr(GPtrArray) entries = NULL;
+	g_autofree struct nsops_entry *net = NULL;
 	g_autofree char *x = NULL;
 	int fd;
 
@@ -526,19 +541,34 @@ static void test_open_listed_leaves_the_check_to_setns(struct fixture *f,
 	open_state(f);
 	create_ns(f, "x", "listed");
 	x = state_path(f, "x");
-	fd = nsops_open_listed(f->sd.dir_fd, "x");
+	g_assert_cmpint(nsops_statedir_list(&f->sd, &entries), ==, 0);
+	g_assert_cmpuint(entries->len, ==, 1);
+	fd = nsops_open_listed(f->sd.dir_fd, entries->pdata[0]);
 	g_assert_cmpint(fd, >=, 0);
 	g_assert_cmpint(nsops_get_both(f->host_fd, fd, host, domain), ==, 0);
 	g_assert_cmpstr(host, ==, "listed");
 	nsops_close_fd(&fd);
-	/* Replaced by another kind of namespace since the listing: refused. */
+	/* Another namespace there since the listing: not opened. */
 	bind_mount("/proc/self/ns/net", x);
-	fd = nsops_open_listed(f->sd.dir_fd, "x");
+	g_assert_cmpint(nsops_open_listed(f->sd.dir_fd, entries->pdata[0]), ==, -ENOENT);
+	/* Even one with the listed number (reused) is not entered: setns checks the kind. */
+	net = entry_for("x", x);
+	fd = nsops_open_listed(f->sd.dir_fd, net);
 	g_assert_cmpint(fd, >=, 0);
 	g_assert_cmpint(nsops_get_both(f->host_fd, fd, host, domain), ==, -EINVAL);
 	nsops_close_fd(&fd);
-	g_assert_cmpint(nsops_open_listed(f->sd.dir_fd, "absent"), ==, -ENOENT);
 	assert_at_home(f);
+	/* A FIFO or a directory in its place: refused, without blocking. */
+	g_assert_cmpint(umount2(x, MNT_DETACH), ==, 0);
+	g_assert_cmpint(umount2(x, MNT_DETACH), ==, 0);
+	g_assert_cmpint(unlink(x), ==, 0);
+	g_assert_cmpint(mkfifo(x, 0600), ==, 0);
+	g_assert_cmpint(nsops_open_listed(f->sd.dir_fd, entries->pdata[0]), ==, -ENOENT);
+	g_assert_cmpint(unlink(x), ==, 0);
+	g_assert_cmpint(g_mkdir(x, 0755), ==, 0);
+	g_assert_cmpint(nsops_open_listed(f->sd.dir_fd, entries->pdata[0]), ==, -ENOENT);
+	g_assert_cmpint(g_rmdir(x), ==, 0);
+	g_assert_cmpint(nsops_open_listed(f->sd.dir_fd, entries->pdata[0]), ==, -ENOENT);
 }
 
 /* A kernel without unique mount ids (before 6.8): every look is the full one. */
@@ -583,7 +613,7 @@ int main(int argc, char *argv[])
 	ADD("/nsops/list-shows-only-namespaces", test_list_shows_only_namespaces);
 	ADD("/nsops/identify-knows-a-mount-not-a-name", test_identify_knows_a_mount_not_a_name);
 	ADD("/nsops/identify-without-mount-ids", test_identify_without_mount_ids);
-	ADD("/nsops/open-listed-leaves-the-check-to-setns", test_open_listed_leaves_the_check_to_setns);
+	ADD("/nsops/open-listed-opens-only-what-was-listed", test_open_listed_opens_only_what_was_listed);
 	ADD("/nsops/reopen-removes-only-empty-files", test_reopen_removes_only_empty_files);
 	ADD("/nsops/adopt-names-an-existing-namespace", test_adopt_names_an_existing_namespace);
 	ADD("/nsops/adopt-refuses-what-is-no-uts-namespace", test_adopt_refuses_what_is_no_uts_namespace);
