@@ -117,9 +117,12 @@ double cache_value_timeout(struct utsfs *fs, fuse_ino_t ino, guint64 *series)
 	struct armed_size *a;
 	bool first;
 
-	if (!cache_is_on(fs))
-		return 0;
 	g_mutex_lock(&fs->cache_lock);
+	/* Under the lock: cache_disable() must not miss an arming. */
+	if (!cache_is_on(fs)) {
+		g_mutex_unlock(&fs->cache_lock);
+		return 0;
+	}
 	first = g_hash_table_size(fs->armed) == 0;
 	a = g_hash_table_lookup(fs->armed, &ino);
 	if (!a) {
@@ -157,6 +160,16 @@ void cache_value_sized(struct utsfs *fs, fuse_ino_t ino, guint64 series, off_t s
 	note_told(a, (gsize)size + 1);
 }
 
+void cache_value_unsized(struct utsfs *fs, fuse_ino_t ino, guint64 series)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->cache_lock);
+	struct armed_size *a = g_hash_table_lookup(fs->armed, &ino);
+
+	/* An error reply changes nothing the kernel holds. */
+	if (a && a->series == series)
+		a->pending--;
+}
+
 bool cache_values_armed(struct utsfs *fs)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->cache_lock);
@@ -175,6 +188,19 @@ static void inval_inode(struct utsfs *fs, fuse_ino_t ino)
 {
 	/* -ENOENT: the kernel holds nothing of ino. Nothing else can go wrong here. */
 	fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
+/*
+ * A plain write(2) makes the kernel drop the size it holds once we reply,
+ * but an asynchronous one (io_uring, AIO on a direct_io file) does so
+ * when it is sent, and a getattr meanwhile may read the old value and
+ * be applied: take the size back ourselves, after the value changed.
+ * Only attributes (offset -1): no page lock, nothing to wait for.
+ */
+void cache_value_written(struct utsfs *fs, fuse_ino_t ino)
+{
+	cache_value_dropped(fs, ino);
+	inval_inode(fs, ino);
 }
 
 /* Every armed size, out of the table, which starts empty again. */
@@ -356,6 +382,8 @@ void cache_check_names(struct utsfs *fs)
 void cache_disable(struct utsfs *fs)
 {
 	/* Names the kernel holds expire on their own, soon (NAME_TIMEOUT). */
+	g_mutex_lock(&fs->cache_lock);
 	g_atomic_int_set(&fs->cache_on, 0);
+	g_mutex_unlock(&fs->cache_lock);
 	cache_drop_values(fs);
 }

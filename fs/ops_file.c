@@ -181,8 +181,7 @@ void utsfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_err(req, -r);
 		return;
 	}
-	/* After a write the kernel no longer trusts the size it holds. */
-	cache_value_dropped(fs, ino);
+	cache_value_written(fs, ino);
 	record_changed(fs);
 	fuse_reply_write(req, size);
 }

@@ -182,6 +182,8 @@ void reply_attr(fuse_req_t req, fuse_ino_t ino, bool getattr)
 	int r = stat_ino(fs, ino, &st);
 
 	if (r < 0) {
+		if (series)
+			cache_value_unsized(fs, ino, series);
 		fuse_reply_err(req, -r);
 		return;
 	}

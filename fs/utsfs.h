@@ -279,8 +279,12 @@ double cache_value_timeout(struct utsfs *fs, fuse_ino_t ino, guint64 *series);
 bool cache_values_armed(struct utsfs *fs);
 /* The kernel dropped the size of ino itself (a write or O_TRUNC through us). */
 void cache_value_dropped(struct utsfs *fs, fuse_ino_t ino);
-/* The size ino's getattr reply armed in series tells, once the value is read. */
+/* The size ino's getattr reply armed in series tells, once the value is read... */
 void cache_value_sized(struct utsfs *fs, fuse_ino_t ino, guint64 series, off_t size);
+/* ...or that it tells none (an error reply). */
+void cache_value_unsized(struct utsfs *fs, fuse_ino_t ino, guint64 series);
+/* A write through us changed ino's value: take back the size the kernel holds. */
+void cache_value_written(struct utsfs *fs, fuse_ino_t ino);
 /* Take back every size the kernel holds. */
 void cache_drop_values(struct utsfs *fs);
 /* A hostname or domainname changed somewhere: take back the sizes the kernel holds that changed. */
