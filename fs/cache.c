@@ -190,18 +190,6 @@ static void inval_inode(struct utsfs *fs, fuse_ino_t ino)
 	fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
 
-/*
- * A plain write(2) makes the kernel drop the size it holds once we reply,
- * but an asynchronous one (io_uring, AIO on a direct_io file) does so
- * when it is sent, and a getattr meanwhile may read the old value and
- * be applied: take the size back ourselves, after the value changed.
- * Only attributes (offset -1): no page lock, nothing to wait for.
- */
-void cache_value_written(struct utsfs *fs, fuse_ino_t ino)
-{
-	cache_value_dropped(fs, ino);
-	inval_inode(fs, ino);
-}
 
 /* Every armed size, out of the table, which starts empty again. */
 static GHashTable *take_armed(struct utsfs *fs)

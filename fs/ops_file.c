@@ -167,7 +167,7 @@ static int write_value(struct utsfs *fs, struct open_file *of, const char *buf,
 	return 0;
 }
 
-void utsfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+void utsfs_write(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *buf,
 		 size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct utsfs *fs = utsfs_from_req(req);
@@ -181,7 +181,13 @@ void utsfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_err(req, -r);
 		return;
 	}
-	cache_value_written(fs, ino);
+	/*
+	 * The size the kernel may hold stays armed. A plain write(2) makes it
+	 * drop that size once we answer, but an asynchronous one (io_uring,
+	 * AIO) does so when it sends the WRITE, and a getattr meanwhile may
+	 * read the old value and be applied. Our own sethostname wakes the
+	 * watcher, which takes the size back if it changed.
+	 */
 	record_changed(fs);
 	fuse_reply_write(req, size);
 }

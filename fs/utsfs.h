@@ -283,8 +283,6 @@ void cache_value_dropped(struct utsfs *fs, fuse_ino_t ino);
 void cache_value_sized(struct utsfs *fs, fuse_ino_t ino, guint64 series, off_t size);
 /* ...or that it tells none (an error reply). */
 void cache_value_unsized(struct utsfs *fs, fuse_ino_t ino, guint64 series);
-/* A write through us changed ino's value: take back the size the kernel holds. */
-void cache_value_written(struct utsfs *fs, fuse_ino_t ino);
 /* Take back every size the kernel holds. */
 void cache_drop_values(struct utsfs *fs);
 /* A hostname or domainname changed somewhere: take back the sizes the kernel holds that changed. */
