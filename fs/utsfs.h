@@ -285,7 +285,7 @@ void cache_value_sized(struct utsfs *fs, fuse_ino_t ino, guint64 series, off_t s
 void cache_value_unsized(struct utsfs *fs, fuse_ino_t ino, guint64 series);
 /* Take back every size the kernel holds. */
 void cache_drop_values(struct utsfs *fs);
-/* A hostname or domainname changed somewhere: take back the sizes the kernel holds that changed. */
+/* A hostname or domainname changed somewhere: take back the held sizes that changed. */
 void cache_check_values(struct utsfs *fs);
 /* The mount table changed: unname the nodes whose names no longer hold their namespace. */
 void cache_check_names(struct utsfs *fs);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The state directory: its set-up as a shared mount, its lock, its listing (and the bind mounts it knows to hold UTS namespaces) and clean-up. */
+/* The state directory: its set-up as a shared mount, its lock, its listing and known mounts, its clean-up. */
 #include "internal.h"
 
 #include <dirent.h>
