@@ -71,20 +71,6 @@ int nsops_identify(int dir_fd, const char *name, struct stat *st)
 	return 0;
 }
 
-int nsops_open_listed(int dir_fd, const struct nsops_entry *e)
-{
-	struct stat st;
-	int fd;
-
-	/* Look before opening, as nsops_open does: opening a device has effects. */
-	if (fstatat(dir_fd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_dev != e->dev || st.st_ino != e->id)
-		return -ENOENT;
-	fd = openat(dir_fd, e->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	return fd < 0 ? -errno : fd;
-}
-
 int nsops_still_holds_stat(int dir_fd, const char *name, dev_t dev, uint64_t id,
 			   struct stat *st)
 {
@@ -103,6 +89,20 @@ int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id)
 	struct stat st;
 
 	return nsops_still_holds_stat(dir_fd, name, dev, id, &st);
+}
+
+int nsops_open_listed(int dir_fd, const struct nsops_entry *e)
+{
+	/*
+	 * Look before opening, as nsops_open does: opening a device has
+	 * effects. The listed nsfs inode (device and number) is a regular file.
+	 */
+	int r = nsops_still_holds(dir_fd, e->name, e->dev, e->id);
+
+	if (r < 0)
+		return r;
+	r = openat(dir_fd, e->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	return r < 0 ? -errno : r;
 }
 
 /* The empty file a name is bind-mounted on; O_EXCL guards against a second creator. */
