@@ -87,6 +87,17 @@ static int remove_garbage(int dir_fd)
 	return files;
 }
 
+/* A set of unique mount ids (uint64_t). */
+static GHashTable *mount_set_new(void)
+{
+	return g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+}
+
+static void mount_set_add(GHashTable *set, uint64_t mnt_id)
+{
+	g_hash_table_add(set, g_memdup2(&mnt_id, sizeof(mnt_id)));
+}
+
 /* Whether statx tells unique mount ids here (Linux 6.8 and later). */
 static bool has_unique_mount_ids(int dir_fd)
 {
@@ -102,7 +113,7 @@ int nsops_statedir_open(const char *path, struct nsops_statedir *sd)
 
 	*sd = (struct nsops_statedir){ .lock_fd = -1, .dir_fd = -1 };
 	g_mutex_init(&sd->known_lock);
-	sd->known = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	sd->known = mount_set_new();
 	if (g_mkdir_with_parents(path, 0755) < 0) {
 		r = -errno;
 		goto err;
@@ -176,14 +187,14 @@ static void known_add(struct nsops_statedir *sd, uint64_t mnt_id)
 
 	if (g_hash_table_size(sd->known) >= sd->known_listed + KNOWN_SLACK)
 		g_hash_table_remove_all(sd->known);
-	g_hash_table_add(sd->known, g_memdup2(&mnt_id, sizeof(mnt_id)));
+	mount_set_add(sd->known, mnt_id);
 }
 
 /* What the listing in progress saw, to become the known set when it ends. */
 static void seen_add(GHashTable *seen, uint64_t mnt_id)
 {
 	if (seen)
-		g_hash_table_add(seen, g_memdup2(&mnt_id, sizeof(mnt_id)));
+		mount_set_add(seen, mnt_id);
 }
 
 static void stat_from_statx(const struct statx *sx, struct stat *st)
@@ -254,8 +265,7 @@ static gint compare_entries(gconstpointer a, gconstpointer b)
 int nsops_statedir_list(struct nsops_statedir *sd, GPtrArray **entries)
 {
 	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_int64_hash, g_int64_equal,
-							    g_free, NULL);
+	g_autoptr(GHashTable) seen = mount_set_new();
 	DIR *d = open_listing(sd->dir_fd);
 	struct dirent *de;
 
