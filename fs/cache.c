@@ -148,26 +148,36 @@ static void note_told(struct armed_size *a, gsize told)
 		a->mixed = true;
 }
 
+/*
+ * ino's armed size, if its series is still series, with one reply fewer
+ * pending; under cache_lock. A series taken back since is gone: an
+ * inval_inode overtook its replies.
+ */
+static struct armed_size *reply_done(struct utsfs *fs, fuse_ino_t ino, guint64 series)
+{
+	struct armed_size *a = g_hash_table_lookup(fs->armed, &ino);
+
+	if (!a || a->series != series)
+		return NULL;
+	a->pending--;
+	return a;
+}
+
 void cache_value_sized(struct utsfs *fs, fuse_ino_t ino, guint64 series, off_t size)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->cache_lock);
-	struct armed_size *a = g_hash_table_lookup(fs->armed, &ino);
+	struct armed_size *a = reply_done(fs, ino, series);
 
-	/* A series taken back since: an inval_inode overtook its replies. */
-	if (!a || a->series != series)
-		return;
-	a->pending--;
-	note_told(a, (gsize)size + 1);
+	if (a)
+		note_told(a, (gsize)size + 1);
 }
 
 void cache_value_unsized(struct utsfs *fs, fuse_ino_t ino, guint64 series)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->cache_lock);
-	struct armed_size *a = g_hash_table_lookup(fs->armed, &ino);
 
 	/* An error reply changes nothing the kernel holds. */
-	if (a && a->series == series)
-		a->pending--;
+	reply_done(fs, ino, series);
 }
 
 bool cache_values_armed(struct utsfs *fs)
@@ -189,7 +199,6 @@ static void inval_inode(struct utsfs *fs, fuse_ino_t ino)
 	/* -ENOENT: the kernel holds nothing of ino. Nothing else can go wrong here. */
 	fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 }
-
 
 /* Every armed size, out of the table, which starts empty again. */
 static GHashTable *take_armed(struct utsfs *fs)

@@ -158,10 +158,10 @@ void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 /*
  * What READDIRPLUS tells of an item. A name is identified again (one statx
  * for a mount checked before): the listing may be older than the last
- * rmdir, and the kernel keeps the entries it is given. Meanwhile it holds the directory's lock
- * shared, so no mkdir, rmdir or rename through the mount runs until it has
- * taken the reply in; changes behind our back are the watcher's (gen, as
- * for a lookup). A name that no longer holds the namespace listed, and
+ * rmdir, and the kernel keeps the entries it is given. Meanwhile it holds
+ * the directory's lock shared, so no mkdir, rmdir or rename through the
+ * mount runs until it has taken the reply in; changes behind our back are
+ * the watcher's (gen, as for a lookup). A name that no longer holds the namespace listed, and
  * every other item, goes without attributes (node id 0): the kernel leaves
  * those to a lookup.
  */
