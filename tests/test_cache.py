@@ -70,6 +70,12 @@ def inside(nsfile, fn):
 SETTERS = {"hostname": libc.sethostname, "domainname": libc.setdomainname}
 
 
+def sethostname_inside(nsfile, value):
+    """sethostname inside nsfile's namespace, from a thread of ours."""
+    inside(nsfile, lambda: check(libc.sethostname(value.encode(), len(value)),
+                                 "sethostname"))
+
+
 @pytest.mark.parametrize("field", ["hostname", "domainname"])
 def test_a_change_inside_shows_on_the_very_next_read(utsfs, field):
     utsfs.mkdir("x")
@@ -137,8 +143,7 @@ def test_a_change_inside_reaches_stat(utsfs):
     path = utsfs.path("x", "hostname")
     assert os.stat(path).st_size == len("x\n")
     for value in ("much-longer-than-before", "s", "medium-name"):
-        inside(utsfs.state / "x",
-               lambda v=value: check(libc.sethostname(v.encode(), len(v)), "sethostname"))
+        sethostname_inside(utsfs.state / "x", value)
         util.settled(lambda v=value: os.stat(path).st_size == len(v) + 1,
                      f"st_size of hostname after it became {value}")
         with open(path) as f:
@@ -390,16 +395,11 @@ def test_a_namespace_directory_is_listed_by_the_daemon_once(utsfs, debug_log):
     assert utsfs.read("d1", "id") == f"{util.nsfs_id(utsfs.state / 'd1')}\n"
 
 
-def set_inside(nsfile, value):
-    inside(nsfile, lambda: check(libc.sethostname(value.encode(), len(value)),
-                                 "sethostname"))
-
-
 def settle_values(utsfs, name, value):
     """Change the hostname of name, whose size the kernel holds, inside, and
     wait until stat shows its new size: then the watcher has handled every
     change before this one too."""
-    set_inside(utsfs.state / name, value)
+    sethostname_inside(utsfs.state / name, value)
     util.settled(lambda: os.stat(utsfs.path(name, "hostname")).st_size == len(value) + 1,
                  f"the size of {name}'s hostname after it became {value}")
 
@@ -423,7 +423,7 @@ def test_a_change_elsewhere_takes_back_only_sizes_that_changed(utsfs, debug_log,
     # Elsewhere: through the mount, inside another namespace, a new one.
     utsfs.mkdir("other")
     utsfs.write("other", "hostname", b"other-b\n")
-    set_inside(utsfs.state / "other", "other-c")
+    sethostname_inside(utsfs.state / "other", "other-c")
     utsfs.mkdir("new")
     settle_values(utsfs, names[0], "a-longer-value")
     # That size shows once the watcher reaches it, maybe in the middle of
