@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The attribute files of a namespace directory (hostname, domainname, id, ns) as table rows. */
+/* The attribute files of a namespace directory (hostname, domainname, id, ns, pids) as rows of one table. */
 #include "attrs.h"
+#include "daemon.h"
+#include "nsnode.h"
 
-/* hostname and domainname come from the node: kept there while nothing changes. */
-static int show_value(struct utsfs *fs, fuse_ino_t dir, enum nsops_field field,
+/* hostname and domainname, through the value cache. */
+static int show_field(struct utsfs *fs, const struct attr_def *def, const struct ns_ref *ref,
 		      GString *out)
 {
 	char value[NSOPS_VALUE_MAX + 1];
-	int r = node_value(fs, dir, field, value);
+	int r = nsnode_value(fs, ref, def->field, value);
 
 	if (r < 0)
 		return r;
@@ -15,7 +17,7 @@ static int show_value(struct utsfs *fs, fuse_ino_t dir, enum nsops_field field,
 	return 0;
 }
 
-static int show_id(struct utsfs *fs G_GNUC_UNUSED, int ns_fd G_GNUC_UNUSED,
+static int show_id(struct utsfs *fs G_GNUC_UNUSED, const struct attr_def *def G_GNUC_UNUSED,
 		   const struct ns_ref *ref, GString *out)
 {
 	g_string_append_printf(out, "%" G_GUINT64_FORMAT "\n", ref->id);
@@ -23,7 +25,7 @@ static int show_id(struct utsfs *fs G_GNUC_UNUSED, int ns_fd G_GNUC_UNUSED,
 }
 
 /* The state file itself, so `nsenter --uts=MOUNT/NAME/ns` needs no other path. */
-static int show_ns_target(struct utsfs *fs, int ns_fd G_GNUC_UNUSED,
+static int show_ns_target(struct utsfs *fs, const struct attr_def *def G_GNUC_UNUSED,
 			  const struct ns_ref *ref, GString *out)
 {
 	g_autofree char *path = g_build_filename(fs->state.path, ref->name, NULL);
@@ -33,11 +35,11 @@ static int show_ns_target(struct utsfs *fs, int ns_fd G_GNUC_UNUSED,
 }
 
 /* One PID per line, like `ip netns pids`; changes whenever processes come and go. */
-static int show_pids(struct utsfs *fs G_GNUC_UNUSED, int ns_fd,
-		     const struct ns_ref *ref G_GNUC_UNUSED, GString *out)
+static int show_pids(struct utsfs *fs, const struct attr_def *def G_GNUC_UNUSED,
+		     const struct ns_ref *ref, GString *out)
 {
 	g_autoptr(GArray) pids = NULL;
-	int r = nsops_pids(ns_fd, &pids);
+	int r = nsops_pids(fs->nsfs_dev, ref->id, &pids);
 
 	if (r < 0)
 		return r;
@@ -46,24 +48,32 @@ static int show_pids(struct utsfs *fs G_GNUC_UNUSED, int ns_fd,
 	return 0;
 }
 
+/*
+ * Every row is served the same way: the content is made afresh for each
+ * request (show), after the name is checked to still hold its namespace,
+ * and the kernel caches none of it (attribute timeout 0, direct I/O; see
+ * stat.c and ops_file.c). Adding a read-only file is one show function
+ * (and the nsops call it needs) and one row.
+ *
+ * Rows are only ever appended: a row's index is part of its file's node id
+ * and st_ino, which tools may remember. At most NODE_STRIDE - 1 rows fit
+ * between two namespace directories' node ids.
+ */
 const struct attr_def attr_table[] = {
-	{ "hostname", S_IFREG | 0644, NSOPS_HOSTNAME, true, NULL },
-	{ "domainname", S_IFREG | 0644, NSOPS_DOMAINNAME, true, NULL },
-	{ "id", S_IFREG | 0444, -1, false, show_id },
-	{ "ns", S_IFLNK | 0777, -1, false, show_ns_target },
-	{ "pids", S_IFREG | 0444, -1, true, show_pids },
+	{ .name = "hostname", .mode = S_IFREG | 0644, .show = show_field,
+	  .write = ATTR_SETS_FIELD, .field = NSOPS_HOSTNAME, .poll = ATTR_POLL_CHANGES },
+	{ .name = "domainname", .mode = S_IFREG | 0644, .show = show_field,
+	  .write = ATTR_SETS_FIELD, .field = NSOPS_DOMAINNAME, .poll = ATTR_POLL_CHANGES },
+	{ .name = "id", .mode = S_IFREG | 0444, .show = show_id,
+	  .write = ATTR_READ_ONLY, .poll = ATTR_POLL_READABLE },
+	{ .name = "ns", .mode = S_IFLNK | 0777, .show = show_ns_target,
+	  .write = ATTR_READ_ONLY, .poll = ATTR_POLL_READABLE },
+	{ .name = "pids", .mode = S_IFREG | 0444, .show = show_pids,
+	  .write = ATTR_READ_ONLY, .poll = ATTR_POLL_READABLE },
 };
 const size_t attr_count = G_N_ELEMENTS(attr_table);
 
 G_STATIC_ASSERT(G_N_ELEMENTS(attr_table) < NODE_STRIDE);
-
-int attr_show(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir,
-	      int ns_fd, const struct ns_ref *ref, GString *out)
-{
-	if (def->field >= 0)
-		return show_value(fs, dir, (enum nsops_field)def->field, out);
-	return def->show(fs, ns_fd, ref, out);
-}
 
 const struct attr_def *attr_by_name(const char *name, size_t *row)
 {
@@ -76,8 +86,7 @@ const struct attr_def *attr_by_name(const char *name, size_t *row)
 	return NULL;
 }
 
-const struct attr_def *attr_from_ino(fuse_ino_t ino, fuse_ino_t *dir,
-				     size_t *row)
+const struct attr_def *attr_from_ino(fuse_ino_t ino, fuse_ino_t *dir, size_t *row)
 {
 	fuse_ino_t rest = ino % NODE_STRIDE;
 
@@ -86,4 +95,12 @@ const struct attr_def *attr_from_ino(fuse_ino_t ino, fuse_ino_t *dir,
 	*dir = ino - rest;
 	*row = rest - 1;
 	return &attr_table[*row];
+}
+
+int attr_content(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir, GString *out)
+{
+	g_auto(NsRef) ref = { 0 };
+	int r = nsnode_resolve(fs, dir, &ref, NULL);
+
+	return r < 0 ? r : def->show(fs, def, &ref, out);
 }

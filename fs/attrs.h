@@ -1,34 +1,47 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The files inside a namespace directory: one row each. */
+/* The files inside a namespace directory: one row each, and what each does. */
 #pragma once
 
-#include "utsfs.h"
+#include "nodes.h"
+
+#include <sys/stat.h>
+
+struct utsfs;
+
+/* What a write to the file does. */
+enum attr_write {
+	/* Opening it for writing is EACCES, for root too. */
+	ATTR_READ_ONLY,
+	/* A write sets the row's field inside the namespace. */
+	ATTR_SETS_FIELD,
+};
+
+/* What poll(2) says of an open file. */
+enum attr_poll {
+	/* Always readable; nothing wakes a poll. */
+	ATTR_POLL_READABLE,
+	/*
+	 * Readable, plus POLLPRI|POLLERR once the content differs from what
+	 * the handle last read: the kernel signals every change of the field.
+	 */
+	ATTR_POLL_CHANGES,
+};
 
 struct attr_def {
 	const char *name;
+	/* File type and permission bits; the owner is the directory's. */
 	mode_t mode;
-	/* For files that writes change: the UTS field they set; else -1. */
-	int field;
-	/* Content changes behind our back: never cache it in the kernel. */
-	bool volatile_content;
-	/*
-	 * Append the content (a symlink's target) of ref, open as ns_fd, to
-	 * out. NULL for fields: attr_show reads them without ns_fd.
-	 */
-	int (*show)(struct utsfs *fs, int ns_fd, const struct ns_ref *ref,
+	/* Append the current content (a symlink's target) of ref's file to out. */
+	int (*show)(struct utsfs *fs, const struct attr_def *def, const struct ns_ref *ref,
 		    GString *out);
+	enum attr_write write;
+	/* For show_field rows and ATTR_SETS_FIELD: which string of the namespace. */
+	enum nsops_field field;
+	enum attr_poll poll;
 };
 
 extern const struct attr_def attr_table[];
 extern const size_t attr_count;
-
-/*
- * Append the content of row def of directory node dir to out. Fields need
- * neither ns_fd (the namespace, open) nor ref (dir's name and id); the
- * other rows need both.
- */
-int attr_show(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir,
-	      int ns_fd, const struct ns_ref *ref, GString *out);
 
 /* The row called name, or NULL; its index goes to *row. */
 const struct attr_def *attr_by_name(const char *name, size_t *row);
@@ -44,6 +57,11 @@ static inline ino_t attr_st_ino(uint64_t id, size_t row)
 	return ((uint64_t)(row + 1) << 32) | id;
 }
 
-/* For an attribute file's node id: its directory's node id and its row. */
-const struct attr_def *attr_from_ino(fuse_ino_t ino, fuse_ino_t *dir,
-				     size_t *row);
+/* For an attribute file's node id: its directory's node id and its row; NULL for others. */
+const struct attr_def *attr_from_ino(fuse_ino_t ino, fuse_ino_t *dir, size_t *row);
+
+/*
+ * The current content of row def in directory node dir, after checking
+ * that its name still holds its namespace (nsnode_resolve).
+ */
+int attr_content(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir, GString *out);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Where utsfs's own messages go: the journal or syslog, and stderr in the foreground. */
-#include "utsfs.h"
+#include "log.h"
 
 #include <errno.h>
 #include <syslog.h>

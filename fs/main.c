@@ -1,18 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* utsfs's main(): options, the state directory, the FUSE session and its loop. */
-#include "open_file.h"
+#include "daemon.h"
+#include "log.h"
 #include "ops.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/sysmacros.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,80 +87,45 @@ static void usage(const char *progname)
  */
 static void clear_dead_mount(const char *mountpoint)
 {
-	struct statfs sfs;
+	int r = mountpoint ? nsops_clear_dead_mount(mountpoint) : 0;
 
-	/* statfs, not stat: the kernel answers stat from cached attributes. */
-	if (!mountpoint || statfs(mountpoint, &sfs) == 0 || errno != ENOTCONN)
-		return;
-	if (umount2(mountpoint, MNT_DETACH) == 0)
+	if (r > 0)
 		g_info("cleared the dead FUSE mount on %s", mountpoint);
-	else
-		g_warning("cannot clear the dead FUSE mount on %s: %s",
-			  mountpoint, g_strerror(errno));
-}
-
-/*
- * The device of our own mount, read from mountinfo: a stat of the mount
- * point would be a request to ourselves before the loop runs.
- */
-static dev_t mount_device(const char *mountpoint)
-{
-	g_autofree char *info = NULL;
-	g_auto(GStrv) lines = NULL;
-	dev_t dev = 0;
-
-	if (!g_file_get_contents("/proc/self/mountinfo", &info, NULL, NULL))
-		return 0;
-	lines = g_strsplit(info, "\n", -1);
-	for (char **l = lines; *l; l++) {
-		g_auto(GStrv) f = g_strsplit(*l, " ", 0);
-		g_autofree char *target = NULL;
-		unsigned int major, minor;
-		const char *sep;
-
-		if (g_strv_length(f) < 5 || sscanf(f[2], "%u:%u", &major, &minor) != 2)
-			continue;
-		/* mountinfo escapes spaces and the like as \NNN, as C strings do. */
-		target = g_strcompress(f[4]);
-		sep = strstr(*l, " - fuse.utsfs ");
-		/* The last match: a mount stacked on top is the one in use. */
-		if (sep && g_str_equal(target, mountpoint))
-			dev = makedev(major, minor);
-	}
-	return dev;
+	else if (r < 0)
+		g_warning("cannot clear the dead FUSE mount on %s: %s", mountpoint, g_strerror(-r));
 }
 
 static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *restore)
 {
 	g_autofree char *path = g_canonicalize_filename(state_dir, NULL);
-	struct stat host_st;
 	int r;
 
 	clock_gettime(CLOCK_REALTIME, &fs->start_time);
-	nodes_init(fs);
-	cache_init(fs);
-	r = changes_init(fs);
+	g_mutex_init(&fs->names_lock);
+	nodes_init(&fs->nodes);
+	kcache_init(&fs->kcache);
+	handles_init(&fs->handles);
+	polls_init(&fs->polls);
+	listeners_init(&fs->listeners);
+	r = counters_init(&fs->counters);
 	if (r < 0)
 		return r;
-	handles_init(fs);
-	g_mutex_init(&fs->names_lock);
 	fs->host_fd = nsops_open_host();
 	if (fs->host_fd < 0) {
 		fprintf(stderr, "utsfs: cannot open /proc/thread-self/ns/uts: %s\n",
 			g_strerror(-fs->host_fd));
 		return fs->host_fd;
 	}
-	if (fstat(fs->host_fd, &host_st) < 0)
-		return -errno;
-	fs->nsfs_dev = host_st.st_dev;
+	r = nsops_nsfs_device(fs->host_fd, &fs->nsfs_dev);
+	if (r < 0)
+		return r;
 	r = nsops_statedir_open(path, &fs->state);
 	if (r < 0) {
 		fprintf(stderr, "utsfs: cannot use state directory %s: %s%s\n", path,
-			g_strerror(-r),
-			r == -EBUSY ? " (another utsfs uses it)" : "");
+			g_strerror(-r), r == -EBUSY ? " (another utsfs uses it)" : "");
 		return r;
 	}
-	r = meta_open(fs);
+	r = meta_open(&fs->meta, &fs->state);
 	if (r < 0)
 		return r;
 	if (restore) {
@@ -172,26 +134,26 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *rest
 			return r;
 		record_save(fs);
 	}
-	return watch_init(fs);
+	return watch_init(&fs->watcher);
 }
 
 static void utsfs_teardown(struct utsfs *fs)
 {
 	watch_stop(fs);
-	/* Open files unregister from the watcher as they are freed. */
-	handles_free(fs);
-	watch_free(fs);
+	/* Open files drop their polls as they are freed. */
+	handles_free(&fs->handles);
+	polls_free(&fs->polls);
 	/* Changes made inside namespaces since the last event are kept too. */
 	if (fs->state.dir_fd >= 0)
 		record_save(fs);
-	record_close(fs);
-	meta_close(fs);
+	record_close(&fs->record);
+	meta_close(&fs->meta);
 	nsops_statedir_close(&fs->state);
 	nsops_close_fd(&fs->host_fd);
+	listeners_free(&fs->listeners);
+	counters_free(&fs->counters);
+	nodes_free(&fs->nodes);
 	g_mutex_clear(&fs->names_lock);
-	cache_free(fs);
-	changes_free(fs);
-	nodes_free(fs);
 }
 
 static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *opts)
@@ -227,7 +189,7 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
 	struct utsfs_options conf = { .positional = g_ptr_array_new_with_free_func(g_free) };
-	struct utsfs fs = { .host_fd = -1, .watch_stop_fd = -1, .watch_kick_fd = -1,
+	struct utsfs fs = { .host_fd = -1, .watcher = { .stop_fd = -1, .kick_fd = -1 },
 			    .state = { .lock_fd = -1, .dir_fd = -1 } };
 	struct fuse_session *se;
 	/* Until the command line says otherwise, messages go to the terminal too. */
@@ -283,7 +245,7 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out_signals;
 	log.foreground = opts.foreground;
-	fs.mount_dev = mount_device(opts.mountpoint);
+	fs.mount_dev = nsops_mount_device(opts.mountpoint, "fuse.utsfs");
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out_unmount;
 	watch_start(&fs);
@@ -292,7 +254,7 @@ int main(int argc, char *argv[])
 	/* Before the session goes: the watcher wakes polls through it. */
 	watch_stop(&fs);
 	/* Its last changes are saved by utsfs_teardown(), after everything else. */
-	record_stop(&fs);
+	record_stop(&fs.record);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

@@ -1,23 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The FUSE operations table, connection set-up, and the requests utsfs refuses. */
-#include "attrs.h"
+#include "daemon.h"
 #include "ops.h"
+#include "stat.h"
 
 #include <errno.h>
 
 static void utsfs_init(void *userdata G_GNUC_UNUSED, struct fuse_conn_info *conn)
 {
-	/* O_TRUNC must reach open: `echo x > hostname` starts a new value. */
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
-		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	/* Our content is not the page cache's to keep or to write back. */
-	conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_AUTO_INVAL_DATA);
+	/*
+	 * No atomic_o_trunc: with it the kernel sets the size it holds to 0 on
+	 * an O_TRUNC open, and an asynchronous O_DIRECT read is then cut off
+	 * without asking us. Without it, O_TRUNC comes as a SETATTR of size 0
+	 * with the file handle (ops_file.c), answered with the real size. Our
+	 * content is not the page cache's to keep or to write back.
+	 */
+	conn->want &= ~(FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_WRITEBACK_CACHE |
+			FUSE_CAP_AUTO_INVAL_DATA);
 }
 
 static void utsfs_getattr(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi G_GNUC_UNUSED)
 {
-	reply_attr(req, ino, true);
+	reply_attr(req, ino);
 }
 
 static bool is_ns_dir(fuse_ino_t ino)
@@ -28,7 +33,7 @@ static bool is_ns_dir(fuse_ino_t ino)
 static void utsfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	if (is_ns_dir(ino))
-		nodes_forget(utsfs_from_req(req), ino, nlookup);
+		nodes_forget(&utsfs_from_req(req)->nodes, ino, nlookup);
 	fuse_reply_none(req);
 }
 
@@ -37,7 +42,7 @@ static void utsfs_forget_multi(fuse_req_t req, size_t count,
 {
 	for (size_t i = 0; i < count; i++)
 		if (is_ns_dir(forgets[i].ino))
-			nodes_forget(utsfs_from_req(req), forgets[i].ino,
+			nodes_forget(&utsfs_from_req(req)->nodes, forgets[i].ino,
 				     forgets[i].nlookup);
 	fuse_reply_none(req);
 }

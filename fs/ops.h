@@ -2,7 +2,7 @@
 /* The FUSE request handlers, gathered into one table in ops.c. */
 #pragma once
 
-#include "utsfs.h"
+#include "common.h"
 
 extern const struct fuse_lowlevel_ops utsfs_ops;
 

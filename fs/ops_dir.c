@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Directory requests: the root (one entry per namespace) and each namespace directory. */
 #include "attrs.h"
+#include "daemon.h"
+#include "log.h"
+#include "nsnode.h"
 #include "ops.h"
+#include "stat.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -58,7 +62,7 @@ static int list_dir(struct utsfs *fs, fuse_ino_t ino, GPtrArray **out)
 			add_item(items, e->name, e->id, S_IFDIR, true);
 		}
 	} else {
-		r = nodes_ref(fs, ino, &ref);
+		r = nsnode_resolve(fs, ino, &ref, NULL);
 		if (r < 0)
 			return r;
 		add_item(items, ".", ref.id, S_IFDIR, false);
@@ -95,7 +99,7 @@ void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	dh = g_new0(struct dir_handle, 1);
 	dh->items = items;
-	fi->fh = handle_add(utsfs_from_req(req), dh, (GDestroyNotify)dir_handle_free);
+	fi->fh = handle_add(&utsfs_from_req(req)->handles, dh, (GDestroyNotify)dir_handle_free);
 	/*
 	 * A namespace directory lists the same files for as long as its node
 	 * lives (a node keeps its namespace): the kernel may keep the listing,
@@ -106,7 +110,7 @@ void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->keep_cache = 1;
 	}
 	if (fuse_reply_open(req, fi) != 0)
-		handle_release(utsfs_from_req(req), fi->fh);
+		handle_release(&utsfs_from_req(req)->handles, fi->fh);
 }
 
 /*
@@ -165,14 +169,15 @@ void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
  * every other item, goes without attributes (node id 0): the kernel leaves
  * those to a lookup.
  */
-static void plus_entry(struct utsfs *fs, const struct dir_item *it, guint gen,
+static void plus_entry(fuse_req_t req, const struct dir_item *it, uint64_t gen,
 		       struct fuse_entry_param *e)
 {
+	struct utsfs *fs = utsfs_from_req(req);
 	struct stat ns_st;
 
-	if (it->is_name && nsops_statedir_identify(&fs->state, it->name, &ns_st) == 0 &&
+	if (it->is_name && nsops_statedir_identify(&fs->state, it->name, &ns_st, NULL) == 0 &&
 	    ns_st.st_ino == it->st_ino) {
-		ns_entry(fs, it->name, &ns_st, gen, e);
+		name_entry(req, it->name, &ns_st, gen, e);
 		return;
 	}
 	*e = (struct fuse_entry_param){
@@ -188,7 +193,7 @@ void utsfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	struct utsfs *fs = utsfs_from_req(req);
-	guint gen = cache_name_begin(fs);
+	uint64_t gen = kcache_name_begin(&fs->kcache);
 	GPtrArray *items = dir_items(req, ino, off, fi);
 	g_autofree char *buf = g_malloc(size);
 	g_autoptr(GArray) counted = g_array_new(FALSE, FALSE, sizeof(fuse_ino_t));
@@ -201,7 +206,7 @@ void utsfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		/* Sized first: an entry that does not fit must not count a lookup. */
 		if (fuse_add_direntry_plus(req, NULL, 0, it->name, NULL, 0) > size - pos)
 			break;
-		plus_entry(fs, it, gen, &e);
+		plus_entry(req, it, gen, &e);
 		if (e.ino)
 			g_array_append_val(counted, e.ino);
 		pos += fuse_add_direntry_plus(req, buf + pos, size - pos, it->name, &e,
@@ -210,20 +215,20 @@ void utsfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	/* The kernel counts every entry of a reply it got, and none of one it did not. */
 	if (fuse_reply_buf(req, buf, pos) != 0)
 		for (guint k = 0; k < counted->len; k++)
-			nodes_forget(fs, g_array_index(counted, fuse_ino_t, k), 1);
+			nodes_forget(&fs->nodes, g_array_index(counted, fuse_ino_t, k), 1);
 }
 
 void utsfs_releasedir(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
 		      struct fuse_file_info *fi)
 {
-	handle_release(utsfs_from_req(req), fi->fh);
+	handle_release(&utsfs_from_req(req)->handles, fi->fh);
 	fuse_reply_err(req, 0);
 }
 
 void utsfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	if (parent != FUSE_ROOT_ID) {
-		reply_attr_entry(req, parent, name);
+		reply_file_entry(req, parent, name);
 		return;
 	}
 	/* File managers probe .Trash-UID, .hidden and the like: never ours. */
@@ -231,7 +236,7 @@ void utsfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	reply_ns_entry(req, name);
+	reply_name_entry(req, name);
 }
 
 /* Where a new name may go: into the root only, and only a valid name. */
@@ -250,13 +255,13 @@ static void names_changed(struct utsfs *fs, const char *what, const char *name,
 	if (r < 0)
 		return;
 	g_info("%s: %s", name, event);
-	record_changed(fs);
+	listeners_tell(&fs->listeners, CHANGED_NAMES);
 }
 
 static int create_ns(struct utsfs *fs, const char *name, uint64_t *id)
 {
 	/* nsfs ids are reused: an old owner must not carry over to a new namespace. */
-	int r = meta_forget(fs, name);
+	int r = meta_forget(&fs->meta, name);
 
 	if (r < 0)
 		return r;
@@ -271,7 +276,7 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct utsfs *fs = utsfs_from_req(req);
 	struct stat ns_st;
 	uint64_t id;
-	guint gen = 0;
+	uint64_t gen = 0;
 	int r = check_new_name(parent, name);
 
 	if (r == 0) {
@@ -288,13 +293,13 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		 * which is only slower). The stat is of the mounted inode,
 		 * the one the name keeps.
 		 */
-		gen = cache_name_begin(fs);
+		gen = kcache_name_begin(&fs->kcache);
 		r = nsops_still_holds_stat(fs->state.dir_fd, name, fs->nsfs_dev, id, &ns_st);
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		reply_ns_stat(req, name, &ns_st, gen);
+		reply_name_stat(req, name, &ns_st, gen);
 }
 
 /*
@@ -313,7 +318,7 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 
 	if (r == 0) {
 		g_mutex_lock(&fs->names_lock);
-		r = meta_forget(fs, name);
+		r = meta_forget(&fs->meta, name);
 		if (r == 0)
 			r = nsops_adopt(fs->state.path, name, link, fs->mount_dev, NULL);
 		g_mutex_unlock(&fs->names_lock);
@@ -325,7 +330,7 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		fuse_reply_err(req, -r);
 		return;
 	}
-	e.ino = nodes_reserve(fs);
+	e.ino = nodes_reserve(&fs->nodes);
 	e.attr.st_ino = e.ino;
 	e.attr.st_mode = S_IFLNK | 0777;
 	e.attr.st_nlink = 1;
@@ -337,7 +342,7 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 static int ns_id(struct utsfs *fs, const char *name, uint64_t *id)
 {
 	struct stat st;
-	int r = nsops_statedir_identify(&fs->state, name, &st);
+	int r = nsops_statedir_identify(&fs->state, name, &st, NULL);
 
 	if (r < 0)
 		return r == -EINVAL ? -ENOENT : r;
@@ -360,9 +365,9 @@ static int remove_ns(struct utsfs *fs, const char *name)
 	r = nsops_destroy(fs->state.path, name);
 	if (r < 0)
 		return r;
-	nodes_unname(fs, name);
+	nodes_unname(&fs->nodes, name);
 	/* A stale entry left by a failed write is pruned at the next start. */
-	meta_forget(fs, name);
+	meta_forget(&fs->meta, name);
 	return 0;
 }
 
@@ -397,13 +402,13 @@ static int rename_ns(struct utsfs *fs, const char *from, const char *to,
 	if (r != -ENOENT)
 		return r;
 	/* Journalled first: a crash between the two mounts is settled at start. */
-	r = meta_begin_rename(fs, from, to, id);
+	r = meta_begin_rename(&fs->meta, from, to, id);
 	if (r < 0)
 		return r;
 	r = nsops_rename(fs->state.path, from, to);
-	meta_end_rename(fs, from, to, r == 0);
+	meta_end_rename(&fs->meta, from, to, r == 0);
 	if (r == 0)
-		nodes_rename(fs, from, to);
+		nodes_rename(&fs->nodes, from, to);
 	return r;
 }
 

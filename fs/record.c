@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* -o restore=PATH: a record of every name and its values, to bring names back after a reboot. */
-#include "utsfs.h"
+#include "daemon.h"
+#include "pace.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,11 +21,11 @@ static void record_name(struct utsfs *fs, GKeyFile *kf, const struct nsops_entry
 	g_autofree char *mode = NULL;
 	char host[NSOPS_VALUE_MAX + 1], domain[NSOPS_VALUE_MAX + 1];
 	struct ns_meta m;
-	nsops_autofd int fd = nsops_open_listed(fs->state.dir_fd, e);
+	nsops_autofd int fd = nsops_statedir_open_ns(&fs->state, e->name, e->id, NULL);
 
 	if (fd < 0 || nsops_get_both(fs->host_fd, fd, host, domain) < 0)
 		return;
-	meta_get(fs, e->name, e->id, &m);
+	meta_get(&fs->meta, e->name, e->id, &m);
 	mode = g_strdup_printf("%04o", m.mode);
 	g_key_file_set_string(kf, group, "hostname", host);
 	g_key_file_set_string(kf, group, "domainname", domain);
@@ -36,11 +37,11 @@ static void record_name(struct utsfs *fs, GKeyFile *kf, const struct nsops_entry
 /* Names a restore failed to create stay in the record until a name takes their place. */
 static void keep_missed(struct utsfs *fs, GKeyFile *kf)
 {
-	g_auto(GStrv) groups = g_key_file_get_groups(fs->record_missed, NULL);
+	g_auto(GStrv) groups = g_key_file_get_groups(fs->record.missed, NULL);
 
 	for (char **g = groups; *g; g++)
 		if (!g_key_file_has_group(kf, *g))
-			keyfile_copy_group(fs->record_missed, *g, kf, *g);
+			keyfile_copy_group(fs->record.missed, *g, kf, *g);
 }
 
 /*
@@ -50,25 +51,25 @@ static void keep_missed(struct utsfs *fs, GKeyFile *kf)
  * its fsync, and sees a file someone removed). A failure is logged once,
  * until a write works again.
  */
-static bool write_record(struct utsfs *fs, GKeyFile *kf)
+static bool write_record(struct record *rec, GKeyFile *kf)
 {
-	g_autoptr(GError) error = NULL;
 	g_autofree char *text = g_key_file_to_data(kf, NULL, NULL);
 	g_autofree char *on_disk = NULL;
+	int r;
 
-	if (g_file_get_contents(fs->record_path, &on_disk, NULL, NULL) &&
-	    g_str_equal(on_disk, text))
+	if (nsops_file_read(rec->path, &on_disk) == 0 && g_str_equal(on_disk, text))
 		return true;
-	if (!g_file_set_contents(fs->record_path, text, -1, &error)) {
-		if (!fs->record_failing)
-			g_warning("cannot write the record %s: %s (trying again)",
-				  fs->record_path, error->message);
-		fs->record_failing = true;
+	r = nsops_file_write(rec->path, text, strlen(text));
+	if (r < 0) {
+		if (!rec->failing)
+			g_warning("cannot write the record %s: %s (trying again)", rec->path,
+				  g_strerror(-r));
+		rec->failing = true;
 		return false;
 	}
-	if (fs->record_failing)
-		g_message("the record %s is written again", fs->record_path);
-	fs->record_failing = false;
+	if (rec->failing)
+		g_message("the record %s is written again", rec->path);
+	rec->failing = false;
 	return true;
 }
 
@@ -79,10 +80,10 @@ bool record_save(struct utsfs *fs)
 	g_autoptr(GPtrArray) entries = NULL;
 	int r;
 
-	if (!fs->record_path)
+	if (!fs->record.path)
 		return true;
 	/* One snapshot at a time, so an older one never lands last. */
-	locker = g_mutex_locker_new(&fs->record_lock);
+	locker = g_mutex_locker_new(&fs->record.lock);
 	r = nsops_statedir_list(&fs->state, &entries);
 	if (r < 0) {
 		g_warning("cannot list the state directory for the record: %s", g_strerror(-r));
@@ -95,90 +96,94 @@ bool record_save(struct utsfs *fs)
 	for (guint i = 0; i < entries->len; i++)
 		record_name(fs, kf, entries->pdata[i]);
 	keep_missed(fs, kf);
-	return write_record(fs, kf);
+	return write_record(&fs->record, kf);
 }
 
 /*
  * Writing the record means a look into every namespace (two setns per
- * name) and an fsync: tens of ms at 1,000 names. So requests only mark the
- * record changed, and a thread of its own writes it, at most every
- * SAVE_GAP_MIN and spaced by the CPU the last write took (watch_spaced()),
- * but never more than SAVE_GAP_MAX apart: a burst of changes costs one
- * write, and the watcher never waits for one.
+ * name) and an fsync: tens of ms at 1,000 names. So a change only marks
+ * the record dirty, and a thread of its own writes it, at most every
+ * SAVE_GAP_MIN and paced by the CPU the last write took (pace_next()), but
+ * never more than SAVE_GAP_MAX apart: a burst of changes costs one write,
+ * and nobody who tells of a change waits for one.
  */
 #define SAVE_GAP_MIN (100 * G_TIME_SPAN_MILLISECOND)
 #define SAVE_GAP_MAX (5 * G_TIME_SPAN_SECOND)
 
-void record_changed(struct utsfs *fs)
+/* A listener: names, values, owners, whatever changed belongs in the record. */
+static void record_changed(void *data, unsigned int changes G_GNUC_UNUSED)
 {
-	if (!fs->record_path)
-		return;
-	g_mutex_lock(&fs->recorder_lock);
-	/* Only the first change since the last save needs to wake the recorder. */
-	if (!fs->record_dirty) {
-		fs->record_dirty = true;
-		g_cond_signal(&fs->recorder_cond);
+	struct record *rec = data;
+
+	g_mutex_lock(&rec->thread_lock);
+	/* Only the first change since the last write needs to wake the thread. */
+	if (!rec->dirty) {
+		rec->dirty = true;
+		g_cond_signal(&rec->thread_cond);
 	}
-	g_mutex_unlock(&fs->recorder_lock);
+	g_mutex_unlock(&rec->thread_lock);
 }
 
-static gpointer recorder_thread(gpointer data)
+static gpointer record_thread(gpointer data)
 {
 	struct utsfs *fs = data;
+	struct record *rec = &fs->record;
 	gint64 next_save = 0;
 	/* After failed writes: a pause that doubles up to SAVE_GAP_MAX. */
 	gint64 fail_pause = 0;
 
-	g_mutex_lock(&fs->recorder_lock);
-	while (!fs->recorder_stop) {
+	g_mutex_lock(&rec->thread_lock);
+	while (!rec->stop) {
 		gint64 start;
 		bool saved;
 
-		if (!fs->record_dirty) {
-			g_cond_wait(&fs->recorder_cond, &fs->recorder_lock);
+		if (!rec->dirty) {
+			g_cond_wait(&rec->thread_cond, &rec->thread_lock);
 			continue;
 		}
 		if (g_get_monotonic_time() < next_save) {
-			g_cond_wait_until(&fs->recorder_cond, &fs->recorder_lock, next_save);
+			g_cond_wait_until(&rec->thread_cond, &rec->thread_lock, next_save);
 			continue;
 		}
 		/* Cleared before the save: a change during it marks it again. */
-		fs->record_dirty = false;
-		g_mutex_unlock(&fs->recorder_lock);
-		start = watch_thread_cpu();
+		rec->dirty = false;
+		g_mutex_unlock(&rec->thread_lock);
+		start = pace_thread_cpu();
 		saved = record_save(fs);
 		if (saved) {
 			fail_pause = 0;
-			next_save = watch_spaced(start, SAVE_GAP_MIN, SAVE_GAP_MAX);
+			next_save = pace_next(start, SAVE_GAP_MIN, SAVE_GAP_MAX);
 		} else {
 			fail_pause = CLAMP(2 * fail_pause, SAVE_GAP_MIN, SAVE_GAP_MAX);
 			next_save = g_get_monotonic_time() + fail_pause;
 		}
-		g_mutex_lock(&fs->recorder_lock);
+		g_mutex_lock(&rec->thread_lock);
 		/* Not saved: still to do, after the pause. */
 		if (!saved)
-			fs->record_dirty = true;
+			rec->dirty = true;
 	}
-	g_mutex_unlock(&fs->recorder_lock);
+	g_mutex_unlock(&rec->thread_lock);
 	return NULL;
 }
 
 void record_start(struct utsfs *fs)
 {
-	if (fs->record_path)
-		fs->recorder = g_thread_new("utsfs-record", recorder_thread, fs);
+	if (!fs->record.path)
+		return;
+	listeners_add(&fs->listeners, record_changed, &fs->record);
+	fs->record.thread = g_thread_new("utsfs-record", record_thread, fs);
 }
 
-void record_stop(struct utsfs *fs)
+void record_stop(struct record *rec)
 {
-	if (!fs->recorder)
+	if (!rec->thread)
 		return;
-	g_mutex_lock(&fs->recorder_lock);
-	fs->recorder_stop = true;
-	g_cond_signal(&fs->recorder_cond);
-	g_mutex_unlock(&fs->recorder_lock);
-	g_thread_join(fs->recorder);
-	fs->recorder = NULL;
+	g_mutex_lock(&rec->thread_lock);
+	rec->stop = true;
+	g_cond_signal(&rec->thread_cond);
+	g_mutex_unlock(&rec->thread_lock);
+	g_thread_join(rec->thread);
+	rec->thread = NULL;
 }
 
 /* Set a value kept in the record, when it is one the kernel would take. */
@@ -200,19 +205,19 @@ static int restore_name(struct utsfs *fs, GKeyFile *kf, const char *group, const
 		.mode = mode ? (mode_t)g_ascii_strtoull(mode, NULL, 8) : 0755,
 	};
 	uint64_t id;
-	int r = meta_forget(fs, name);
+	int r = meta_forget(&fs->meta, name);
 
 	if (r == 0)
 		r = nsops_create(fs->host_fd, fs->state.path, name, NULL, &id);
 	if (r < 0)
 		return r;
-	nsops_autofd int fd = nsops_open(fs->state.dir_fd, name, NULL);
+	nsops_autofd int fd = nsops_statedir_open_ns(&fs->state, name, id, NULL);
 	if (fd >= 0) {
 		restore_field(fs, fd, NSOPS_HOSTNAME, host);
 		restore_field(fs, fd, NSOPS_DOMAINNAME, domain);
 	}
 	if (m.uid != 0 || m.gid != 0 || (m.mode & 07777) != 0755)
-		r = meta_change(fs, name, id, &m, META_UID | META_GID | META_MODE);
+		r = meta_change(&fs->meta, name, id, &m, META_UID | META_GID | META_MODE);
 	return r;
 }
 
@@ -220,61 +225,62 @@ int record_restore(struct utsfs *fs, const char *path)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) groups = NULL;
-	g_autofree char *parent = NULL;
-
 	g_autofree char *full = g_canonicalize_filename(path, NULL);
-
+	g_autofree char *text = NULL;
+	g_auto(GStrv) groups = NULL;
 	/* Like the state directory: made when missing, so the first change can be kept. */
-	parent = g_path_get_dirname(full);
-	if (g_mkdir_with_parents(parent, 0755) < 0) {
-		int err = errno;
+	int r = nsops_file_make_parent(full);
 
-		fprintf(stderr, "utsfs: cannot create %s: %s\n", parent, g_strerror(err));
-		return -err;
+	if (r < 0) {
+		fprintf(stderr, "utsfs: cannot create the directory of %s: %s\n", full,
+			g_strerror(-r));
+		return r;
 	}
 	/*
 	 * Only a record that was read (or does not exist yet) is ever written:
 	 * one that cannot be read must not be overwritten with less.
 	 */
-	if (!g_key_file_load_from_file(kf, full, G_KEY_FILE_NONE, &error) &&
-	    !g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+	r = nsops_file_read(full, &text);
+	if (r < 0 && r != -ENOENT) {
+		fprintf(stderr, "utsfs: cannot read the record %s: %s\n", full, g_strerror(-r));
+		return r;
+	}
+	if (r == 0 && !g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, &error)) {
 		fprintf(stderr, "utsfs: cannot read the record %s: %s\n", full, error->message);
 		return -EINVAL;
 	}
-	g_mutex_init(&fs->record_lock);
-	g_mutex_init(&fs->recorder_lock);
-	g_cond_init(&fs->recorder_cond);
-	fs->record_path = g_steal_pointer(&full);
-	fs->record_missed = g_key_file_new();
+	g_mutex_init(&fs->record.lock);
+	g_mutex_init(&fs->record.thread_lock);
+	g_cond_init(&fs->record.thread_cond);
+	fs->record.path = g_steal_pointer(&full);
+	fs->record.missed = g_key_file_new();
 	groups = g_key_file_get_groups(kf, NULL);
 	for (char **g = groups; *g; g++) {
 		g_autofree char *name = g_uri_unescape_string(*g, NULL);
-		int r;
 
 		if (!name || !nsops_name_is_valid(name, strlen(name)))
 			continue;
-		if (nsops_statedir_identify(&fs->state, name, NULL) == 0)
+		if (nsops_statedir_identify(&fs->state, name, NULL, NULL) == 0)
 			continue;
 		r = restore_name(fs, kf, *g, name);
 		if (r < 0) {
 			g_warning("%s: cannot restore: %s", name, g_strerror(-r));
 			/* Kept in the record, for the next start to try again. */
-			keyfile_copy_group(kf, *g, fs->record_missed, *g);
+			keyfile_copy_group(kf, *g, fs->record.missed, *g);
+		} else {
+			g_info("%s: restored from %s", name, fs->record.path);
 		}
-		else
-			g_info("%s: restored from %s", name, fs->record_path);
 	}
 	return 0;
 }
 
-void record_close(struct utsfs *fs)
+void record_close(struct record *rec)
 {
-	if (!fs->record_path)
+	if (!rec->path)
 		return;
-	g_clear_pointer(&fs->record_path, g_free);
-	g_clear_pointer(&fs->record_missed, g_key_file_unref);
-	g_cond_clear(&fs->recorder_cond);
-	g_mutex_clear(&fs->recorder_lock);
-	g_mutex_clear(&fs->record_lock);
+	g_clear_pointer(&rec->path, g_free);
+	g_clear_pointer(&rec->missed, g_key_file_unref);
+	g_cond_clear(&rec->thread_cond);
+	g_mutex_clear(&rec->thread_lock);
+	g_mutex_clear(&rec->lock);
 }

@@ -91,20 +91,6 @@ int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id)
 	return nsops_still_holds_stat(dir_fd, name, dev, id, &st);
 }
 
-int nsops_open_listed(int dir_fd, const struct nsops_entry *e)
-{
-	/*
-	 * Look before opening, as nsops_open does: opening a device has
-	 * effects. The listed nsfs inode (device and number) is a regular file.
-	 */
-	int r = nsops_still_holds(dir_fd, e->name, e->dev, e->id);
-
-	if (r < 0)
-		return r;
-	r = openat(dir_fd, e->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	return r < 0 ? -errno : r;
-}
-
 /* The empty file a name is bind-mounted on; O_EXCL guards against a second creator. */
 static int create_name_file(const char *path)
 {
@@ -154,7 +140,7 @@ err_unlink:
 	return r;
 }
 
-int nsops_link(const char *dir, const char *from, const char *to)
+static int link_name(const char *dir, const char *from, const char *to)
 {
 	g_autofree char *from_path = g_build_filename(dir, from, NULL);
 	g_autofree char *to_path = g_build_filename(dir, to, NULL);
@@ -357,7 +343,7 @@ int nsops_destroy(const char *dir, const char *name)
 
 int nsops_rename(const char *dir, const char *from, const char *to)
 {
-	int r = nsops_link(dir, from, to);
+	int r = link_name(dir, from, to);
 
 	if (r < 0)
 		return r;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* nsops: every system call utsfs makes on UTS namespaces and their state files. */
+/* nsops: every system call utsfs makes on UTS namespaces, the state directory, its own files and mount, and /proc. */
 #pragma once
 
 #include <glib.h>
@@ -55,6 +55,8 @@ void nsops_close_fd(int *fd);
 int nsops_open_host(void);
 /* Inode number of the UTS namespace the calling thread is in. */
 int nsops_current_id(uint64_t *id);
+/* The device of nsfs, where ns_fd's namespace lives: with an inode number, a namespace. */
+int nsops_nsfs_device(int ns_fd, dev_t *dev);
 /* Read a field of the namespace ns_fd into buf (NUL-terminated). */
 int nsops_get(int host_fd, int ns_fd, enum nsops_field field,
 	      char buf[NSOPS_VALUE_MAX + 1]);
@@ -76,15 +78,6 @@ int nsops_set(int host_fd, int ns_fd, enum nsops_field field,
 int nsops_open(int dir_fd, const char *name, struct stat *st);
 /* nsops_open without keeping the fd: whether dir/name is a namespace, and its stat. */
 int nsops_identify(int dir_fd, const char *name, struct stat *st);
-struct nsops_entry;
-/*
- * An fd to enter the namespace of e, a name a listing has just identified:
- * one fstatat makes sure the name still holds that inode (-ENOENT when
- * not), and setns (nsops_get_both and the like) refuses, with -EINVAL, a
- * namespace of another kind that got a dead one's number since. The
- * fstatfs, ioctl and fstat of nsops_open are spared.
- */
-int nsops_open_listed(int dir_fd, const struct nsops_entry *e);
 /*
  * Whether dir/name still is the namespace an earlier nsops_open found, as
  * nsfs device dev and id: one fstatat, cheap enough to ask of thousands of
@@ -112,13 +105,6 @@ int nsops_create(int host_fd, const char *dir, const char *name,
  */
 int nsops_adopt(const char *dir, const char *name, const char *target, dev_t avoid,
 		uint64_t *id);
-/*
- * The PIDs whose UTS namespace is the one open as ns_fd, ascending, as a
- * GArray of pid_t. Processes that exit meanwhile are skipped.
- */
-int nsops_pids(int ns_fd, GArray **pids);
-/* Give the namespace at dir/from the name dir/to as well (bind mount). */
-int nsops_link(const char *dir, const char *from, const char *to);
 /* Forget a name: lazy unmount and unlink. -ENOENT when absent. */
 int nsops_destroy(const char *dir, const char *name);
 /*
@@ -168,8 +154,12 @@ struct nsops_entry {
 /*
  * nsops_identify() of a name in sd: one statx when the name's bind mount
  * was identified before, the full check otherwise. Safe from any thread.
+ * *mnt_id (when not NULL) gets the unique id of the mount that holds it (0
+ * before Linux 6.8): the same mount is the same namespace, while the same
+ * inode number may be a new namespace that got a dead one's number.
  */
-int nsops_statedir_identify(struct nsops_statedir *sd, const char *name, struct stat *st);
+int nsops_statedir_identify(struct nsops_statedir *sd, const char *name, struct stat *st,
+			    uint64_t *mnt_id);
 
 /*
  * The UTS namespaces in the state directory, sorted by name, each checked
@@ -177,3 +167,62 @@ int nsops_statedir_identify(struct nsops_statedir *sd, const char *name, struct 
  * a GPtrArray of struct nsops_entry, freed with g_ptr_array_unref.
  */
 int nsops_statedir_list(struct nsops_statedir *sd, GPtrArray **entries);
+
+/*
+ * An fd to enter the namespace that name holds, when it still is namespace
+ * id: identified as nsops_statedir_identify() does (one statx for a known
+ * mount), then opened and checked again; *mnt_id (when not NULL) gets the
+ * unique id of the mount opened (0 before Linux 6.8). -ENOENT when the name
+ * is gone or holds anything else now.
+ */
+int nsops_statedir_open_ns(struct nsops_statedir *sd, const char *name, uint64_t id,
+			   uint64_t *mnt_id);
+/* Remove files named prefix + something: what an atomic write killed midway leaves. */
+void nsops_statedir_remove_temporaries(struct nsops_statedir *sd, const char *prefix);
+
+/* --- pids.c: which processes are in a namespace --------------------------- */
+
+/*
+ * The PIDs whose UTS namespace is nsfs inode id on device dev, ascending,
+ * as a GArray of pid_t. Processes that exit meanwhile are skipped.
+ */
+int nsops_pids(dev_t dev, uint64_t id, GArray **pids);
+
+/* --- events.c: the kernel's event files ----------------------------------- */
+
+enum nsops_event {
+	NSOPS_EVENT_HOSTNAME,
+	NSOPS_EVENT_DOMAINNAME,
+	NSOPS_EVENT_MOUNTS,
+	NSOPS_EVENTS,
+};
+
+/*
+ * An fd whose poll(2) says POLLPRI once the event happened since its last
+ * poll: any sethostname or setdomainname on the host, or any mount or
+ * umount in our mount namespace. -errno.
+ */
+int nsops_event_open(enum nsops_event event);
+/* The file behind event, for messages. */
+const char *nsops_event_path(enum nsops_event event);
+
+/* --- files.c: utsfs's own files (.utsfs.conf, the record) ----------------- */
+
+/* The whole file, NUL-terminated, into *text (g_free it); -ENOENT when absent. */
+int nsops_file_read(const char *path, char **text);
+/* Replace the file atomically (a temporary file renamed over it). */
+int nsops_file_write(const char *path, const char *text, size_t len);
+/* Remove the file; 0 when it is gone or never was there. */
+int nsops_file_remove(const char *path);
+/* Create the directories above path (0755) when missing. */
+int nsops_file_make_parent(const char *path);
+
+/* --- mountpoint.c: utsfs's own mount point -------------------------------- */
+
+/*
+ * A daemon killed with -9 leaves its mount behind, answering ENOTCONN:
+ * detach it. 1 when one was cleared, 0 when there was none, -errno.
+ */
+int nsops_clear_dead_mount(const char *mountpoint);
+/* The device of the mount of type fstype (e.g. "fuse.utsfs") on mountpoint, from mountinfo; 0 if none. */
+dev_t nsops_mount_device(const char *mountpoint, const char *fstype);

@@ -12,15 +12,12 @@ static gint compare_pids(gconstpointer a, gconstpointer b)
 	return pa < pb ? -1 : pa > pb;
 }
 
-int nsops_pids(int ns_fd, GArray **pids)
+int nsops_pids(dev_t dev, uint64_t id, GArray **pids)
 {
 	g_autoptr(GArray) out = g_array_new(FALSE, FALSE, sizeof(pid_t));
 	g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
-	struct stat ns;
 	const char *entry;
 
-	if (fstat(ns_fd, &ns) < 0)
-		return -errno;
 	if (!proc)
 		return -ENOENT;
 	while ((entry = g_dir_read_name(proc))) {
@@ -32,7 +29,7 @@ int nsops_pids(int ns_fd, GArray **pids)
 			continue;
 		/* stat follows the magic link to the nsfs inode: dev and ino identify it. */
 		snprintf(path, sizeof(path), "/proc/%s/ns/uts", entry);
-		if (stat(path, &st) < 0 || st.st_ino != ns.st_ino || st.st_dev != ns.st_dev)
+		if (stat(path, &st) < 0 || st.st_ino != id || st.st_dev != dev)
 			continue;
 		g_array_append_val(out, (pid_t){ (pid_t)pid });
 	}

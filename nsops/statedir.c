@@ -216,13 +216,28 @@ static void stat_from_statx(const struct statx *sx, struct stat *st)
 	};
 }
 
+/* The unique id of the mount fd is on, or 0 when the kernel does not tell. */
+static uint64_t mount_of(int fd)
+{
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
+	    (sx.stx_mask & STATX_MNT_ID_UNIQUE))
+		return sx.stx_mnt_id;
+	return 0;
+}
+
 static int identify_seen(struct nsops_statedir *sd, const char *name, struct stat *st,
-			 GHashTable *seen)
+			 uint64_t *mnt_id, GHashTable *seen)
 {
 	struct statx sx;
 	struct stat own;
+	uint64_t own_mnt;
 	int fd;
 
+	if (!mnt_id)
+		mnt_id = &own_mnt;
+	*mnt_id = 0;
 	if (!sd->mount_ids)
 		return nsops_identify(sd->dir_fd, name, st);
 	if (!st)
@@ -234,24 +249,26 @@ static int identify_seen(struct nsops_statedir *sd, const char *name, struct sta
 	if ((sx.stx_mask & STATX_MNT_ID_UNIQUE) && known_has(sd, sx.stx_mnt_id)) {
 		stat_from_statx(&sx, st);
 		seen_add(seen, sx.stx_mnt_id);
+		*mnt_id = sx.stx_mnt_id;
 		return 0;
 	}
 	fd = nsops_open(sd->dir_fd, name, st);
 	if (fd < 0)
 		return fd;
 	/* The mount of what was checked, not of what the path showed before. */
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
-	    (sx.stx_mask & STATX_MNT_ID_UNIQUE)) {
-		known_add(sd, sx.stx_mnt_id);
-		seen_add(seen, sx.stx_mnt_id);
+	*mnt_id = mount_of(fd);
+	if (*mnt_id) {
+		known_add(sd, *mnt_id);
+		seen_add(seen, *mnt_id);
 	}
 	nsops_close_fd(&fd);
 	return 0;
 }
 
-int nsops_statedir_identify(struct nsops_statedir *sd, const char *name, struct stat *st)
+int nsops_statedir_identify(struct nsops_statedir *sd, const char *name, struct stat *st,
+			    uint64_t *mnt_id)
 {
-	return identify_seen(sd, name, st, NULL);
+	return identify_seen(sd, name, st, mnt_id, NULL);
 }
 
 static gint compare_entries(gconstpointer a, gconstpointer b)
@@ -278,7 +295,7 @@ int nsops_statedir_list(struct nsops_statedir *sd, GPtrArray **entries)
 
 		if (!nsops_name_is_valid(de->d_name, len))
 			continue;
-		if (identify_seen(sd, de->d_name, &st, seen) < 0)
+		if (identify_seen(sd, de->d_name, &st, NULL, seen) < 0)
 			continue;
 		e = g_malloc(sizeof(*e) + len + 1);
 		e->id = st.st_ino;
@@ -295,4 +312,34 @@ int nsops_statedir_list(struct nsops_statedir *sd, GPtrArray **entries)
 	g_ptr_array_sort(out, compare_entries);
 	*entries = g_steal_pointer(&out);
 	return 0;
+}
+
+int nsops_statedir_open_ns(struct nsops_statedir *sd, const char *name, uint64_t id,
+			   uint64_t *mnt_id)
+{
+	struct stat seen, opened;
+	int r = nsops_statedir_identify(sd, name, &seen, NULL);
+
+	if (r < 0)
+		return r == -EINVAL ? -ENOENT : r;
+	if (seen.st_ino != id)
+		return -ENOENT;
+	/*
+	 * Identified just now as a UTS namespace's nsfs file (a regular file,
+	 * so opening it has no side effects); the fstat closes the window in
+	 * which another tool could have mounted something else there.
+	 */
+	nsops_autofd int fd = openat(sd->dir_fd, name,
+				     O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &opened) < 0)
+		return -errno;
+	if (opened.st_dev != seen.st_dev || opened.st_ino != id)
+		return -ENOENT;
+	if (mnt_id)
+		*mnt_id = sd->mount_ids ? mount_of(fd) : 0;
+	r = fd;
+	fd = -1;
+	return r;
 }

@@ -97,3 +97,13 @@ int nsops_set(int host_fd, int ns_fd, enum nsops_field field,
 	nsops_return_home(host_fd);
 	return r;
 }
+
+int nsops_nsfs_device(int ns_fd, dev_t *dev)
+{
+	struct stat st;
+
+	if (fstat(ns_fd, &st) < 0)
+		return -errno;
+	*dev = st.st_dev;
+	return 0;
+}

@@ -36,8 +36,14 @@ def private_names(k):
 
 
 def read_value(path) -> str:
-    with open(path, "rb") as f:
-        return f.read(4096).decode()
+    # One read(2) at offset 0 gives a whole value. A buffered f.read(4096)
+    # would read again at the end of it, and (as on /proc/sys/kernel/hostname)
+    # get the tail of whatever value a concurrent write set meanwhile.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096).decode()
+    finally:
+        os.close(fd)
 
 
 def write_value(path, value: str):

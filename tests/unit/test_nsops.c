@@ -481,30 +481,30 @@ static void test_identify_knows_a_mount_not_a_name(struct fixture *f, gconstpoin
 	id_y = create_ns(f, "y", "y");
 	x = state_path(f, "x");
 	y = state_path(f, "y");
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st), ==, 0);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, 0);
 	g_assert_cmpuint(known_mounts(f, 1), ==, 1);
 	/* The second look is the statx one, and tells the same. */
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &again), ==, 0);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &again, NULL), ==, 0);
 	g_assert_cmpuint(again.st_ino, ==, id_x);
 	g_assert_cmpuint(again.st_dev, ==, st.st_dev);
 	g_assert_cmpint(again.st_mtim.tv_nsec, ==, st.st_mtim.tv_nsec);
 	g_assert_true(S_ISREG(again.st_mode));
 	/* Another kind of namespace stacked on the known mount: not a name. */
 	bind_mount("/proc/self/ns/net", x);
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st), ==, -EINVAL);
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st), ==, -EINVAL);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, -EINVAL);
 	/* Off again: the known mount is back on top. */
 	g_assert_cmpint(umount2(x, MNT_DETACH), ==, 0);
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st), ==, 0);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, 0);
 	g_assert_cmpuint(st.st_ino, ==, id_x);
 	/* Re-bound to y's namespace: y's id, at once. */
 	g_assert_cmpint(umount2(x, MNT_DETACH), ==, 0);
 	bind_mount(y, x);
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st), ==, 0);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, 0);
 	g_assert_cmpuint(st.st_ino, ==, id_y);
 	/* Only an empty file left: nothing, however well its mounts were known. */
 	g_assert_cmpint(umount2(x, MNT_DETACH), ==, 0);
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st), ==, -EINVAL);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, -EINVAL);
 	/* A listing keeps only the mounts it saw: y's. */
 	g_assert_cmpint(nsops_statedir_list(&f->sd, &entries), ==, 0);
 	g_assert_cmpuint(entries->len, ==, 1);
@@ -513,27 +513,15 @@ static void test_identify_knows_a_mount_not_a_name(struct fixture *f, gconstpoin
 	g_assert_cmpint(unlink(x), ==, 0);
 }
 
-/* An entry as a listing makes it, for the name and the nsfs file at path. */
-static struct nsops_entry *entry_for(const char *name, const char *path)
-{
-	struct nsops_entry *e = g_malloc0(sizeof(*e) + strlen(name) + 1);
-	struct stat st;
-
-	g_assert_cmpint(stat(path, &st), ==, 0);
-	e->id = st.st_ino;
-	e->dev = st.st_dev;
-	strcpy(e->name, name);
-	return e;
-}
-
-/* A listed name is opened after one fstatat; entering it checks the kind. */
-static void test_open_listed_opens_only_what_was_listed(struct fixture *f,
-							 gconstpointer d G_GNUC_UNUSED)
+/* A name is opened only while it holds the namespace asked for, and only a UTS one. */
+static void test_open_ns_opens_only_the_namespace_asked_for(struct fixture *f,
+							    gconstpointer d G_GNUC_UNUSED)
 {
 	char host[NSOPS_VALUE_MAX + 1], domain[NSOPS_VALUE_MAX + 1];
 	g_autoptr(GPtrArray) entries = NULL;
-	g_autofree struct nsops_entry *net = NULL;
 	g_autofree char *x = NULL;
+	const struct nsops_entry *e;
+	struct stat net;
 	int fd;
 
 	if (skip_unless_root())
@@ -543,32 +531,30 @@ static void test_open_listed_opens_only_what_was_listed(struct fixture *f,
 	x = state_path(f, "x");
 	g_assert_cmpint(nsops_statedir_list(&f->sd, &entries), ==, 0);
 	g_assert_cmpuint(entries->len, ==, 1);
-	fd = nsops_open_listed(f->sd.dir_fd, entries->pdata[0]);
+	e = entries->pdata[0];
+	fd = nsops_statedir_open_ns(&f->sd, e->name, e->id, NULL);
 	g_assert_cmpint(fd, >=, 0);
 	g_assert_cmpint(nsops_get_both(f->host_fd, fd, host, domain), ==, 0);
 	g_assert_cmpstr(host, ==, "listed");
 	nsops_close_fd(&fd);
-	/* Another namespace there since the listing: not opened. */
+	g_assert_cmpint(nsops_statedir_open_ns(&f->sd, e->name, e->id + 1, NULL), ==, -ENOENT);
+	/* Another kind of namespace there since the listing: not opened, even by its own number. */
 	bind_mount("/proc/self/ns/net", x);
-	g_assert_cmpint(nsops_open_listed(f->sd.dir_fd, entries->pdata[0]), ==, -ENOENT);
-	/* Even one with the listed number (reused) is not entered: setns checks the kind. */
-	net = entry_for("x", x);
-	fd = nsops_open_listed(f->sd.dir_fd, net);
-	g_assert_cmpint(fd, >=, 0);
-	g_assert_cmpint(nsops_get_both(f->host_fd, fd, host, domain), ==, -EINVAL);
-	nsops_close_fd(&fd);
+	g_assert_cmpint(nsops_statedir_open_ns(&f->sd, e->name, e->id, NULL), ==, -ENOENT);
+	g_assert_cmpint(stat(x, &net), ==, 0);
+	g_assert_cmpint(nsops_statedir_open_ns(&f->sd, e->name, net.st_ino, NULL), ==, -ENOENT);
 	assert_at_home(f);
 	/* A FIFO or a directory in its place: refused, without blocking. */
 	g_assert_cmpint(umount2(x, MNT_DETACH), ==, 0);
 	g_assert_cmpint(umount2(x, MNT_DETACH), ==, 0);
 	g_assert_cmpint(unlink(x), ==, 0);
 	g_assert_cmpint(mkfifo(x, 0600), ==, 0);
-	g_assert_cmpint(nsops_open_listed(f->sd.dir_fd, entries->pdata[0]), ==, -ENOENT);
+	g_assert_cmpint(nsops_statedir_open_ns(&f->sd, e->name, e->id, NULL), ==, -ENOENT);
 	g_assert_cmpint(unlink(x), ==, 0);
 	g_assert_cmpint(g_mkdir(x, 0755), ==, 0);
-	g_assert_cmpint(nsops_open_listed(f->sd.dir_fd, entries->pdata[0]), ==, -ENOENT);
+	g_assert_cmpint(nsops_statedir_open_ns(&f->sd, e->name, e->id, NULL), ==, -ENOENT);
 	g_assert_cmpint(g_rmdir(x), ==, 0);
-	g_assert_cmpint(nsops_open_listed(f->sd.dir_fd, entries->pdata[0]), ==, -ENOENT);
+	g_assert_cmpint(nsops_statedir_open_ns(&f->sd, e->name, e->id, NULL), ==, -ENOENT);
 }
 
 /* A kernel without unique mount ids (before 6.8): every look is the full one. */
@@ -585,10 +571,10 @@ static void test_identify_without_mount_ids(struct fixture *f, gconstpointer d G
 	f->sd.mount_ids = false;
 	id_x = create_ns(f, "x", "x");
 	x = state_path(f, "x");
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st), ==, 0);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, 0);
 	g_assert_cmpuint(st.st_ino, ==, id_x);
 	bind_mount("/proc/self/ns/net", x);
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st), ==, -EINVAL);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, -EINVAL);
 	g_assert_cmpint(nsops_statedir_list(&f->sd, &entries), ==, 0);
 	g_assert_cmpuint(entries->len, ==, 0);
 	g_assert_cmpuint(g_hash_table_size(f->sd.known), ==, 0);
@@ -613,7 +599,8 @@ int main(int argc, char *argv[])
 	ADD("/nsops/list-shows-only-namespaces", test_list_shows_only_namespaces);
 	ADD("/nsops/identify-knows-a-mount-not-a-name", test_identify_knows_a_mount_not_a_name);
 	ADD("/nsops/identify-without-mount-ids", test_identify_without_mount_ids);
-	ADD("/nsops/open-listed-opens-only-what-was-listed", test_open_listed_opens_only_what_was_listed);
+	ADD("/nsops/open-ns-opens-only-the-namespace-asked-for",
+	    test_open_ns_opens_only_the_namespace_asked_for);
 	ADD("/nsops/reopen-removes-only-empty-files", test_reopen_removes_only_empty_files);
 	ADD("/nsops/adopt-names-an-existing-namespace", test_adopt_names_an_existing_namespace);
 	ADD("/nsops/adopt-refuses-what-is-no-uts-namespace", test_adopt_refuses_what_is_no_uts_namespace);

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The daemon's one state struct: each module's part of it, and what they share. */
+#pragma once
+
+#include "common.h"
+#include "counters.h"
+#include "handles.h"
+#include "kcache.h"
+#include "listeners.h"
+#include "meta.h"
+#include "nodes.h"
+#include "polls.h"
+#include "record.h"
+#include "watch.h"
+
+#include <time.h>
+
+struct utsfs {
+	/* Our FUSE session, for the notifications the watcher sends. */
+	struct fuse_session *se;
+	struct nsops_statedir state;
+	/* The host UTS namespace every thread returns to. */
+	int host_fd;
+	/* The nsfs device: with an inode number, a namespace. */
+	dev_t nsfs_dev;
+	/* Our mount's device: adoption must never look up names through it. */
+	dev_t mount_dev;
+	/* Times shown for the root: when the daemon started. */
+	struct timespec start_time;
+	/* Serialises mkdir, rmdir, rename, adoption and chown, so their checks hold until they act. */
+	GMutex names_lock;
+
+	struct nodes nodes;
+	struct counters counters;
+	struct handles handles;
+	struct polls polls;
+	struct kcache kcache;
+	struct watcher watcher;
+	struct listeners listeners;
+	struct meta meta;
+	struct record record;
+};
+
+static inline struct utsfs *utsfs_from_req(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}

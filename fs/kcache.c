@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* What the kernel may cache of the tree, and invalidating the names that change behind our back. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <linux/fuse.h>
+#include <unistd.h>
+
+/*
+ * The kernel caches:
+ *  - for KCACHE_FIXED_TIMEOUT, what changes only through our replies (see
+ *    kcache.h);
+ *  - a name in the root for NAME_TIMEOUT, as long as the watcher runs:
+ *    whatever another tool does to a name in the state directory is a
+ *    mount or umount, which the watcher sees and answers with
+ *    kcache_check_names();
+ *  - nothing else: the files in a namespace directory have attribute
+ *    timeout 0 and direct I/O, so every stat, read and write reaches us,
+ *    and we check the name at each (nsnode_resolve).
+ */
+#define NAME_TIMEOUT 1.0
+
+void kcache_init(struct kcache *k)
+{
+	atomic_init(&k->names_on, false);
+	atomic_init(&k->epoch_works, true);
+	atomic_init(&k->names_gen, 0);
+}
+
+void kcache_enable_names(struct kcache *k)
+{
+	atomic_store(&k->names_on, true);
+}
+
+void kcache_disable_names(struct kcache *k)
+{
+	/* Names the kernel holds expire on their own, soon (NAME_TIMEOUT). */
+	atomic_store(&k->names_on, false);
+}
+
+uint64_t kcache_name_begin(struct kcache *k)
+{
+	return atomic_load(&k->names_gen);
+}
+
+/*
+ * A check that began after the lookup looked may have missed the node (it
+ * was not counted yet): such a reply is not cached. A check that begins
+ * later sees the node and unnames it if it is stale.
+ */
+double kcache_name_timeout(struct kcache *k, uint64_t gen)
+{
+	if (!atomic_load(&k->names_on) || atomic_load(&k->names_gen) != gen)
+		return 0;
+	return NAME_TIMEOUT;
+}
+
+/*
+ * FUSE_NOTIFY_INC_EPOCH (Linux 6.16; libfuse 3.14 predates it): the kernel
+ * looks up again every name it holds, on its next use, and takes no lock
+ * to do so. A name re-bound by another tool then shows its new namespace
+ * at once instead of ENOENT until it expires.
+ */
+#define NOTIFY_INC_EPOCH 8
+
+static void expire_all_names(struct utsfs *fs)
+{
+	struct fuse_out_header out = { .len = sizeof(out), .error = NOTIFY_INC_EPOCH };
+
+	if (!atomic_load(&fs->kcache.epoch_works))
+		return;
+	if (write(fuse_session_fd(fs->se), &out, sizeof(out)) == (ssize_t)sizeof(out))
+		return;
+	/* An older kernel: names expire on their own (NAME_TIMEOUT). */
+	g_info("kernel cannot expire names (%s): a re-bound name shows within %.0f s",
+	       g_strerror(errno), NAME_TIMEOUT);
+	atomic_store(&fs->kcache.epoch_works, false);
+}
+
+/*
+ * Under names_lock, which our own rmdir and rename hold until they have
+ * unnamed or renamed what they changed: a name that still has its node and
+ * is stale now is someone else's doing. Without this, every rmdir (its
+ * umount wakes the watcher) would expire every name the kernel holds.
+ */
+static bool changed_behind_our_back(struct utsfs *fs, const struct ns_ref *ref)
+{
+	return nodes_named(&fs->nodes, ref->ino, ref->name) &&
+	       nsops_still_holds(fs->state.dir_fd, ref->name, fs->nsfs_dev, ref->id) < 0;
+}
+
+/*
+ * Take the name away from the node the kernel holds: its requests answer
+ * ENOENT from then on, and the directory's attributes are invalidated.
+ *
+ * The kernel's dentry is left to expire (NAME_TIMEOUT) rather than
+ * invalidated with inval_entry: that waits for the root's lock, which a
+ * request holds until we answer it, and a thread blocked there cannot even
+ * be killed: a SIGKILL of the daemon would hang the mount instead of
+ * ending it. mkdir revalidates a name anyway (LOOKUP_EXCL); a name that
+ * someone re-binds to another namespace needs expire_all_names().
+ */
+static void unname_stale(struct utsfs *fs, GPtrArray *suspects)
+{
+	g_autoptr(GPtrArray) stale = g_ptr_array_new();
+
+	g_mutex_lock(&fs->names_lock);
+	for (guint i = 0; i < suspects->len; i++)
+		if (changed_behind_our_back(fs, suspects->pdata[i]))
+			g_ptr_array_add(stale, suspects->pdata[i]);
+	/* First, so a walk meanwhile finds the name's new namespace, not ENOENT. */
+	if (stale->len > 0)
+		expire_all_names(fs);
+	for (guint i = 0; i < stale->len; i++) {
+		const struct ns_ref *ref = stale->pdata[i];
+
+		nodes_unname_node(&fs->nodes, ref->ino, ref->name);
+	}
+	g_mutex_unlock(&fs->names_lock);
+	/* -ENOENT: the kernel forgot the node meanwhile. Nothing else can go wrong here. */
+	for (guint i = 0; i < stale->len; i++)
+		fuse_lowlevel_notify_inval_inode(fs->se, ((struct ns_ref *)stale->pdata[i])->ino,
+						 -1, 0);
+}
+
+void kcache_check_names(struct utsfs *fs)
+{
+	g_autoptr(GArray) named = NULL;
+	/* Pointers into named, which outlives them. */
+	g_autoptr(GPtrArray) suspects = g_ptr_array_new();
+
+	atomic_fetch_add(&fs->kcache.names_gen, 1);
+	named = nodes_named_copy(&fs->nodes);
+	/* Without names_lock: one fstatat per name must not hold up mkdir. */
+	for (guint i = 0; i < named->len; i++) {
+		struct ns_ref *ref = &g_array_index(named, struct ns_ref, i);
+
+		if (nsops_still_holds(fs->state.dir_fd, ref->name, fs->nsfs_dev, ref->id) < 0)
+			g_ptr_array_add(suspects, ref);
+	}
+	if (suspects->len > 0)
+		unname_stale(fs, suspects);
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Who is told of changes (the record): told by the request handlers and the watcher, never calling back into them. */
+#pragma once
+
+#include "common.h"
+
+enum listener_change {
+	/* A name came, went or was renamed (through the mount or not). */
+	CHANGED_NAMES = 1,
+	/* A hostname or domainname changed somewhere on the host. */
+	CHANGED_VALUES = 2,
+	/* An owner or mode changed. */
+	CHANGED_OWNERS = 4,
+};
+
+typedef void (*listener_fn)(void *data, unsigned int changes);
+
+struct listeners {
+	/* Added before any thread starts, read-only after: no lock. */
+	GArray *list;
+};
+
+void listeners_init(struct listeners *l);
+void listeners_free(struct listeners *l);
+void listeners_add(struct listeners *l, listener_fn fn, void *data);
+bool listeners_any(const struct listeners *l);
+/* Tell every listener of changes (enum listener_change bits); they must not block. */
+void listeners_tell(const struct listeners *l, unsigned int changes);

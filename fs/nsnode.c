@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* From a directory node to its namespace: the per-request check of the name, entering it, and its values. */
+#include "daemon.h"
+#include "nsnode.h"
+
+#include <errno.h>
+
+int nsnode_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct stat *st)
+{
+	struct stat own;
+	struct stat *seen = st ? st : &own;
+	int r = nodes_ref(&fs->nodes, dir, ref);
+
+	if (r < 0)
+		return r;
+	/*
+	 * Other tools can re-bind the name at any moment (umount, rm, touch,
+	 * unshare --uts=FILE) and the kernel may hand the new namespace the old
+	 * one's inode number: the node answers only while its name holds its
+	 * namespace, which a known mount tells in one statx.
+	 */
+	r = nsops_statedir_identify(&fs->state, ref->name, seen, &ref->mnt_id);
+	/*
+	 * ESTALE, not ENOENT: the path is fine, our node is not. The kernel
+	 * then walks a path again with LOOKUP_REVAL, which asks us for the
+	 * name and gets the new namespace's node: stat and open of a re-bound
+	 * name answer for it at once.
+	 */
+	if (r == 0 && seen->st_ino != ref->id)
+		r = -ESTALE;
+	if (r < 0)
+		ns_ref_clear(ref);
+	/* Junk in the state directory is not a namespace: not there. */
+	return r == -EINVAL ? -ENOENT : r;
+}
+
+int nsnode_open(struct utsfs *fs, const struct ns_ref *ref, uint64_t *mnt_id)
+{
+	return nsops_statedir_open_ns(&fs->state, ref->name, ref->id, mnt_id);
+}
+
+int nsnode_value(struct utsfs *fs, const struct ns_ref *ref, enum nsops_field field,
+		 char value[NSOPS_VALUE_MAX + 1])
+{
+	/* Taken before looking: a change after this moves the epoch. */
+	uint64_t epoch = counters_values_epoch(&fs->counters);
+	uint64_t mnt_id;
+	int r;
+
+	if (nodes_cached_value(&fs->nodes, ref->ino, field, epoch, ref->mnt_id, value))
+		return 0;
+	nsops_autofd int ns_fd = nsnode_open(fs, ref, &mnt_id);
+	if (ns_fd < 0)
+		return ns_fd;
+	r = nsops_get(fs->host_fd, ns_fd, field, value);
+	/* Kept with the mount actually read through, whatever the request saw. */
+	if (r == 0)
+		nodes_keep_value(&fs->nodes, ref->ino, field, epoch, mnt_id, value);
+	return r;
+}

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Pending polls on attribute files, and waking them: as /proc/sys/kernel/hostname does, POLLPRI once the value changed. */
+#include "daemon.h"
+#include "open_file.h"
+
+void polls_init(struct polls *p)
+{
+	g_mutex_init(&p->lock);
+	p->pending = g_hash_table_new(g_direct_hash, g_direct_equal);
+}
+
+void polls_free(struct polls *p)
+{
+	if (!p->pending)
+		return;
+	g_clear_pointer(&p->pending, g_hash_table_unref);
+	g_mutex_clear(&p->lock);
+}
+
+bool polls_add(struct polls *p, struct open_file *of, struct fuse_pollhandle *ph)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&p->lock);
+
+	if (of->ph)
+		fuse_pollhandle_destroy(of->ph);
+	of->ph = ph;
+	g_hash_table_add(p->pending, of);
+	return g_hash_table_size(p->pending) == 1;
+}
+
+void polls_forget(struct polls *p, struct open_file *of)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&p->lock);
+
+	if (of->seen)
+		g_string_free(g_steal_pointer(&of->seen), TRUE);
+	if (!g_hash_table_remove(p->pending, of))
+		return;
+	fuse_pollhandle_destroy(of->ph);
+	of->ph = NULL;
+}
+
+bool polls_any(struct polls *p)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&p->lock);
+
+	return g_hash_table_size(p->pending) > 0;
+}
+
+void polls_saw(struct polls *p, struct open_file *of, const GString *content)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&p->lock);
+
+	if (!of->seen)
+		of->seen = g_string_new(NULL);
+	g_string_assign(of->seen, content->str);
+}
+
+/* Whether content (NULL: it could not be read) is news to of; under the lock. */
+static bool is_news(const struct open_file *of, const GString *content)
+{
+	return of->seen && (!content || !g_string_equal(content, of->seen));
+}
+
+bool polls_changed(struct utsfs *fs, struct open_file *of)
+{
+	g_autoptr(GString) now = g_string_new(NULL);
+	bool readable = attr_content(fs, of->def, of->dir, now) == 0;
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->polls.lock);
+
+	return is_news(of, readable ? now : NULL);
+}
+
+static void free_content(gpointer content)
+{
+	if (content)
+		g_string_free(content, TRUE);
+}
+
+/* The node ids of the files polled, each once, as keys of a table for their content. */
+static GHashTable *polled_files(struct polls *p)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&p->lock);
+	GHashTable *files = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+						  free_content);
+	GHashTableIter it;
+	gpointer key;
+
+	g_hash_table_iter_init(&it, p->pending);
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		const struct open_file *of = key;
+
+		if (!g_hash_table_contains(files, &of->ino))
+			g_hash_table_insert(files, g_memdup2(&of->ino, sizeof(of->ino)), NULL);
+	}
+	return files;
+}
+
+void polls_wake_changed(struct utsfs *fs)
+{
+	g_autoptr(GHashTable) files = polled_files(&fs->polls);
+	GHashTableIter it;
+	gpointer key, content;
+
+	/* Without the lock: reading a value may enter its namespace. */
+	g_hash_table_iter_init(&it, files);
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		fuse_ino_t dir;
+		size_t row;
+		const struct attr_def *def = attr_from_ino(*(const fuse_ino_t *)key, &dir, &row);
+		GString *now = g_string_new(NULL);
+
+		if (attr_content(fs, def, dir, now) < 0)
+			g_clear_pointer(&now, free_content);
+		g_hash_table_iter_replace(&it, now);
+	}
+	g_mutex_lock(&fs->polls.lock);
+	g_hash_table_iter_init(&it, fs->polls.pending);
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		struct open_file *of = key;
+
+		/* A file first polled meanwhile has looked for itself, after this change. */
+		if (!g_hash_table_lookup_extended(files, &of->ino, NULL, &content) ||
+		    !is_news(of, content))
+			continue;
+		fuse_lowlevel_notify_poll(of->ph);
+		fuse_pollhandle_destroy(of->ph);
+		of->ph = NULL;
+		g_hash_table_iter_remove(&it);
+	}
+	g_mutex_unlock(&fs->polls.lock);
+}
