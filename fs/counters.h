@@ -1,21 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Whether any hostname or domainname changed since a value was read: the kernel's event counters, polled by each thread. */
+/* Whether any hostname or domainname changed since a value was read: the kernel's event counters, as one epoch. */
 #pragma once
 
 #include "common.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
-
 struct counters {
-	/* Each thread's own event files (see counters.c). */
-	pthread_key_t key;
-	bool key_ok;
-	/* Moves on every change seen by any thread: the values epoch. */
-	_Atomic uint64_t epoch;
+	/* Guards fds and epoch: each change is seen by exactly one request. */
+	GMutex lock;
+	/* /proc/sys/kernel/{hostname,domainname}; negative when they could not be opened. */
+	int fds[2];
+	uint64_t epoch;
 };
 
-int counters_init(struct counters *c);
+void counters_init(struct counters *c);
 void counters_free(struct counters *c);
 /*
  * The values epoch now. Every sethostname or setdomainname on the host

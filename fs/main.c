@@ -107,9 +107,7 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *rest
 	handles_init(&fs->handles);
 	polls_init(&fs->polls);
 	listeners_init(&fs->listeners);
-	r = counters_init(&fs->counters);
-	if (r < 0)
-		return r;
+	counters_init(&fs->counters);
 	fs->host_fd = nsops_open_host();
 	if (fs->host_fd < 0) {
 		fprintf(stderr, "utsfs: cannot open /proc/thread-self/ns/uts: %s\n",
@@ -190,6 +188,7 @@ int main(int argc, char *argv[])
 	struct fuse_cmdline_opts opts = { 0 };
 	struct utsfs_options conf = { .positional = g_ptr_array_new_with_free_func(g_free) };
 	struct utsfs fs = { .host_fd = -1, .watcher = { .stop_fd = -1, .kick_fd = -1 },
+			    .counters = { .fds = { -1, -1 } },
 			    .state = { .lock_fd = -1, .dir_fd = -1 } };
 	struct fuse_session *se;
 	/* Until the command line says otherwise, messages go to the terminal too. */
