@@ -206,7 +206,7 @@ def render(records: dict) -> str:
            "called from tests/conftest.py at the end of a pytest session that ran "
            "any of them); do not edit by hand. Regenerate with:", "",
            "    /usr/bin/python3 -m pytest tests/test_delegation.py tests/test_faults.py "
-           "tests/test_stress.py tests/test_fuzz.py", "",
+           "tests/test_stress.py tests/test_fuzz.py tests/test_watch_attack.py", "",
            "A test not run in the latest session keeps the figures of its own last "
            "run, with that run's date and commit. Set UTSFS_FUZZ_SEED to replay a "
            "fuzz or kill-storm run with the seed shown.", ""]
