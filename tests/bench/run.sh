@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Run the utsfs benchmark as root: utsfs vs hello_ll vs raw syscalls vs processes; writes RESULTS.md.
+# Run the utsfs benchmark as root: utsfs vs nullfs (the FUSE floor) vs raw syscalls vs processes,
+# with libfuse's hello_ll as a reference; writes RESULTS.md.
 #
 # usage: tests/bench/run.sh [--quick] [--rounds N]
 #   --quick   a smoke run (fewer rounds, 100 and 2,000 namespaces); prints only,
@@ -165,6 +166,7 @@ wait_for_mount "$dbg_mnt" "$dbg_pid"
 wait_for_mount "$dbg_hello" "$dbg_hello_pid"
 wait_for_mount "$dbg_null" "$dbg_null_pid"
 mkdir "$dbg_mnt/x"
+mkdir "$dbg_null/x"
 
 # The requests the log gains while cmd runs, counted and then in order with
 # their node ids; release is asynchronous, so give it time to arrive.
@@ -190,11 +192,17 @@ mkrm() { mkdir "$1" && rmdir "$1"; }
 	echo
 	cat "$dbg_mnt/x/hostname" >/dev/null
 	count_requests "$work/utsfs.log" 'utsfs `cat MOUNT/NAME/hostname`' cat "$dbg_mnt/x/hostname"
+	# nullfs is the floor only while the kernel asks it what it asks utsfs.
+	cat "$dbg_null/x/hostname" >/dev/null
+	count_requests "$work/null.log" 'nullfs `cat MOUNT/NAME/hostname`' cat "$dbg_null/x/hostname"
 	cat "$dbg_hello/hello" >/dev/null
 	count_requests "$work/hello.log" 'hello_ll `cat MOUNT/hello`' cat "$dbg_hello/hello"
 	sh -c "echo ub-a >$dbg_mnt/x/hostname"
 	count_requests "$work/utsfs.log" 'utsfs `echo NAME >MOUNT/NAME/hostname`' \
 		sh -c "echo ub-b >$dbg_mnt/x/hostname"
+	sh -c "echo ub-a >$dbg_null/x/hostname"
+	count_requests "$work/null.log" 'nullfs `echo NAME >MOUNT/NAME/hostname`' \
+		sh -c "echo ub-b >$dbg_null/x/hostname"
 	mkrm "$dbg_mnt/y"
 	count_requests "$work/utsfs.log" 'utsfs `mkdir MOUNT/y && rmdir MOUNT/y`' mkrm "$dbg_mnt/y"
 	mkrm "$dbg_null/y"
