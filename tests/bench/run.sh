@@ -48,14 +48,17 @@ dbg_null=$work/dbg-null
 rmnt=$work/restore-mnt
 record_dir=$(mktemp -d /var/tmp/utsfs-bench-record.XXXXXX)
 rstate=$run/restore-state
-mkdir -p "$mnt" "$run" "$hello_mnt" "$null_mnt" "$dbg_mnt" "$dbg_hello" "$dbg_null" "$rmnt"
+# The name-lag daemon's (name_lag.py).
+lmnt=$work/lag-mnt
+lstate=$run/lag-state
+mkdir -p "$mnt" "$run" "$hello_mnt" "$null_mnt" "$dbg_mnt" "$dbg_hello" "$dbg_null" "$rmnt" "$lmnt"
 mount -t tmpfs -o mode=0755 utsfs-bench "$run"
-mkdir -p "$state" "$dbg_state" "$rstate"
+mkdir -p "$state" "$dbg_state" "$rstate" "$lstate"
 pids=()
 
 cleanup() {
 	set +e
-	for m in "$mnt" "$hello_mnt" "$null_mnt" "$dbg_mnt" "$dbg_hello" "$dbg_null" "$rmnt"; do
+	for m in "$mnt" "$hello_mnt" "$null_mnt" "$dbg_mnt" "$dbg_hello" "$dbg_null" "$rmnt" "$lmnt"; do
 		mountpoint -q "$m" && fusermount3 -u -z "$m"
 	done
 	for pid in "${pids[@]}"; do
@@ -68,7 +71,7 @@ cleanup() {
 	# it. A lazy umount detaches that whole subtree in one umount2() call;
 	# `umount -R` would walk tens of thousands of names one by one, re-reading
 	# mountinfo each time (tens of minutes after a run killed mid-scale).
-	for s in "$state" "$dbg_state" "$rstate" "$run"; do
+	for s in "$state" "$dbg_state" "$rstate" "$lstate" "$run"; do
 		mountpoint -q "$s" && umount -l "$s"
 	done
 	rm -rf "$work" "$record_dir"
@@ -149,6 +152,18 @@ wait_for_mount "$rmnt" "$restore_pid"
 # Gone before the request counts below: it would wake on their changes.
 fusermount3 -u "$rmnt"
 wait "$restore_pid" 2>/dev/null
+# How long a name other tools change lags in the tree, on a daemon of its own
+# whose kernel holds 20,000 names (2,000 for --quick).
+"$utsfs" -f -o "state_dir=$lstate" "$lmnt" &
+lag_pid=$!
+pids+=("$lag_pid")
+wait_for_mount "$lmnt" "$lag_pid"
+{
+	echo
+	/usr/bin/python3 "$here/name_lag.py" "$lmnt" "$lstate" "$([ "$quick" = 1 ] && echo 2000 || echo 20000)"
+} | tee -a "$out"
+fusermount3 -u "$lmnt"
+wait "$lag_pid" 2>/dev/null
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Which FUSE requests one operation costs, counted from `-d` output (a
