@@ -7,35 +7,16 @@
 #include <unistd.h>
 
 /*
- * The kernel caches:
- *  - for KCACHE_FIXED_TIMEOUT, what changes only through our replies (see
- *    kcache.h);
- *  - a name in the root for NAME_TIMEOUT, as long as the watcher runs:
- *    whatever another tool does to a name in the state directory is a
- *    mount or umount, which the watcher sees and answers with
- *    kcache_check_names();
- *  - nothing else: the files in a namespace directory have attribute
- *    timeout 0 and direct I/O, so every stat, read and write reaches us,
- *    and we check the name at each (nsnode_resolve).
+ * A name in the root, while the watcher runs: whatever another tool does to
+ * a name in the state directory is a mount or umount, which the watcher
+ * sees and answers with kcache_check_names(). Once it stops, the names the
+ * kernel holds expire on their own within this.
  */
 #define NAME_TIMEOUT 1.0
 
-void kcache_init(struct kcache *k)
+void kcache_cache_names(struct kcache *k, bool on)
 {
-	atomic_init(&k->names_on, false);
-	atomic_init(&k->epoch_works, true);
-	atomic_init(&k->names_gen, 0);
-}
-
-void kcache_enable_names(struct kcache *k)
-{
-	atomic_store(&k->names_on, true);
-}
-
-void kcache_disable_names(struct kcache *k)
-{
-	/* Names the kernel holds expire on their own, soon (NAME_TIMEOUT). */
-	atomic_store(&k->names_on, false);
+	atomic_store(&k->names_on, on);
 }
 
 uint64_t kcache_name_begin(struct kcache *k)
@@ -67,14 +48,14 @@ static void expire_all_names(struct utsfs *fs)
 {
 	struct fuse_out_header out = { .len = sizeof(out), .error = NOTIFY_INC_EPOCH };
 
-	if (!atomic_load(&fs->kcache.epoch_works))
+	if (atomic_load(&fs->kcache.epoch_refused))
 		return;
 	if (write(fuse_session_fd(fs->se), &out, sizeof(out)) == (ssize_t)sizeof(out))
 		return;
 	/* An older kernel: names expire on their own (NAME_TIMEOUT). */
 	g_info("kernel cannot expire names (%s): a re-bound name shows within %.0f s",
 	       g_strerror(errno), NAME_TIMEOUT);
-	atomic_store(&fs->kcache.epoch_works, false);
+	atomic_store(&fs->kcache.epoch_refused, true);
 }
 
 /*
@@ -86,7 +67,7 @@ static void expire_all_names(struct utsfs *fs)
 static bool changed_behind_our_back(struct utsfs *fs, const struct ns_ref *ref)
 {
 	return nodes_named(&fs->nodes, ref->ino, ref->name) &&
-	       nsops_still_holds(fs->state.dir_fd, ref->name, fs->nsfs_dev, ref->id) < 0;
+	       nsops_still_holds(fs->state.dir_fd, ref->name, fs->nsfs_dev, ref->id, NULL) < 0;
 }
 
 /*
@@ -135,7 +116,7 @@ void kcache_check_names(struct utsfs *fs)
 	for (guint i = 0; i < named->len; i++) {
 		struct ns_ref *ref = &g_array_index(named, struct ns_ref, i);
 
-		if (nsops_still_holds(fs->state.dir_fd, ref->name, fs->nsfs_dev, ref->id) < 0)
+		if (nsops_still_holds(fs->state.dir_fd, ref->name, fs->nsfs_dev, ref->id, NULL) < 0)
 			g_ptr_array_add(suspects, ref);
 	}
 	if (suspects->len > 0)

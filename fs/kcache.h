@@ -18,20 +18,18 @@ struct utsfs;
 /* The attributes of the files in a namespace directory: never cached. */
 #define KCACHE_FILE_ATTR_TIMEOUT 0.0
 
+/* All false and 0 at start. */
 struct kcache {
 	/* Whether the watcher sees every mount change, so names may be cached. */
 	atomic_bool names_on;
-	/* Whether the kernel takes FUSE_NOTIFY_INC_EPOCH. */
-	atomic_bool epoch_works;
+	/* Whether the kernel refused FUSE_NOTIFY_INC_EPOCH (before Linux 6.16). */
+	atomic_bool epoch_refused;
 	/* Moved before each check of the names the kernel holds. */
 	_Atomic uint64_t names_gen;
 };
 
-void kcache_init(struct kcache *k);
-/* The watcher runs and sees every mount change: names may be cached from now on. */
-void kcache_enable_names(struct kcache *k);
-/* The watcher stopped: no more name caching. */
-void kcache_disable_names(struct kcache *k);
+/* Whether names may be cached: only while the watcher runs and sees every mount change. */
+void kcache_cache_names(struct kcache *k, bool on);
 /* Taken before a lookup looks at the state directory... */
 uint64_t kcache_name_begin(struct kcache *k);
 /* ...and the entry timeout for its reply, once the node is counted. */

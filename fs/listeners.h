@@ -15,14 +15,15 @@ enum listener_change {
 
 typedef void (*listener_fn)(void *data, unsigned int changes);
 
+/* Added before any thread starts, read-only after: no lock. Empty at start. */
 struct listeners {
-	/* Added before any thread starts, read-only after: no lock. */
-	GArray *list;
+	struct listener {
+		listener_fn fn;
+		void *data;
+	} list[2];
+	unsigned int len;
 };
 
-void listeners_init(struct listeners *l);
-void listeners_free(struct listeners *l);
 void listeners_add(struct listeners *l, listener_fn fn, void *data);
-bool listeners_any(const struct listeners *l);
 /* Tell every listener of changes (enum listener_change bits); they must not block. */
 void listeners_tell(const struct listeners *l, unsigned int changes);

@@ -103,10 +103,8 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *rest
 	clock_gettime(CLOCK_REALTIME, &fs->start_time);
 	g_mutex_init(&fs->names_lock);
 	nodes_init(&fs->nodes);
-	kcache_init(&fs->kcache);
 	handles_init(&fs->handles);
 	polls_init(&fs->polls);
-	listeners_init(&fs->listeners);
 	counters_init(&fs->counters);
 	fs->host_fd = nsops_open_host();
 	if (fs->host_fd < 0) {
@@ -148,7 +146,6 @@ static void utsfs_teardown(struct utsfs *fs)
 	meta_close(&fs->meta);
 	nsops_statedir_close(&fs->state);
 	nsops_close_fd(&fs->host_fd);
-	listeners_free(&fs->listeners);
 	counters_free(&fs->counters);
 	nodes_free(&fs->nodes);
 	g_mutex_clear(&fs->names_lock);

@@ -159,19 +159,34 @@ static void undo_groups(struct meta *m, GKeyFile *backup, const char *const *gro
 		keyfile_copy_group(backup, *groups, m->kf, *groups);
 }
 
+void meta_from_group(GKeyFile *kf, const char *group, struct ns_meta *out)
+{
+	g_autofree char *mode = g_key_file_get_string(kf, group, "mode", NULL);
+
+	*out = (struct ns_meta){
+		.uid = (uid_t)g_key_file_get_uint64(kf, group, "uid", NULL),
+		.gid = (gid_t)g_key_file_get_uint64(kf, group, "gid", NULL),
+		.mode = mode ? (mode_t)g_ascii_strtoull(mode, NULL, 8) & 07777 : DEFAULT_MODE,
+	};
+}
+
+void meta_to_group(GKeyFile *kf, const char *group, const struct ns_meta *m)
+{
+	g_autofree char *mode = g_strdup_printf("%04o", m->mode);
+
+	g_key_file_set_uint64(kf, group, "uid", m->uid);
+	g_key_file_set_uint64(kf, group, "gid", m->gid);
+	g_key_file_set_string(kf, group, "mode", mode);
+}
+
+/* An entry counts only for the namespace it was set for. */
 static void read_locked(struct meta *m, const char *group, uint64_t id,
 			struct ns_meta *out)
 {
-	g_autofree char *mode = NULL;
-
-	*out = (struct ns_meta){ .uid = 0, .gid = 0, .mode = DEFAULT_MODE };
-	if (g_key_file_get_uint64(m->kf, group, "id", NULL) != id)
-		return;
-	out->uid = (uid_t)g_key_file_get_uint64(m->kf, group, "uid", NULL);
-	out->gid = (gid_t)g_key_file_get_uint64(m->kf, group, "gid", NULL);
-	mode = g_key_file_get_string(m->kf, group, "mode", NULL);
-	if (mode)
-		out->mode = (mode_t)g_ascii_strtoull(mode, NULL, 8) & 07777;
+	if (g_key_file_get_uint64(m->kf, group, "id", NULL) == id)
+		meta_from_group(m->kf, group, out);
+	else
+		*out = (struct ns_meta){ .uid = 0, .gid = 0, .mode = DEFAULT_MODE };
 }
 
 void meta_get(struct meta *m, const char *name, uint64_t id, struct ns_meta *out)
@@ -187,7 +202,6 @@ int meta_change(struct meta *m, const char *name, uint64_t id,
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&m->lock);
 	g_autofree char *group = group_of(name);
-	g_autofree char *mode = NULL;
 	g_autoptr(GKeyFile) backup = g_key_file_new();
 	const char *changed[] = { group, NULL };
 	struct ns_meta now;
@@ -202,11 +216,8 @@ int meta_change(struct meta *m, const char *name, uint64_t id,
 		now.gid = want->gid;
 	if (fields & META_MODE)
 		now.mode = want->mode & 07777;
-	mode = g_strdup_printf("%04o", now.mode);
 	g_key_file_set_uint64(m->kf, group, "id", id);
-	g_key_file_set_uint64(m->kf, group, "uid", now.uid);
-	g_key_file_set_uint64(m->kf, group, "gid", now.gid);
-	g_key_file_set_string(m->kf, group, "mode", mode);
+	meta_to_group(m->kf, group, &now);
 	g_clear_pointer(&locker, g_mutex_locker_free);
 	r = meta_save(m);
 	if (r < 0)

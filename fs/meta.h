@@ -23,6 +23,9 @@ struct ns_meta {
 
 enum { META_UID = 1, META_GID = 2, META_MODE = 4 };
 
+/* Owner and mode as a group of a key file holds them (uid=, gid=, mode=0750); root:root 0755 by default. */
+void meta_from_group(GKeyFile *kf, const char *group, struct ns_meta *out);
+void meta_to_group(GKeyFile *kf, const char *group, const struct ns_meta *m);
 /* Make group `to` of dst a copy of group `from` of src (absent when that is). */
 void keyfile_copy_group(GKeyFile *src, const char *from, GKeyFile *dst, const char *to);
 /* Load STATE_DIR/.utsfs.conf, settle an interrupted rename, drop stale entries. */

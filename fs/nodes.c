@@ -4,11 +4,13 @@
 
 #include <errno.h>
 
-struct kept_value {
-	char *value;
-	/* The values epoch taken before value was read. */
+/* hostname and domainname, as one uname(2) in the namespace gave them. */
+struct kept_values {
+	/* By enum nsops_field; NULL before the first read. */
+	char *value[2];
+	/* The values epoch taken before they were read. */
 	uint64_t epoch;
-	/* The mount it was read through: only that one surely holds the same namespace. */
+	/* The mount they were read through: only that one surely holds the same namespace. */
 	uint64_t mnt_id;
 };
 
@@ -19,14 +21,13 @@ struct ns_node {
 	uint64_t id;
 	/* How many lookups the kernel has not forgotten yet. */
 	uint64_t nlookup;
-	/* By enum nsops_field. */
-	struct kept_value kept[2];
+	struct kept_values kept;
 };
 
 static void node_free(struct ns_node *node)
 {
-	g_free(node->kept[NSOPS_HOSTNAME].value);
-	g_free(node->kept[NSOPS_DOMAINNAME].value);
+	g_free(node->kept.value[NSOPS_HOSTNAME]);
+	g_free(node->kept.value[NSOPS_DOMAINNAME]);
 	g_free(node->name);
 	g_free(node);
 }
@@ -219,25 +220,27 @@ bool nodes_cached_value(struct nodes *n, fuse_ino_t ino, enum nsops_field field,
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&n->lock);
 	struct ns_node *node = g_hash_table_lookup(n->by_ino, &ino);
-	const struct kept_value *kept = node ? &node->kept[field] : NULL;
 
-	if (!kept || !kept->value || mnt_id == 0 || kept->mnt_id != mnt_id ||
-	    kept->epoch != epoch)
+	if (!node || !node->kept.value[field] || mnt_id == 0 || node->kept.mnt_id != mnt_id ||
+	    node->kept.epoch != epoch)
 		return false;
-	g_strlcpy(value, kept->value, NSOPS_VALUE_MAX + 1);
+	g_strlcpy(value, node->kept.value[field], NSOPS_VALUE_MAX + 1);
 	return true;
 }
 
-void nodes_keep_value(struct nodes *n, fuse_ino_t ino, enum nsops_field field,
-		      uint64_t epoch, uint64_t mnt_id, const char *value)
+void nodes_keep_values(struct nodes *n, fuse_ino_t ino, uint64_t epoch, uint64_t mnt_id,
+		       char values[2][NSOPS_VALUE_MAX + 1])
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&n->lock);
 	struct ns_node *node = g_hash_table_lookup(n->by_ino, &ino);
 
-	/* A read that began earlier and ended later must not replace a newer value. */
-	if (!node || epoch < node->kept[field].epoch)
+	/* A read that began earlier and ended later must not replace newer values. */
+	if (!node || epoch < node->kept.epoch)
 		return;
-	g_free(node->kept[field].value);
-	node->kept[field] = (struct kept_value){ .value = g_strdup(value), .epoch = epoch,
-						 .mnt_id = mnt_id };
+	for (int f = 0; f < 2; f++) {
+		g_free(node->kept.value[f]);
+		node->kept.value[f] = g_strdup(values[f]);
+	}
+	node->kept.epoch = epoch;
+	node->kept.mnt_id = mnt_id;
 }

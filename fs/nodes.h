@@ -60,6 +60,9 @@ GArray *nodes_named_copy(struct nodes *n);
  */
 bool nodes_cached_value(struct nodes *n, fuse_ino_t ino, enum nsops_field field,
 			uint64_t epoch, uint64_t mnt_id, char value[NSOPS_VALUE_MAX + 1]);
-/* Keep value, read through mount mnt_id after values epoch epoch was taken, unless a newer one is kept. */
-void nodes_keep_value(struct nodes *n, fuse_ino_t ino, enum nsops_field field,
-		      uint64_t epoch, uint64_t mnt_id, const char *value);
+/*
+ * Keep both values (by enum nsops_field), read through mount mnt_id after
+ * values epoch epoch was taken, unless newer ones are kept.
+ */
+void nodes_keep_values(struct nodes *n, fuse_ino_t ino, uint64_t epoch, uint64_t mnt_id,
+		       char values[2][NSOPS_VALUE_MAX + 1]);

@@ -44,6 +44,7 @@ int nsnode_value(struct utsfs *fs, const struct ns_ref *ref, enum nsops_field fi
 {
 	/* Taken before looking: a change after this moves the epoch. */
 	uint64_t epoch = counters_values_epoch(&fs->counters);
+	char both[2][NSOPS_VALUE_MAX + 1];
 	uint64_t mnt_id;
 	int r;
 
@@ -52,9 +53,12 @@ int nsnode_value(struct utsfs *fs, const struct ns_ref *ref, enum nsops_field fi
 	nsops_autofd int ns_fd = nsnode_open(fs, ref, &mnt_id);
 	if (ns_fd < 0)
 		return ns_fd;
-	r = nsops_get(fs->host_fd, ns_fd, field, value);
+	/* One uname gives both: `cat hostname domainname` enters once. */
+	r = nsops_get_both(fs->host_fd, ns_fd, both[NSOPS_HOSTNAME], both[NSOPS_DOMAINNAME]);
+	if (r < 0)
+		return r;
 	/* Kept with the mount actually read through, whatever the request saw. */
-	if (r == 0)
-		nodes_keep_value(&fs->nodes, ref->ino, field, epoch, mnt_id, value);
-	return r;
+	nodes_keep_values(&fs->nodes, ref->ino, epoch, mnt_id, both);
+	g_strlcpy(value, both[field], NSOPS_VALUE_MAX + 1);
+	return 0;
 }

@@ -139,35 +139,15 @@ static guint first_item(GPtrArray *items, off_t off)
 	return off < 0 || (uint64_t)off > items->len ? items->len : (guint)off;
 }
 
-void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		   struct fuse_file_info *fi)
-{
-	GPtrArray *items = dir_items(req, ino, off, fi);
-	g_autofree char *buf = g_malloc(size);
-	size_t pos = 0;
-
-	for (guint i = first_item(items, off); i < items->len; i++) {
-		const struct dir_item *it = items->pdata[i];
-		struct stat st = { .st_ino = it->st_ino, .st_mode = it->mode };
-		size_t n = fuse_add_direntry(req, buf + pos, size - pos, it->name,
-					     &st, (off_t)i + 1);
-
-		if (n > size - pos)
-			break;
-		pos += n;
-	}
-	fuse_reply_buf(req, buf, pos);
-}
-
 /*
  * What READDIRPLUS tells of an item. A name is identified again (one statx
  * for a mount checked before): the listing may be older than the last
  * rmdir, and the kernel keeps the entries it is given. Meanwhile it holds
  * the directory's lock shared, so no mkdir, rmdir or rename through the
  * mount runs until it has taken the reply in; changes behind our back are
- * the watcher's (gen, as for a lookup). A name that no longer holds the namespace listed, and
- * every other item, goes without attributes (node id 0): the kernel leaves
- * those to a lookup.
+ * the watcher's (gen, as for a lookup). A name that no longer holds the
+ * namespace listed, and every other item, goes as it is (node id 0): the
+ * kernel leaves those to a lookup.
  */
 static void plus_entry(fuse_req_t req, const struct dir_item *it, uint64_t gen,
 		       struct fuse_entry_param *e)
@@ -176,21 +156,17 @@ static void plus_entry(fuse_req_t req, const struct dir_item *it, uint64_t gen,
 	struct stat ns_st;
 
 	if (it->is_name && nsops_statedir_identify(&fs->state, it->name, &ns_st, NULL) == 0 &&
-	    ns_st.st_ino == it->st_ino) {
+	    ns_st.st_ino == it->st_ino)
 		name_entry(req, it->name, &ns_st, gen, e);
-		return;
-	}
-	*e = (struct fuse_entry_param){
-		.attr = { .st_ino = it->st_ino, .st_mode = it->mode },
-	};
 }
 
 /*
- * `ls -l` and file managers stat every name they list: with its attributes
- * in the listing, a name costs them no LOOKUP of its own.
+ * Both listings: READDIRPLUS (plus) hands each name's attributes out with
+ * it, as `ls -l` and file managers stat every name they list: a name then
+ * costs them no LOOKUP of its own.
  */
-void utsfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+static void reply_listing(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			  struct fuse_file_info *fi, bool plus)
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	uint64_t gen = kcache_name_begin(&fs->kcache);
@@ -201,11 +177,17 @@ void utsfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	for (guint i = first_item(items, off); i < items->len; i++) {
 		const struct dir_item *it = items->pdata[i];
-		struct fuse_entry_param e;
+		struct fuse_entry_param e = { .attr = { .st_ino = it->st_ino, .st_mode = it->mode } };
 
 		/* Sized first: an entry that does not fit must not count a lookup. */
-		if (fuse_add_direntry_plus(req, NULL, 0, it->name, NULL, 0) > size - pos)
+		if ((plus ? fuse_add_direntry_plus(req, NULL, 0, it->name, NULL, 0)
+			  : fuse_add_direntry(req, NULL, 0, it->name, NULL, 0)) > size - pos)
 			break;
+		if (!plus) {
+			pos += fuse_add_direntry(req, buf + pos, size - pos, it->name, &e.attr,
+						 (off_t)i + 1);
+			continue;
+		}
 		plus_entry(req, it, gen, &e);
 		if (e.ino)
 			g_array_append_val(counted, e.ino);
@@ -216,6 +198,18 @@ void utsfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (fuse_reply_buf(req, buf, pos) != 0)
 		for (guint k = 0; k < counted->len; k++)
 			nodes_forget(&fs->nodes, g_array_index(counted, fuse_ino_t, k), 1);
+}
+
+void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	reply_listing(req, ino, size, off, fi, false);
+}
+
+void utsfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	reply_listing(req, ino, size, off, fi, true);
 }
 
 void utsfs_releasedir(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
@@ -294,7 +288,7 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		 * the one the name keeps.
 		 */
 		gen = kcache_name_begin(&fs->kcache);
-		r = nsops_still_holds_stat(fs->state.dir_fd, name, fs->nsfs_dev, id, &ns_st);
+		r = nsops_still_holds(fs->state.dir_fd, name, fs->nsfs_dev, id, &ns_st);
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* -o restore=PATH: a record of every name and its values, to bring names back after a reboot. */
 #include "daemon.h"
-#include "pace.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +17,6 @@
 static void record_name(struct utsfs *fs, GKeyFile *kf, const struct nsops_entry *e)
 {
 	g_autofree char *group = g_uri_escape_string(e->name, NULL, FALSE);
-	g_autofree char *mode = NULL;
 	char host[NSOPS_VALUE_MAX + 1], domain[NSOPS_VALUE_MAX + 1];
 	struct ns_meta m;
 	nsops_autofd int fd = nsops_statedir_open_ns(&fs->state, e->name, e->id, NULL);
@@ -26,12 +24,9 @@ static void record_name(struct utsfs *fs, GKeyFile *kf, const struct nsops_entry
 	if (fd < 0 || nsops_get_both(fs->host_fd, fd, host, domain) < 0)
 		return;
 	meta_get(&fs->meta, e->name, e->id, &m);
-	mode = g_strdup_printf("%04o", m.mode);
 	g_key_file_set_string(kf, group, "hostname", host);
 	g_key_file_set_string(kf, group, "domainname", domain);
-	g_key_file_set_uint64(kf, group, "uid", m.uid);
-	g_key_file_set_uint64(kf, group, "gid", m.gid);
-	g_key_file_set_string(kf, group, "mode", mode);
+	meta_to_group(kf, group, &m);
 }
 
 /* Names a restore failed to create stay in the record until a name takes their place. */
@@ -103,7 +98,7 @@ bool record_save(struct utsfs *fs)
  * Writing the record means a look into every namespace (two setns per
  * name) and an fsync: tens of ms at 1,000 names. So a change only marks
  * the record dirty, and a thread of its own writes it, at most every
- * SAVE_GAP_MIN and paced by the CPU the last write took (pace_next()), but
+ * SAVE_GAP_MIN and paced by the CPU the last write took (watch_pace()), but
  * never more than SAVE_GAP_MAX apart: a burst of changes costs one write,
  * and nobody who tells of a change waits for one.
  */
@@ -148,11 +143,11 @@ static gpointer record_thread(gpointer data)
 		/* Cleared before the save: a change during it marks it again. */
 		rec->dirty = false;
 		g_mutex_unlock(&rec->thread_lock);
-		start = pace_thread_cpu();
+		start = watch_thread_cpu();
 		saved = record_save(fs);
 		if (saved) {
 			fail_pause = 0;
-			next_save = pace_next(start, SAVE_GAP_MIN, SAVE_GAP_MAX);
+			next_save = watch_pace(start, SAVE_GAP_MIN, SAVE_GAP_MAX);
 		} else {
 			fail_pause = CLAMP(2 * fail_pause, SAVE_GAP_MIN, SAVE_GAP_MAX);
 			next_save = g_get_monotonic_time() + fail_pause;
@@ -198,14 +193,11 @@ static int restore_name(struct utsfs *fs, GKeyFile *kf, const char *group, const
 {
 	g_autofree char *host = g_key_file_get_string(kf, group, "hostname", NULL);
 	g_autofree char *domain = g_key_file_get_string(kf, group, "domainname", NULL);
-	g_autofree char *mode = g_key_file_get_string(kf, group, "mode", NULL);
-	struct ns_meta m = {
-		.uid = (uid_t)g_key_file_get_uint64(kf, group, "uid", NULL),
-		.gid = (gid_t)g_key_file_get_uint64(kf, group, "gid", NULL),
-		.mode = mode ? (mode_t)g_ascii_strtoull(mode, NULL, 8) : 0755,
-	};
+	struct ns_meta m;
 	uint64_t id;
 	int r = meta_forget(&fs->meta, name);
+
+	meta_from_group(kf, group, &m);
 
 	if (r == 0)
 		r = nsops_create(fs->host_fd, fs->state.path, name, NULL, &id);

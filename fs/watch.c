@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The watcher: the one thread that waits for the kernel's events and hands each to the module it concerns. */
 #include "daemon.h"
-#include "pace.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 
 /*
  * Both kinds of event are host-wide: every mount or umount in our mount
@@ -28,44 +28,51 @@
 #define GAP_MIN (10 * G_TIME_SPAN_MILLISECOND)
 #define GAP_MAX G_TIME_SPAN_SECOND
 
+#define COST_SHARE 20
+
+gint64 watch_thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (gint64)ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
+
+gint64 watch_pace(gint64 start, gint64 gap_min, gint64 gap_max)
+{
+	return g_get_monotonic_time() +
+	       CLAMP(COST_SHARE * (watch_thread_cpu() - start), gap_min, gap_max);
+}
+
 /* The stop and kick eventfds come after the event files. */
 enum { WATCH_STOP = NSOPS_EVENTS, WATCH_KICK, WATCH_FDS };
 
-/* One kind of event: when its next check may start. */
-struct pacing {
-	gint64 next;
-};
-
-/* Whether to wait for fd now; else how long until its pause ends, folded into *timeout. */
-static int wait_for(int fd, bool wanted, const struct pacing *p, gint64 now, int *timeout)
+/*
+ * Whether to wait for fd now (wanted, and past next: when its kind's next
+ * pass may start); else -1, and how long until next folded into *timeout.
+ */
+static int wait_for(int fd, bool wanted, gint64 next, gint64 now, int *timeout)
 {
-	int ms;
+	int ms = (int)((next - now + 999) / 1000);
 
-	if (!wanted)
-		return -1;
-	if (now >= p->next)
-		return fd;
-	ms = (int)((p->next - now + 999) / 1000);
+	if (!wanted || now >= next)
+		return wanted ? fd : -1;
 	if (*timeout < 0 || ms < *timeout)
 		*timeout = ms;
 	return -1;
 }
 
 /* poll(2) skips negative fds. */
-static int watch_poll(struct utsfs *fs, struct pollfd *fds, const struct pacing *names,
-		      const struct pacing *values)
+static int watch_poll(struct utsfs *fs, struct pollfd *fds, gint64 names, gint64 values)
 {
-	struct watcher *w = &fs->watcher;
-	bool values_wanted = polls_any(&fs->polls) || listeners_any(&fs->listeners);
+	const int *ev = fs->watcher.fds;
+	bool values_wanted = polls_any(&fs->polls) || fs->listeners.len > 0;
 	gint64 now = g_get_monotonic_time();
 	int timeout = -1;
 
-	fds[NSOPS_EVENT_MOUNTS].fd = wait_for(w->fds[NSOPS_EVENT_MOUNTS], true, names, now,
-					      &timeout);
-	fds[NSOPS_EVENT_HOSTNAME].fd = wait_for(w->fds[NSOPS_EVENT_HOSTNAME], values_wanted,
-						values, now, &timeout);
-	fds[NSOPS_EVENT_DOMAINNAME].fd = wait_for(w->fds[NSOPS_EVENT_DOMAINNAME], values_wanted,
-						  values, now, &timeout);
+	fds[NSOPS_EVENT_MOUNTS].fd = wait_for(ev[NSOPS_EVENT_MOUNTS], true, names, now, &timeout);
+	for (int i = NSOPS_EVENT_HOSTNAME; i <= NSOPS_EVENT_DOMAINNAME; i++)
+		fds[i].fd = wait_for(ev[i], values_wanted, values, now, &timeout);
 	return poll(fds, WATCH_FDS, timeout);
 }
 
@@ -79,7 +86,8 @@ static gpointer watch_thread(gpointer data)
 	struct utsfs *fs = data;
 	struct watcher *w = &fs->watcher;
 	struct pollfd fds[WATCH_FDS];
-	struct pacing names = { 0 }, values = { 0 };
+	/* When the next pass of each kind may start. */
+	gint64 names = 0, values = 0;
 
 	for (int i = 0; i < NSOPS_EVENTS; i++)
 		fds[i] = (struct pollfd){ .fd = -1, .events = POLLPRI };
@@ -88,12 +96,12 @@ static gpointer watch_thread(gpointer data)
 	for (;;) {
 		gint64 start;
 
-		if (watch_poll(fs, fds, &names, &values) < 0) {
+		if (watch_poll(fs, fds, names, values) < 0) {
 			if (errno == EINTR)
 				continue;
 			g_warning("watching hostnames and mounts: %s", g_strerror(errno));
 			/* Nobody will check the names the kernel holds: stop it caching them. */
-			kcache_disable_names(&fs->kcache);
+			kcache_cache_names(&fs->kcache, false);
 			break;
 		}
 		if (fds[WATCH_STOP].revents)
@@ -102,15 +110,15 @@ static gpointer watch_thread(gpointer data)
 			eventfd_read(w->kick_fd, &(eventfd_t){ 0 });
 		/* Names first: a value of a name that is gone needs no news. */
 		if (happened(&fds[NSOPS_EVENT_MOUNTS])) {
-			start = pace_thread_cpu();
+			start = watch_thread_cpu();
 			kcache_check_names(fs);
-			names.next = pace_next(start, GAP_MIN, GAP_MAX);
+			names = watch_pace(start, GAP_MIN, GAP_MAX);
 			listeners_tell(&fs->listeners, CHANGED_NAMES);
 		}
 		if (happened(&fds[NSOPS_EVENT_HOSTNAME]) || happened(&fds[NSOPS_EVENT_DOMAINNAME])) {
-			start = pace_thread_cpu();
+			start = watch_thread_cpu();
 			polls_wake_changed(fs);
-			values.next = pace_next(start, GAP_MIN, GAP_MAX);
+			values = watch_pace(start, GAP_MIN, GAP_MAX);
 			listeners_tell(&fs->listeners, CHANGED_VALUES);
 		}
 	}
@@ -146,8 +154,7 @@ void watch_start(struct utsfs *fs)
 		}
 	}
 	w->thread = g_thread_new("utsfs-watch", watch_thread, fs);
-	if (all)
-		kcache_enable_names(&fs->kcache);
+	kcache_cache_names(&fs->kcache, all);
 }
 
 void watch_stop(struct utsfs *fs)
@@ -155,7 +162,7 @@ void watch_stop(struct utsfs *fs)
 	struct watcher *w = &fs->watcher;
 
 	if (w->thread) {
-		kcache_disable_names(&fs->kcache);
+		kcache_cache_names(&fs->kcache, false);
 		eventfd_write(w->stop_fd, 1);
 		g_thread_join(w->thread);
 		w->thread = NULL;

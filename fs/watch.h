@@ -24,3 +24,13 @@ void watch_start(struct utsfs *fs);
 void watch_stop(struct utsfs *fs);
 /* Make the watcher look again at which events it must wait for (a first poll). */
 void watch_kick(struct watcher *w);
+/* The calling thread's CPU time so far, in microseconds. */
+gint64 watch_thread_cpu(void);
+/*
+ * When costly background work (the watcher's passes, the record's writes)
+ * that began at thread CPU time start, and has just ended, may run again
+ * (monotonic time): twenty times the CPU it took from now, but within
+ * [gap_min, gap_max]. CPU, not time: waiting for a lock or an fsync costs
+ * nobody anything.
+ */
+gint64 watch_pace(gint64 start, gint64 gap_min, gint64 gap_max);

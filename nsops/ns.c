@@ -71,9 +71,12 @@ int nsops_identify(int dir_fd, const char *name, struct stat *st)
 	return 0;
 }
 
-int nsops_still_holds_stat(int dir_fd, const char *name, dev_t dev, uint64_t id,
-			   struct stat *st)
+int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id, struct stat *st)
 {
+	struct stat own;
+
+	if (!st)
+		st = &own;
 	/*
 	 * stat follows the bind mount to the nsfs inode. nsfs inode numbers
 	 * are only reused once a namespace is gone, and a mounted one lives:
@@ -82,13 +85,6 @@ int nsops_still_holds_stat(int dir_fd, const char *name, dev_t dev, uint64_t id,
 	if (fstatat(dir_fd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
 	return st->st_dev == dev && st->st_ino == id ? 0 : -ENOENT;
-}
-
-int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id)
-{
-	struct stat st;
-
-	return nsops_still_holds_stat(dir_fd, name, dev, id, &st);
 }
 
 /* The empty file a name is bind-mounted on; O_EXCL guards against a second creator. */

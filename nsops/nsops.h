@@ -57,10 +57,7 @@ int nsops_open_host(void);
 int nsops_current_id(uint64_t *id);
 /* The device of nsfs, where ns_fd's namespace lives: with an inode number, a namespace. */
 int nsops_nsfs_device(int ns_fd, dev_t *dev);
-/* Read a field of the namespace ns_fd into buf (NUL-terminated). */
-int nsops_get(int host_fd, int ns_fd, enum nsops_field field,
-	      char buf[NSOPS_VALUE_MAX + 1]);
-/* Both fields with one visit to the namespace (half the setns of two gets). */
+/* Both fields of the namespace ns_fd (NUL-terminated), with one visit to it. */
 int nsops_get_both(int host_fd, int ns_fd, char hostname[NSOPS_VALUE_MAX + 1],
 		   char domainname[NSOPS_VALUE_MAX + 1]);
 /* Set a field; value must already be valid (nsops_value_is_valid). */
@@ -82,12 +79,9 @@ int nsops_identify(int dir_fd, const char *name, struct stat *st);
  * Whether dir/name still is the namespace an earlier nsops_open found, as
  * nsfs device dev and id: one fstatat, cheap enough to ask of thousands of
  * names at once. 0 when it is, -ENOENT when the name is gone or holds
- * anything else now.
+ * anything else now; *st (when not NULL) gets what stat(2) shows of name.
  */
-int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id);
-/* nsops_still_holds(), and st gets what stat(2) shows of name (its nsfs file). */
-int nsops_still_holds_stat(int dir_fd, const char *name, dev_t dev, uint64_t id,
-			   struct stat *st);
+int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id, struct stat *st);
 /*
  * Create a new UTS namespace and persist it as dir/name: O_EXCL empty file,
  * unshare in this thread, set hostname (when hostname is not NULL), bind-mount
@@ -144,10 +138,9 @@ struct nsops_statedir {
 int nsops_statedir_open(const char *path, struct nsops_statedir *sd);
 void nsops_statedir_close(struct nsops_statedir *sd);
 
-/* One name in the state directory and the namespace it holds (nsfs device and inode). */
+/* One name in the state directory and the namespace it holds (its nsfs inode number). */
 struct nsops_entry {
 	uint64_t id;
-	dev_t dev;
 	char name[];
 };
 

@@ -299,7 +299,6 @@ int nsops_statedir_list(struct nsops_statedir *sd, GPtrArray **entries)
 			continue;
 		e = g_malloc(sizeof(*e) + len + 1);
 		e->id = st.st_ino;
-		e->dev = st.st_dev;
 		memcpy(e->name, de->d_name, len + 1);
 		g_ptr_array_add(out, e);
 	}

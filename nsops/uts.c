@@ -56,19 +56,6 @@ static int uname_in(int host_fd, int ns_fd, struct utsname *u)
 	return r;
 }
 
-int nsops_get(int host_fd, int ns_fd, enum nsops_field field,
-	      char buf[NSOPS_VALUE_MAX + 1])
-{
-	struct utsname u;
-	int r = uname_in(host_fd, ns_fd, &u);
-
-	if (r < 0)
-		return r;
-	g_strlcpy(buf, field == NSOPS_HOSTNAME ? u.nodename : u.domainname,
-		  NSOPS_VALUE_MAX + 1);
-	return 0;
-}
-
 int nsops_get_both(int host_fd, int ns_fd, char hostname[NSOPS_VALUE_MAX + 1],
 		   char domainname[NSOPS_VALUE_MAX + 1])
 {

@@ -137,9 +137,11 @@ static void get_field(struct fixture *f, const char *name, enum nsops_field fiel
 		      char buf[NSOPS_VALUE_MAX + 1])
 {
 	nsops_autofd int fd = nsops_open(f->sd.dir_fd, name, NULL);
+	char both[2][NSOPS_VALUE_MAX + 1];
 
 	g_assert_cmpint(fd, >=, 0);
-	g_assert_cmpint(nsops_get(f->host_fd, fd, field, buf), ==, 0);
+	g_assert_cmpint(nsops_get_both(f->host_fd, fd, both[0], both[1]), ==, 0);
+	g_strlcpy(buf, both[field], NSOPS_VALUE_MAX + 1);
 }
 
 static void test_statedir_is_shared_mount(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
@@ -429,26 +431,26 @@ static void test_still_holds_follows_the_name(struct fixture *f, gconstpointer d
 	g_assert_cmpint(nsops_create(f->host_fd, f->state, "y", "y", NULL), ==, 0);
 	g_assert_cmpint(nsops_identify(f->sd.dir_fd, "x", &x), ==, 0);
 	g_assert_cmpint(nsops_identify(f->sd.dir_fd, "y", &y), ==, 0);
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev, x.st_ino), ==, 0);
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev, x.st_ino, NULL), ==, 0);
 	/* The _stat variant hands back what stat(2) of the name shows. */
-	g_assert_cmpint(nsops_still_holds_stat(f->sd.dir_fd, "x", x.st_dev, x.st_ino, &seen), ==, 0);
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev, x.st_ino, &seen), ==, 0);
 	g_assert_cmpuint(seen.st_ino, ==, x.st_ino);
 	g_assert_cmpint(seen.st_mtim.tv_sec, ==, x.st_mtim.tv_sec);
 	g_assert_cmpint(seen.st_mtim.tv_nsec, ==, x.st_mtim.tv_nsec);
 	/* Another namespace under the name, or the right number on another device: no. */
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", y.st_dev, y.st_ino), ==, -ENOENT);
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev + 1, x.st_ino), ==, -ENOENT);
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", y.st_dev, y.st_ino, NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev + 1, x.st_ino, NULL), ==, -ENOENT);
 	/* Renamed: the old name holds nothing, the new one the same namespace. */
 	g_assert_cmpint(nsops_rename(f->state, "x", "z"), ==, 0);
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev, x.st_ino), ==, -ENOENT);
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "z", x.st_dev, x.st_ino), ==, 0);
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev, x.st_ino, NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "z", x.st_dev, x.st_ino, NULL), ==, 0);
 	/* Unmounted, leaving the empty file behind: the namespace is gone from it. */
 	junk = state_path(f, "y");
 	g_assert_cmpint(umount2(junk, MNT_DETACH), ==, 0);
 	g_assert_true(g_file_test(junk, G_FILE_TEST_IS_REGULAR));
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "y", y.st_dev, y.st_ino), ==, -ENOENT);
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "y", y.st_dev, y.st_ino, NULL), ==, -ENOENT);
 	g_assert_cmpint(nsops_destroy(f->state, "z"), ==, 0);
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "z", x.st_dev, x.st_ino), ==, -ENOENT);
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "z", x.st_dev, x.st_ino, NULL), ==, -ENOENT);
 }
 
 /* How many mounts sd knows; as many as expected where the kernel has no unique mount ids. */
