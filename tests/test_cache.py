@@ -10,11 +10,9 @@ call; only a name another tool removed or re-bound may lag, by the watcher's
 wake-up (util.settled).
 """
 
-import ctypes
 import errno
 import os
 import re
-import threading
 import time
 
 import pytest
@@ -26,55 +24,15 @@ MNT_DETACH = 2
 MS_BIND = 4096
 ROUNDS = 200
 
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def check(ret, what):
-    if ret != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, f"{what}: {os.strerror(e)}")
-
-
-def in_thread(fn):
-    """Run fn() in a thread of its own and return what it returns (or raise
-    what it raised): namespace calls there leave this thread alone."""
-    out = {}
-
-    def main():
-        try:
-            out["result"] = fn()
-        except BaseException as e:  # noqa: B902 - handed to the caller
-            out["error"] = e
-
-    t = threading.Thread(target=main)
-    t.start()
-    t.join()
-    if "error" in out:
-        raise out["error"]
-    return out["result"]
-
-
-def inside(nsfile, fn):
-    """Run fn() in a thread that entered the UTS namespace of nsfile: only
-    that thread leaves the host's namespace, and it ends with fn."""
-    def enter_and_run():
-        fd = os.open(nsfile, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            check(libc.setns(fd, CLONE_NEWUTS), "setns")
-            return fn()
-        finally:
-            os.close(fd)
-
-    return in_thread(enter_and_run)
-
-
+libc = util.LIBC
+check = util.libc_check
+in_thread = util.in_thread
+inside = util.in_namespace
 SETTERS = {"hostname": libc.sethostname, "domainname": libc.setdomainname}
 
 
 def sethostname_inside(nsfile, value):
-    """sethostname inside nsfile's namespace, from a thread of ours."""
-    inside(nsfile, lambda: check(libc.sethostname(value.encode(), len(value)),
-                                 "sethostname"))
+    util.set_inside_now(nsfile, value)
 
 
 @pytest.mark.parametrize("field", ["hostname", "domainname"])

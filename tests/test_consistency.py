@@ -10,11 +10,9 @@ setns, or a standard tool on the state directory) and the check follows at
 once, with no wait and no retry.
 """
 
-import ctypes
 import errno
 import fcntl
 import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -22,40 +20,14 @@ import pytest
 import util
 from util import q
 
-libc = ctypes.CDLL(None, use_errno=True)
-SETTERS = {"hostname": libc.sethostname, "domainname": libc.setdomainname}
-
 # The errors a request on a name bound to another namespace since may give.
 GONE = (errno.ENOENT, errno.ESTALE)
-
-
-def check(ret, what):
-    if ret != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, f"{what}: {os.strerror(e)}")
 
 
 def change_inside(nsfile, field, value):
     """sethostname or setdomainname inside nsfile's namespace, from a thread
     that enters it and ends: this thread (and the host) keep their names."""
-    out = {}
-
-    def main():
-        try:
-            fd = os.open(nsfile, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                check(libc.setns(fd, util.CLONE_NEWUTS), "setns")
-                check(SETTERS[field](value.encode(), len(value)), field)
-            finally:
-                os.close(fd)
-        except BaseException as e:  # noqa: B902 - handed to the caller
-            out["error"] = e
-
-    t = threading.Thread(target=main)
-    t.start()
-    t.join()
-    if "error" in out:
-        raise out["error"]
+    util.set_inside_now(nsfile, value, field)
 
 
 def outcome(fn):

@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Helpers for the utsfs integration tests: mount table, daemon start/stop, shell."""
 
+import ctypes
 import errno
 import os
 import shlex
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,6 +22,7 @@ FSTYPE = "fuse.utsfs"
 MOUNT_DEADLINE = 15
 EXIT_DEADLINE = 15
 COMMAND_DEADLINE = 30
+LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def utsfs_bin() -> str:
@@ -233,6 +236,52 @@ def inside(nsfile, field="hostname") -> str:
 def set_inside(nsfile, value, field="hostname"):
     tool = "hostname" if field == "hostname" else "domainname"
     run(["nsenter", f"--uts={os.fspath(nsfile)}", tool, value])
+
+
+def in_thread(fn):
+    """Run fn() in a thread of its own and return what it returns (or raise
+    what it raised): namespace calls there leave the calling thread alone."""
+    out = {}
+
+    def main():
+        try:
+            out["result"] = fn()
+        except BaseException as e:  # noqa: B902 - handed to the caller
+            out["error"] = e
+
+    t = threading.Thread(target=main)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["result"]
+
+
+def libc_check(ret, what):
+    if ret != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+
+
+def in_namespace(nsfile, fn):
+    """Run fn() in a thread that entered the UTS namespace of nsfile (setns),
+    at once and in this process: only that thread leaves the host's."""
+    def enter_and_run():
+        fd = os.open(nsfile, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            libc_check(LIBC.setns(fd, CLONE_NEWUTS), "setns")
+            return fn()
+        finally:
+            os.close(fd)
+
+    return in_thread(enter_and_run)
+
+
+def set_inside_now(nsfile, value, field="hostname"):
+    """sethostname (setdomainname) inside nsfile's namespace from a thread of
+    this process: done when this returns, with no process to wait for."""
+    setter = LIBC.sethostname if field == "hostname" else LIBC.setdomainname
+    in_namespace(nsfile, lambda: libc_check(setter(value.encode(), len(value)), field))
 
 
 def nsfs_id(nsfile) -> int:
