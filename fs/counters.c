@@ -2,8 +2,6 @@
 /* The values epoch: whether a hostname or domainname changed anywhere, from one poll(2) of the kernel's event files. */
 #include "counters.h"
 
-#include <poll.h>
-
 /*
  * The kernel moves its counters before sethostname or setdomainname
  * returns, and a poll of an event file says POLLPRI when they moved since
@@ -45,7 +43,7 @@ uint64_t counters_values_epoch(struct counters *c)
 	};
 
 	/* Without the files, or when poll fails, anything may have changed. */
-	if (c->fds[0] < 0 || c->fds[1] < 0 || poll(fds, 2, 0) < 0 ||
+	if (c->fds[0] < 0 || c->fds[1] < 0 || nsops_event_poll(fds, 2, 0) < 0 ||
 	    ((fds[0].revents | fds[1].revents) & POLLPRI))
 		c->epoch++;
 	return c->epoch;

@@ -29,6 +29,11 @@ struct utsfs {
 	struct timespec start_time;
 	/* Serialises mkdir, rmdir, rename, adoption and chown, so their checks hold until they act. */
 	GMutex names_lock;
+	/*
+	 * Held (writer) by a rename from binding the new name until the node
+	 * has it: a request that finds its node's name gone waits (reader).
+	 */
+	GRWLock rename_lock;
 
 	struct nodes nodes;
 	struct counters counters;

@@ -6,7 +6,7 @@
 
 struct handles {
 	GMutex lock;
-	/* Every handle the kernel holds, and its free function. */
+	/* Every handle the kernel has open, and its free function. */
 	GHashTable *table;
 };
 

@@ -10,7 +10,7 @@
  * A name in the root, while the watcher runs: whatever another tool does to
  * a name in the state directory is a mount or umount, which the watcher
  * sees and answers with kcache_check_names(). Once it stops, the names the
- * kernel holds expire on their own within this.
+ * kernel has looked up expire on their own within this.
  */
 #define NAME_TIMEOUT 1.0
 
@@ -62,17 +62,20 @@ static void expire_all_names(struct utsfs *fs)
  * Under names_lock, which our own rmdir and rename hold until they have
  * unnamed or renamed what they changed: a name that still has its node and
  * is stale now is someone else's doing. Without this, every rmdir (its
- * umount wakes the watcher) would expire every name the kernel holds.
+ * umount wakes the watcher) would expire every name the kernel looked up.
  */
-static bool changed_behind_our_back(struct utsfs *fs, const struct ns_ref *ref)
+static int changed_behind_our_back(struct utsfs *fs, const struct ns_ref *ref)
 {
-	return nodes_named(&fs->nodes, ref->ino, ref->name) &&
-	       nsops_still_holds(fs->state.dir_fd, ref->name, fs->nsfs_dev, ref->id, NULL) < 0;
+	if (!nodes_named(&fs->nodes, ref->ino, ref->name))
+		return 0;
+	return nsops_still_holds(fs->state.dir_fd, ref->name, fs->nsfs_dev, ref->id, NULL);
 }
 
 /*
- * Take the name away from the node the kernel holds: its requests answer
- * ENOENT from then on, and the directory's attributes are invalidated.
+ * Take the name away from the node the kernel looked up: its requests answer
+ * ENOENT from then on, or ESTALE when the name holds another namespace now
+ * (a path walk then tries again and finds the new node), and the
+ * directory's attributes are invalidated.
  *
  * The kernel's dentry is left to expire (NAME_TIMEOUT) rather than
  * invalidated with inval_entry: that waits for the root's lock, which a
@@ -84,18 +87,26 @@ static bool changed_behind_our_back(struct utsfs *fs, const struct ns_ref *ref)
 static void unname_stale(struct utsfs *fs, GPtrArray *suspects)
 {
 	g_autoptr(GPtrArray) stale = g_ptr_array_new();
+	/* Whether each stale name holds another namespace now (else it is gone). */
+	g_autoptr(GArray) rebound = g_array_new(FALSE, FALSE, sizeof(bool));
 
 	g_mutex_lock(&fs->names_lock);
-	for (guint i = 0; i < suspects->len; i++)
-		if (changed_behind_our_back(fs, suspects->pdata[i]))
+	for (guint i = 0; i < suspects->len; i++) {
+		int r = changed_behind_our_back(fs, suspects->pdata[i]);
+
+		if (r < 0) {
 			g_ptr_array_add(stale, suspects->pdata[i]);
+			g_array_append_val(rebound, (bool){ r == -ESTALE });
+		}
+	}
 	/* First, so a walk meanwhile finds the name's new namespace, not ENOENT. */
 	if (stale->len > 0)
 		expire_all_names(fs);
 	for (guint i = 0; i < stale->len; i++) {
 		const struct ns_ref *ref = stale->pdata[i];
 
-		nodes_unname_node(&fs->nodes, ref->ino, ref->name);
+		nodes_unname_stale(&fs->nodes, ref->ino, ref->name,
+				   g_array_index(rebound, bool, i));
 	}
 	g_mutex_unlock(&fs->names_lock);
 	/* -ENOENT: the kernel forgot the node meanwhile. Nothing else can go wrong here. */

@@ -24,7 +24,7 @@ struct kcache {
 	atomic_bool names_on;
 	/* Whether the kernel refused FUSE_NOTIFY_INC_EPOCH (before Linux 6.16). */
 	atomic_bool epoch_refused;
-	/* Moved before each check of the names the kernel holds. */
+	/* Moved before each check of the names the kernel looked up. */
 	_Atomic uint64_t names_gen;
 };
 
@@ -35,8 +35,8 @@ uint64_t kcache_name_begin(struct kcache *k);
 /* ...and the entry timeout for its reply, once the node is counted. */
 double kcache_name_timeout(struct kcache *k, uint64_t gen);
 /*
- * The mount table changed: every name the kernel holds is looked at (one
+ * The mount table changed: every named node (lookup count > 0) is looked at (one
  * fstatat each); those that no longer hold their node's namespace lose
- * their node, and the kernel is told.
+ * their node, and the kernel is notified.
  */
 void kcache_check_names(struct utsfs *fs);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Who is told of changes (the record): told by the request handlers and the watcher, never calling back into them. */
+/* Who is notified of changes (the record): by the request handlers and the watcher, never calling back into them. */
 #pragma once
 
 #include "common.h"
@@ -15,7 +15,7 @@ enum listener_change {
 
 typedef void (*listener_fn)(void *data, unsigned int changes);
 
-/* Added before any thread starts, read-only after: no lock. Empty at start. */
+/* Added before the watcher starts, read-only after: no lock. Empty at start. */
 struct listeners {
 	struct listener {
 		listener_fn fn;
@@ -25,5 +25,5 @@ struct listeners {
 };
 
 void listeners_add(struct listeners *l, listener_fn fn, void *data);
-/* Tell every listener of changes (enum listener_change bits); they must not block. */
-void listeners_tell(const struct listeners *l, unsigned int changes);
+/* Notify every listener of changes (enum listener_change bits); they must not block. */
+void listeners_notify(const struct listeners *l, unsigned int changes);

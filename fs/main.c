@@ -102,6 +102,7 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *rest
 
 	clock_gettime(CLOCK_REALTIME, &fs->start_time);
 	g_mutex_init(&fs->names_lock);
+	g_rw_lock_init(&fs->rename_lock);
 	nodes_init(&fs->nodes);
 	handles_init(&fs->handles);
 	polls_init(&fs->polls);
@@ -148,6 +149,7 @@ static void utsfs_teardown(struct utsfs *fs)
 	nsops_close_fd(&fs->host_fd);
 	counters_free(&fs->counters);
 	nodes_free(&fs->nodes);
+	g_rw_lock_clear(&fs->rename_lock);
 	g_mutex_clear(&fs->names_lock);
 }
 
@@ -184,7 +186,8 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
 	struct utsfs_options conf = { .positional = g_ptr_array_new_with_free_func(g_free) };
-	struct utsfs fs = { .host_fd = -1, .watcher = { .stop_fd = -1, .kick_fd = -1 },
+	struct utsfs fs = { .host_fd = -1,
+			    .watcher = { .stop_fd = -1, .kick_fd = -1, .fds = { -1, -1, -1 } },
 			    .counters = { .fds = { -1, -1 } },
 			    .state = { .lock_fd = -1, .dir_fd = -1 } };
 	struct fuse_session *se;
@@ -244,8 +247,9 @@ int main(int argc, char *argv[])
 	fs.mount_dev = nsops_mount_device(opts.mountpoint, "fuse.utsfs");
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out_unmount;
-	watch_start(&fs);
+	/* The record listens before the watcher looks at who listens. */
 	record_start(&fs);
+	watch_start(&fs);
 	ret = loop_status(run_loop(se, &opts));
 	/* Before the session goes: the watcher wakes polls through it. */
 	watch_stop(&fs);

@@ -18,6 +18,8 @@ struct ns_node {
 	fuse_ino_t ino;
 	/* The name it is reached by; NULL once removed or replaced. */
 	char *name;
+	/* Unnamed because another tool bound another namespace to the name: ESTALE, not ENOENT. */
+	bool stale;
 	uint64_t id;
 	/* How many lookups the kernel has not forgotten yet. */
 	uint64_t nlookup;
@@ -124,10 +126,10 @@ static void ref_of(const struct ns_node *node, struct ns_ref *ref)
 int nodes_ref(struct nodes *n, fuse_ino_t ino, struct ns_ref *ref)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&n->lock);
-	struct ns_node *node = named_node(n, ino);
+	struct ns_node *node = g_hash_table_lookup(n->by_ino, &ino);
 
-	if (!node)
-		return -ENOENT;
+	if (!node || !node->name)
+		return node && node->stale ? -ESTALE : -ENOENT;
 	ref_of(node, ref);
 	return 0;
 }
@@ -192,13 +194,15 @@ bool nodes_named(struct nodes *n, fuse_ino_t ino, const char *name)
 	return node_called(n, ino, name) != NULL;
 }
 
-void nodes_unname_node(struct nodes *n, fuse_ino_t ino, const char *name)
+void nodes_unname_stale(struct nodes *n, fuse_ino_t ino, const char *name, bool rebound)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&n->lock);
 	struct ns_node *node = node_called(n, ino, name);
 
-	if (node)
+	if (node) {
 		node_unname(n, node);
+		node->stale = rebound;
+	}
 }
 
 void ns_ref_clear(struct ns_ref *ref)

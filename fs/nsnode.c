@@ -5,10 +5,28 @@
 
 #include <errno.h>
 
+/* Look at the name ref has now: 0 when it holds ref's namespace. */
+static int look(struct utsfs *fs, struct ns_ref *ref, struct stat *seen)
+{
+	int r = nsops_statedir_identify(&fs->state, ref->name, seen, &ref->mnt_id);
+
+	/*
+	 * ESTALE, not ENOENT: the path is fine, our node is not. The kernel
+	 * then walks a path again with LOOKUP_REVAL, which asks us for the
+	 * name and gets the new namespace's node: stat and open of a re-bound
+	 * name answer for it at once.
+	 */
+	if (r == 0 && seen->st_ino != ref->id)
+		return -ESTALE;
+	/* Junk in the state directory is not a namespace: not there. */
+	return r == -EINVAL ? -ENOENT : r;
+}
+
 int nsnode_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct stat *st)
 {
 	struct stat own;
 	struct stat *seen = st ? st : &own;
+	g_autofree char *before = NULL;
 	int r = nodes_ref(&fs->nodes, dir, ref);
 
 	if (r < 0)
@@ -19,19 +37,23 @@ int nsnode_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct 
 	 * one's inode number: the node answers only while its name holds its
 	 * namespace, which a known mount tells in one statx.
 	 */
-	r = nsops_statedir_identify(&fs->state, ref->name, seen, &ref->mnt_id);
+	r = look(fs, ref, seen);
 	/*
-	 * ESTALE, not ENOENT: the path is fine, our node is not. The kernel
-	 * then walks a path again with LOOKUP_REVAL, which asks us for the
-	 * name and gets the new namespace's node: stat and open of a re-bound
-	 * name answer for it at once.
+	 * A rename detaches the old name before the node gets the new one: an
+	 * open file follows its directory, so wait for a rename under way and
+	 * look again under the node's name then.
 	 */
-	if (r == 0 && seen->st_ino != ref->id)
-		r = -ESTALE;
+	if (r == -ENOENT) {
+		before = g_steal_pointer(&ref->name);
+		g_rw_lock_reader_lock(&fs->rename_lock);
+		r = nodes_ref(&fs->nodes, dir, ref);
+		g_rw_lock_reader_unlock(&fs->rename_lock);
+		if (r == 0)
+			r = g_str_equal(before, ref->name) ? -ENOENT : look(fs, ref, seen);
+	}
 	if (r < 0)
 		ns_ref_clear(ref);
-	/* Junk in the state directory is not a namespace: not there. */
-	return r == -EINVAL ? -ENOENT : r;
+	return r;
 }
 
 int nsnode_open(struct utsfs *fs, const struct ns_ref *ref, uint64_t *mnt_id)

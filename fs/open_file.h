@@ -21,6 +21,6 @@ struct open_file {
 	 */
 	GString *written;
 	/* Guarded by the polls lock: the content this handle last read, and its pending poll. */
-	GString *seen;
+	GString *last_read;
 	struct fuse_pollhandle *ph;
 };

@@ -12,7 +12,7 @@ static void utsfs_init(void *userdata G_GNUC_UNUSED, struct fuse_conn_info *conn
 	 * No atomic_o_trunc: with it the kernel sets the size it holds to 0 on
 	 * an O_TRUNC open, and an asynchronous O_DIRECT read is then cut off
 	 * without asking us. Without it, O_TRUNC comes as a SETATTR of size 0
-	 * with the file handle (ops_file.c), answered with the real size. Our
+	 * (without the file handle), answered with the real size. Our
 	 * content is not the page cache's to keep or to write back.
 	 */
 	conn->want &= ~(FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_WRITEBACK_CACHE |

@@ -249,7 +249,7 @@ static void names_changed(struct utsfs *fs, const char *what, const char *name,
 	if (r < 0)
 		return;
 	g_info("%s: %s", name, event);
-	listeners_tell(&fs->listeners, CHANGED_NAMES);
+	listeners_notify(&fs->listeners, CHANGED_NAMES);
 }
 
 static int create_ns(struct utsfs *fs, const char *name, uint64_t *id)
@@ -399,10 +399,13 @@ static int rename_ns(struct utsfs *fs, const char *from, const char *to,
 	r = meta_begin_rename(&fs->meta, from, to, id);
 	if (r < 0)
 		return r;
+	/* Held until the node has its new name: see nsnode_resolve(). */
+	g_rw_lock_writer_lock(&fs->rename_lock);
 	r = nsops_rename(fs->state.path, from, to);
-	meta_end_rename(&fs->meta, from, to, r == 0);
 	if (r == 0)
 		nodes_rename(&fs->nodes, from, to);
+	g_rw_lock_writer_unlock(&fs->rename_lock);
+	meta_end_rename(&fs->meta, from, to, r == 0);
 	return r;
 }
 

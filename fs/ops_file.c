@@ -92,7 +92,7 @@ void utsfs_read(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, size_t size, off_t
 	}
 	/* What a later poll measures a change against. */
 	if (of->def->poll == ATTR_POLL_CHANGES)
-		polls_saw(&fs->polls, of, content);
+		polls_note_read(&fs->polls, of, content);
 	if (off < 0 || (uint64_t)off >= content->len)
 		fuse_reply_buf(req, NULL, 0);
 	else
@@ -174,7 +174,7 @@ void utsfs_write(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *buf, 
 		fuse_reply_err(req, -r);
 		return;
 	}
-	listeners_tell(&fs->listeners, CHANGED_VALUES);
+	listeners_notify(&fs->listeners, CHANGED_VALUES);
 	fuse_reply_write(req, size);
 }
 
@@ -252,7 +252,7 @@ static int change_dir(struct utsfs *fs, fuse_ino_t ino, const struct stat *attr,
 	meta_get(&fs->meta, ref.name, ref.id, &now);
 	g_info("%s: owner %u:%u, mode %04o", ref.name, (unsigned)now.uid, (unsigned)now.gid,
 	       (unsigned)now.mode);
-	listeners_tell(&fs->listeners, CHANGED_OWNERS);
+	listeners_notify(&fs->listeners, CHANGED_OWNERS);
 	return 0;
 }
 

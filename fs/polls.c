@@ -24,16 +24,15 @@ bool polls_add(struct polls *p, struct open_file *of, struct fuse_pollhandle *ph
 	if (of->ph)
 		fuse_pollhandle_destroy(of->ph);
 	of->ph = ph;
-	g_hash_table_add(p->pending, of);
-	return g_hash_table_size(p->pending) == 1;
+	return g_hash_table_add(p->pending, of) && g_hash_table_size(p->pending) == 1;
 }
 
 void polls_forget(struct polls *p, struct open_file *of)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&p->lock);
 
-	if (of->seen)
-		g_string_free(g_steal_pointer(&of->seen), TRUE);
+	if (of->last_read)
+		g_string_free(g_steal_pointer(&of->last_read), TRUE);
 	if (!g_hash_table_remove(p->pending, of))
 		return;
 	fuse_pollhandle_destroy(of->ph);
@@ -47,19 +46,19 @@ bool polls_any(struct polls *p)
 	return g_hash_table_size(p->pending) > 0;
 }
 
-void polls_saw(struct polls *p, struct open_file *of, const GString *content)
+void polls_note_read(struct polls *p, struct open_file *of, const GString *content)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&p->lock);
 
-	if (!of->seen)
-		of->seen = g_string_new(NULL);
-	g_string_assign(of->seen, content->str);
+	if (!of->last_read)
+		of->last_read = g_string_new(NULL);
+	g_string_assign(of->last_read, content->str);
 }
 
 /* Whether content (NULL: it could not be read) is news to of; under the lock. */
 static bool is_news(const struct open_file *of, const GString *content)
 {
-	return of->seen && (!content || !g_string_equal(content, of->seen));
+	return of->last_read && (!content || !g_string_equal(content, of->last_read));
 }
 
 bool polls_changed(struct utsfs *fs, struct open_file *of)

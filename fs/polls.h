@@ -8,7 +8,7 @@ struct utsfs;
 struct open_file;
 
 struct polls {
-	/* Guards pending and every open file's seen and ph; never held while entering a namespace. */
+	/* Guards pending and every open file's last_read and ph; never held while entering a namespace. */
 	GMutex lock;
 	/* The open files with a pending poll. */
 	GHashTable *pending;
@@ -16,13 +16,13 @@ struct polls {
 
 void polls_init(struct polls *p);
 void polls_free(struct polls *p);
-/* Keep ph (replacing of's previous one) until of's content changes; true when it is the only one pending. */
+/* Keep ph (replacing of's previous one) until of's content changes; true when of is the first pending. */
 bool polls_add(struct polls *p, struct open_file *of, struct fuse_pollhandle *ph);
 /* Drop of and its poll handle: it is being freed. */
 void polls_forget(struct polls *p, struct open_file *of);
 bool polls_any(struct polls *p);
 /* of's handle read content: what a later change is measured against. */
-void polls_saw(struct polls *p, struct open_file *of, const GString *content);
+void polls_note_read(struct polls *p, struct open_file *of, const GString *content);
 /* Whether of's content now differs from what it last read (false before its first read). */
 bool polls_changed(struct utsfs *fs, struct open_file *of);
 /*

@@ -14,19 +14,26 @@
  * left as they are: it stays the source of truth.
  */
 
-static void record_name(struct utsfs *fs, GKeyFile *kf, const struct nsops_entry *e)
+/*
+ * A name gone since the listing is left out; any other failure (out of fds,
+ * memory) fails the whole write, which is tried again: a record that
+ * silently lacks a live name would lose it at the next reboot.
+ */
+static int record_name(struct utsfs *fs, GKeyFile *kf, const struct nsops_entry *e)
 {
 	g_autofree char *group = g_uri_escape_string(e->name, NULL, FALSE);
 	char host[NSOPS_VALUE_MAX + 1], domain[NSOPS_VALUE_MAX + 1];
 	struct ns_meta m;
 	nsops_autofd int fd = nsops_statedir_open_ns(&fs->state, e->name, e->id, NULL);
+	int r = fd < 0 ? fd : nsops_get_both(fs->host_fd, fd, host, domain);
 
-	if (fd < 0 || nsops_get_both(fs->host_fd, fd, host, domain) < 0)
-		return;
+	if (r < 0)
+		return r == -ENOENT || r == -ESTALE ? 0 : r;
 	meta_get(&fs->meta, e->name, e->id, &m);
 	g_key_file_set_string(kf, group, "hostname", host);
 	g_key_file_set_string(kf, group, "domainname", domain);
 	meta_to_group(kf, group, &m);
+	return 0;
 }
 
 /* Names a restore failed to create stay in the record until a name takes their place. */
@@ -88,8 +95,15 @@ bool record_save(struct utsfs *fs)
 	g_key_file_set_comment(kf, NULL, NULL,
 			       " utsfs -o restore: names to create again when the state directory lacks them",
 			       NULL);
-	for (guint i = 0; i < entries->len; i++)
-		record_name(fs, kf, entries->pdata[i]);
+	for (guint i = 0; i < entries->len; i++) {
+		const struct nsops_entry *e = entries->pdata[i];
+
+		r = record_name(fs, kf, e);
+		if (r < 0) {
+			g_warning("%s: cannot look into it for the record: %s", e->name, g_strerror(-r));
+			return false;
+		}
+	}
 	keep_missed(fs, kf);
 	return write_record(&fs->record, kf);
 }
@@ -98,12 +112,13 @@ bool record_save(struct utsfs *fs)
  * Writing the record means a look into every namespace (two setns per
  * name) and an fsync: tens of ms at 1,000 names. So a change only marks
  * the record dirty, and a thread of its own writes it, at most every
- * SAVE_GAP_MIN and paced by the CPU the last write took (watch_pace()), but
- * never more than SAVE_GAP_MAX apart: a burst of changes costs one write,
- * and nobody who tells of a change waits for one.
+ * SAVE_GAP_MIN and paced by the CPU the last write took (watch_pace()): a
+ * burst of changes costs one write, a flood of them a twentieth of a CPU,
+ * and nobody who reports a change waits for one.
  */
 #define SAVE_GAP_MIN (100 * G_TIME_SPAN_MILLISECOND)
-#define SAVE_GAP_MAX (5 * G_TIME_SPAN_SECOND)
+/* The longest pause between tries after failed writes. */
+#define SAVE_RETRY_MAX (5 * G_TIME_SPAN_SECOND)
 
 /* A listener: names, values, owners, whatever changed belongs in the record. */
 static void record_changed(void *data, unsigned int changes G_GNUC_UNUSED)
@@ -124,7 +139,7 @@ static gpointer record_thread(gpointer data)
 	struct utsfs *fs = data;
 	struct record *rec = &fs->record;
 	gint64 next_save = 0;
-	/* After failed writes: a pause that doubles up to SAVE_GAP_MAX. */
+	/* After failed writes: a pause that doubles up to SAVE_RETRY_MAX. */
 	gint64 fail_pause = 0;
 
 	g_mutex_lock(&rec->thread_lock);
@@ -147,9 +162,9 @@ static gpointer record_thread(gpointer data)
 		saved = record_save(fs);
 		if (saved) {
 			fail_pause = 0;
-			next_save = watch_pace(start, SAVE_GAP_MIN, SAVE_GAP_MAX);
+			next_save = watch_pace(start, SAVE_GAP_MIN);
 		} else {
-			fail_pause = CLAMP(2 * fail_pause, SAVE_GAP_MIN, SAVE_GAP_MAX);
+			fail_pause = CLAMP(2 * fail_pause, SAVE_GAP_MIN, SAVE_RETRY_MAX);
 			next_save = g_get_monotonic_time() + fail_pause;
 		}
 		g_mutex_lock(&rec->thread_lock);

@@ -3,7 +3,6 @@
 #include "daemon.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <sys/eventfd.h>
 #include <time.h>
 
@@ -13,20 +12,19 @@
  * any UTS namespace (anyone's, also an unprivileged user's in a namespace
  * of their own). So the work each one starts is paced: a check begins no
  * sooner than GAP_MIN after the last one of its kind, nor than twenty times
- * the CPU that one took (up to GAP_MAX). Events in between wait in the
- * kernel's counter, and the next check sees them all: a burst costs one
+ * the CPU that one took, however long that is. Events in between wait in
+ * the kernel's counter, and the next check sees them all: a burst costs one
  * check, and nobody can make the watcher use more than a twentieth of a CPU
- * beyond GAP_MIN's worth.
+ * beyond GAP_MIN's worth, however many names or polled files there are.
  *
- *  - mounts: kcache_check_names() (an fstatat per name the kernel holds,
- *    37 ms of CPU at 20,000), then the listeners are told;
+ *  - mounts: kcache_check_names() (an fstatat per named node the kernel has,
+ *    some 26 ms of CPU at 20,000), then the listeners are notified;
  *  - hostname/domainname: polls_wake_changed() (entering each polled
- *    namespace once), then the listeners are told. Only while a poll is
+ *    namespace once), then the listeners are notified. Only while a poll is
  *    pending or someone listens: otherwise the files are left alone and a
  *    sethostname wakes no thread of ours.
  */
 #define GAP_MIN (10 * G_TIME_SPAN_MILLISECOND)
-#define GAP_MAX G_TIME_SPAN_SECOND
 
 #define COST_SHARE 20
 
@@ -38,10 +36,9 @@ gint64 watch_thread_cpu(void)
 	return (gint64)ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
 }
 
-gint64 watch_pace(gint64 start, gint64 gap_min, gint64 gap_max)
+gint64 watch_pace(gint64 start, gint64 gap_min)
 {
-	return g_get_monotonic_time() +
-	       CLAMP(COST_SHARE * (watch_thread_cpu() - start), gap_min, gap_max);
+	return g_get_monotonic_time() + MAX(COST_SHARE * (watch_thread_cpu() - start), gap_min);
 }
 
 /* The stop and kick eventfds come after the event files. */
@@ -73,7 +70,7 @@ static int watch_poll(struct utsfs *fs, struct pollfd *fds, gint64 names, gint64
 	fds[NSOPS_EVENT_MOUNTS].fd = wait_for(ev[NSOPS_EVENT_MOUNTS], true, names, now, &timeout);
 	for (int i = NSOPS_EVENT_HOSTNAME; i <= NSOPS_EVENT_DOMAINNAME; i++)
 		fds[i].fd = wait_for(ev[i], values_wanted, values, now, &timeout);
-	return poll(fds, WATCH_FDS, timeout);
+	return nsops_event_poll(fds, WATCH_FDS, timeout);
 }
 
 static bool happened(const struct pollfd *fd)
@@ -94,13 +91,14 @@ static gpointer watch_thread(gpointer data)
 	fds[WATCH_STOP] = (struct pollfd){ .fd = w->stop_fd, .events = POLLIN };
 	fds[WATCH_KICK] = (struct pollfd){ .fd = w->kick_fd, .events = POLLIN };
 	for (;;) {
+		int r = watch_poll(fs, fds, names, values);
 		gint64 start;
 
-		if (watch_poll(fs, fds, names, values) < 0) {
-			if (errno == EINTR)
+		if (r < 0) {
+			if (r == -EINTR)
 				continue;
-			g_warning("watching hostnames and mounts: %s", g_strerror(errno));
-			/* Nobody will check the names the kernel holds: stop it caching them. */
+			g_warning("watching hostnames and mounts: %s", g_strerror(-r));
+			/* Nobody will check the names the kernel looked up: stop it caching them. */
 			kcache_cache_names(&fs->kcache, false);
 			break;
 		}
@@ -112,14 +110,14 @@ static gpointer watch_thread(gpointer data)
 		if (happened(&fds[NSOPS_EVENT_MOUNTS])) {
 			start = watch_thread_cpu();
 			kcache_check_names(fs);
-			names = watch_pace(start, GAP_MIN, GAP_MAX);
-			listeners_tell(&fs->listeners, CHANGED_NAMES);
+			names = watch_pace(start, GAP_MIN);
+			listeners_notify(&fs->listeners, CHANGED_NAMES);
 		}
 		if (happened(&fds[NSOPS_EVENT_HOSTNAME]) || happened(&fds[NSOPS_EVENT_DOMAINNAME])) {
 			start = watch_thread_cpu();
 			polls_wake_changed(fs);
-			values = watch_pace(start, GAP_MIN, GAP_MAX);
-			listeners_tell(&fs->listeners, CHANGED_VALUES);
+			values = watch_pace(start, GAP_MIN);
+			listeners_notify(&fs->listeners, CHANGED_VALUES);
 		}
 	}
 	return NULL;

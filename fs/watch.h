@@ -29,8 +29,8 @@ gint64 watch_thread_cpu(void);
 /*
  * When costly background work (the watcher's passes, the record's writes)
  * that began at thread CPU time start, and has just ended, may run again
- * (monotonic time): twenty times the CPU it took from now, but within
- * [gap_min, gap_max]. CPU, not time: waiting for a lock or an fsync costs
- * nobody anything.
+ * (monotonic time): twenty times the CPU it took from now, and no sooner
+ * than gap_min. CPU, not time: waiting for a lock or an fsync costs nobody
+ * anything. No upper bound: a longer pause is what keeps the share.
  */
-gint64 watch_pace(gint64 start, gint64 gap_min, gint64 gap_max);
+gint64 watch_pace(gint64 start, gint64 gap_min);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 
 /*
  * The kernel counts every sethostname and setdomainname on the host (one
@@ -28,4 +29,11 @@ int nsops_event_open(enum nsops_event event)
 	int fd = open(event_paths[event], O_RDONLY | O_CLOEXEC);
 
 	return fd < 0 ? -errno : fd;
+}
+
+int nsops_event_poll(struct pollfd *fds, unsigned int n, int timeout_ms)
+{
+	int r = poll(fds, n, timeout_ms);
+
+	return r < 0 ? -errno : r;
 }

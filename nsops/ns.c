@@ -83,8 +83,11 @@ int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id, stru
 	 * the same device and number are the same namespace.
 	 */
 	if (fstatat(dir_fd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? -ENOENT : -errno;
-	return st->st_dev == dev && st->st_ino == id ? 0 : -ENOENT;
+		return -errno;
+	/* Anything but another namespace there (an empty file, a directory): gone. */
+	if (st->st_dev != dev)
+		return -ENOENT;
+	return st->st_ino == id ? 0 : -ESTALE;
 }
 
 /* The empty file a name is bind-mounted on; O_EXCL guards against a second creator. */

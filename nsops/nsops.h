@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,8 +79,8 @@ int nsops_identify(int dir_fd, const char *name, struct stat *st);
 /*
  * Whether dir/name still is the namespace an earlier nsops_open found, as
  * nsfs device dev and id: one fstatat, cheap enough to ask of thousands of
- * names at once. 0 when it is, -ENOENT when the name is gone or holds
- * anything else now; *st (when not NULL) gets what stat(2) shows of name.
+ * names at once. 0 when it is, -ESTALE when it holds another namespace now,
+ * -ENOENT when it holds none; *st (when not NULL) gets what stat(2) shows.
  */
 int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id, struct stat *st);
 /*
@@ -166,7 +167,7 @@ int nsops_statedir_list(struct nsops_statedir *sd, GPtrArray **entries);
  * id: identified as nsops_statedir_identify() does (one statx for a known
  * mount), then opened and checked again; *mnt_id (when not NULL) gets the
  * unique id of the mount opened (0 before Linux 6.8). -ENOENT when the name
- * is gone or holds anything else now.
+ * is gone or holds no UTS namespace, -ESTALE when it holds another one.
  */
 int nsops_statedir_open_ns(struct nsops_statedir *sd, const char *name, uint64_t id,
 			   uint64_t *mnt_id);
@@ -198,6 +199,8 @@ enum nsops_event {
 int nsops_event_open(enum nsops_event event);
 /* The file behind event, for messages. */
 const char *nsops_event_path(enum nsops_event event);
+/* poll(2) of event files (and other fds beside them): how many have revents, or -errno. */
+int nsops_event_poll(struct pollfd *fds, unsigned int n, int timeout_ms);
 
 /* --- files.c: utsfs's own files (.utsfs.conf, the record) ----------------- */
 

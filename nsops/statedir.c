@@ -322,7 +322,7 @@ int nsops_statedir_open_ns(struct nsops_statedir *sd, const char *name, uint64_t
 	if (r < 0)
 		return r == -EINVAL ? -ENOENT : r;
 	if (seen.st_ino != id)
-		return -ENOENT;
+		return -ESTALE;
 	/*
 	 * Identified just now as a UTS namespace's nsfs file (a regular file,
 	 * so opening it has no side effects); the fstat closes the window in
@@ -335,7 +335,7 @@ int nsops_statedir_open_ns(struct nsops_statedir *sd, const char *name, uint64_t
 	if (fstat(fd, &opened) < 0)
 		return -errno;
 	if (opened.st_dev != seen.st_dev || opened.st_ino != id)
-		return -ENOENT;
+		return -ESTALE;
 	if (mnt_id)
 		*mnt_id = sd->mount_ids ? mount_of(fd) : 0;
 	r = fd;

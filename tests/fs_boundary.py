@@ -23,6 +23,8 @@ readlink readlinkat truncate ftruncate chmod fchmod fchmodat chown fchown
 fchownat lchown utimensat futimens mount umount umount2 setns unshare clone
 clone3 sethostname setdomainname uname ioctl flock fcntl dup dup2 dup3
 mknod mknodat syscall realpath getcwd chdir fchdir chroot pivot_root
+poll ppoll select pselect epoll_create epoll_create1 epoll_ctl epoll_wait
+epoll_pwait inotify_init inotify_init1 inotify_add_watch
 """.split()
 LIBC_RE = re.compile(r"^(__)?(%s)(64)?(_chk|_2)?$" % "|".join(LIBC))
 GLIB_RE = re.compile(

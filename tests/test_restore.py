@@ -163,3 +163,15 @@ def test_a_record_that_cannot_be_written_is_written_once_it_can(utsfs):
     finally:
         run(["chattr", "-i", folder])
     recorded(record, "[before]", "[during]")
+
+
+def test_a_change_inside_right_after_a_start_reaches_the_record(utsfs, record):
+    """The record listens before the watcher starts: a hostname changed inside
+    a namespace by other means, with no mount or poll since the start to wake
+    the watcher otherwise, still reaches it."""
+    utsfs.mkdir("early")
+    for i in range(5):
+        utsfs.restart()
+        util.set_inside(utsfs.state / "early", f"early{i}")
+        util.settled(lambda: f"hostname=early{i}\n" in util.read_text(record),
+                     f"early{i} in the record")

@@ -432,13 +432,13 @@ static void test_still_holds_follows_the_name(struct fixture *f, gconstpointer d
 	g_assert_cmpint(nsops_identify(f->sd.dir_fd, "x", &x), ==, 0);
 	g_assert_cmpint(nsops_identify(f->sd.dir_fd, "y", &y), ==, 0);
 	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev, x.st_ino, NULL), ==, 0);
-	/* The _stat variant hands back what stat(2) of the name shows. */
+	/* Given a stat, it hands back what stat(2) of the name shows. */
 	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev, x.st_ino, &seen), ==, 0);
 	g_assert_cmpuint(seen.st_ino, ==, x.st_ino);
 	g_assert_cmpint(seen.st_mtim.tv_sec, ==, x.st_mtim.tv_sec);
 	g_assert_cmpint(seen.st_mtim.tv_nsec, ==, x.st_mtim.tv_nsec);
 	/* Another namespace under the name, or the right number on another device: no. */
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", y.st_dev, y.st_ino, NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", y.st_dev, y.st_ino, NULL), ==, -ESTALE);
 	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev + 1, x.st_ino, NULL), ==, -ENOENT);
 	/* Renamed: the old name holds nothing, the new one the same namespace. */
 	g_assert_cmpint(nsops_rename(f->state, "x", "z"), ==, 0);
@@ -539,7 +539,7 @@ static void test_open_ns_opens_only_the_namespace_asked_for(struct fixture *f,
 	g_assert_cmpint(nsops_get_both(f->host_fd, fd, host, domain), ==, 0);
 	g_assert_cmpstr(host, ==, "listed");
 	nsops_close_fd(&fd);
-	g_assert_cmpint(nsops_statedir_open_ns(&f->sd, e->name, e->id + 1, NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_statedir_open_ns(&f->sd, e->name, e->id + 1, NULL), ==, -ESTALE);
 	/* Another kind of namespace there since the listing: not opened, even by its own number. */
 	bind_mount("/proc/self/ns/net", x);
 	g_assert_cmpint(nsops_statedir_open_ns(&f->sd, e->name, e->id, NULL), ==, -ENOENT);
@@ -582,6 +582,151 @@ static void test_identify_without_mount_ids(struct fixture *f, gconstpointer d G
 	g_assert_cmpuint(g_hash_table_size(f->sd.known), ==, 0);
 }
 
+/* The mount id a look and an open report is the name's mount: another one after a re-bind. */
+static void test_mount_id_follows_the_binding(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	g_autofree char *x = NULL;
+	uint64_t looked = 0, opened = 0, again = 0;
+	struct stat st;
+	uint64_t id;
+	int fd;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	id = create_ns(f, "x", "x");
+	x = state_path(f, "x");
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &looked), ==, 0);
+	fd = nsops_statedir_open_ns(&f->sd, "x", id, &opened);
+	g_assert_cmpint(fd, >=, 0);
+	nsops_close_fd(&fd);
+	if (!f->sd.mount_ids) {
+		g_assert_cmpuint(looked, ==, 0);
+		g_test_skip("no unique mount ids before Linux 6.8");
+		return;
+	}
+	g_assert_cmpuint(looked, !=, 0);
+	g_assert_cmpuint(opened, ==, looked);
+	/* The same namespace bound again: the same inode number, another mount. */
+	bind_mount(x, x);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &again), ==, 0);
+	g_assert_cmpuint(st.st_ino, ==, id);
+	g_assert_cmpuint(again, !=, looked);
+	g_assert_cmpint(nsops_destroy(f->state, "x"), ==, 0);
+}
+
+static bool pids_has(GArray *pids, pid_t pid)
+{
+	for (guint i = 0; i < pids->len; i++)
+		if (g_array_index(pids, pid_t, i) == pid)
+			return true;
+	return false;
+}
+
+/* pids lists this process for the host's namespace, and nobody for a new empty one. */
+static void test_pids_of_a_namespace(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	g_autoptr(GArray) host = NULL;
+	g_autoptr(GArray) empty = NULL;
+	struct stat st;
+	uint64_t id;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(fstat(f->host_fd, &st), ==, 0);
+	g_assert_cmpint(nsops_pids(st.st_dev, st.st_ino, &host), ==, 0);
+	g_assert_true(pids_has(host, getpid()));
+	for (guint i = 1; i < host->len; i++)
+		g_assert_cmpint(g_array_index(host, pid_t, i - 1), <, g_array_index(host, pid_t, i));
+	id = create_ns(f, "empty", NULL);
+	g_assert_cmpint(nsops_pids(st.st_dev, id, &empty), ==, 0);
+	g_assert_cmpuint(empty->len, ==, 0);
+	g_assert_cmpint(nsops_destroy(f->state, "empty"), ==, 0);
+}
+
+/* A sethostname in another namespace moves the kernel's counter: the event file says so once. */
+static void test_event_file_reports_a_change_once(struct fixture *f,
+						  gconstpointer d G_GNUC_UNUSED)
+{
+	int fd, mounts;
+	struct pollfd p;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	fd = nsops_event_open(NSOPS_EVENT_HOSTNAME);
+	g_assert_cmpint(fd, >=, 0);
+	p = (struct pollfd){ .fd = fd, .events = POLLPRI };
+	/* Opening it took the counter as it was: nothing new yet. */
+	g_assert_cmpint(nsops_event_poll(&p, 1, 0), ==, 0);
+	create_ns(f, "ev", "ev");
+	g_assert_cmpint(nsops_event_poll(&p, 1, 0), ==, 1);
+	g_assert_true(p.revents & POLLPRI);
+	g_assert_cmpint(nsops_event_poll(&p, 1, 0), ==, 0);
+	mounts = nsops_event_open(NSOPS_EVENT_MOUNTS);
+	g_assert_cmpint(mounts, >=, 0);
+	g_assert_cmpstr(nsops_event_path(NSOPS_EVENT_MOUNTS), ==, "/proc/self/mountinfo");
+	nsops_close_fd(&mounts);
+	nsops_close_fd(&fd);
+	g_assert_cmpint(nsops_destroy(f->state, "ev"), ==, 0);
+	assert_at_home(f);
+}
+
+/* utsfs's own files: read whole, written whole, removed, their directory made. */
+static void test_own_files(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	g_autofree char *path = NULL;
+	g_autofree char *text = NULL;
+
+	if (skip_unless_root())
+		return;
+	path = g_build_filename(f->tmp, "a", "b", "record.conf", NULL);
+	g_assert_cmpint(nsops_file_read(path, &text), ==, -ENOENT);
+	g_assert_cmpint(nsops_file_write(path, "x", 1), ==, -ENOENT);
+	g_assert_cmpint(nsops_file_make_parent(path), ==, 0);
+	g_assert_cmpint(nsops_file_write(path, "[x]\n", 4), ==, 0);
+	g_assert_cmpint(nsops_file_read(path, &text), ==, 0);
+	g_assert_cmpstr(text, ==, "[x]\n");
+	g_assert_cmpint(nsops_file_remove(path), ==, 0);
+	g_assert_cmpint(nsops_file_remove(path), ==, 0);
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+}
+
+/* Only files named prefix + something go: not the prefix itself, not others. */
+static void test_remove_temporaries(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	const char *const names[] = { ".utsfs.conf", ".utsfs.conf.AB12CD", ".keep", "x" };
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+		g_autofree char *path = state_path(f, names[i]);
+
+		g_assert_true(g_file_set_contents(path, "", 0, NULL));
+	}
+	nsops_statedir_remove_temporaries(&f->sd, ".utsfs.conf.");
+	for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+		g_autofree char *path = state_path(f, names[i]);
+
+		g_assert_cmpint(g_file_test(path, G_FILE_TEST_EXISTS), ==, i != 1);
+		g_unlink(path);
+	}
+}
+
+/* A live mount point is no dead one, and an unmounted directory has no device. */
+static void test_mount_point_helpers(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	g_assert_cmpint(nsops_clear_dead_mount(f->state), ==, 0);
+	g_assert_cmpint(nsops_clear_dead_mount(f->tmp), ==, 0);
+	g_assert_cmpuint(nsops_mount_device(f->tmp, "fuse.utsfs"), ==, 0);
+	g_assert_cmpuint(nsops_mount_device(f->state, "fuse.utsfs"), ==, 0);
+}
+
 int main(int argc, char *argv[])
 {
 	g_test_init(&argc, &argv, NULL);
@@ -607,6 +752,12 @@ int main(int argc, char *argv[])
 	ADD("/nsops/adopt-names-an-existing-namespace", test_adopt_names_an_existing_namespace);
 	ADD("/nsops/adopt-refuses-what-is-no-uts-namespace", test_adopt_refuses_what_is_no_uts_namespace);
 	ADD("/nsops/still-holds-follows-the-name", test_still_holds_follows_the_name);
+	ADD("/nsops/mount-id-follows-the-binding", test_mount_id_follows_the_binding);
+	ADD("/nsops/pids-of-a-namespace", test_pids_of_a_namespace);
+	ADD("/nsops/event-file-reports-a-change-once", test_event_file_reports_a_change_once);
+	ADD("/nsops/own-files", test_own_files);
+	ADD("/nsops/remove-temporaries", test_remove_temporaries);
+	ADD("/nsops/mount-point-helpers", test_mount_point_helpers);
 #undef ADD
 	return g_test_run();
 }
