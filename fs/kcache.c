@@ -38,7 +38,7 @@ double kcache_name_timeout(struct kcache *k, uint64_t gen)
 
 /*
  * FUSE_NOTIFY_INC_EPOCH (Linux 6.16; libfuse 3.14 predates it): the kernel
- * looks up again every name it holds, on its next use, and takes no lock
+ * looks up again every name it has cached, on its next use, and takes no lock
  * to do so. A name re-bound by another tool then shows its new namespace
  * at once instead of ENOENT until it expires.
  */
@@ -59,60 +59,40 @@ static void expire_all_names(struct utsfs *fs)
 }
 
 /*
- * Under names_lock, which our own rmdir and rename hold until they have
- * unnamed or renamed what they changed: a name that still has its node and
- * is stale now is someone else's doing. Without this, every rmdir (its
- * umount wakes the watcher) would expire every name the kernel looked up.
- */
-static int changed_behind_our_back(struct utsfs *fs, const struct ns_ref *ref)
-{
-	if (!nodes_named(&fs->nodes, ref->ino, ref->name))
-		return 0;
-	return nsops_still_holds(fs->state.dir_fd, ref->name, fs->nsfs_dev, ref->id, NULL);
-}
-
-/*
  * Take the name away from the node the kernel looked up: its requests answer
  * ENOENT from then on, or ESTALE when the name holds another namespace now
- * (a path walk then tries again and finds the new node), and the
- * directory's attributes are invalidated.
+ * (a path walk then tries again and finds the new node); the kernel is told
+ * to look names up again, and the directory's attributes are invalidated.
  *
  * The kernel's dentry is left to expire (NAME_TIMEOUT) rather than
  * invalidated with inval_entry: that waits for the root's lock, which a
  * request holds until we answer it, and a thread blocked there cannot even
  * be killed: a SIGKILL of the daemon would hang the mount instead of
- * ending it. mkdir revalidates a name anyway (LOOKUP_EXCL); a name that
- * someone re-binds to another namespace needs expire_all_names().
+ * ending it. mkdir revalidates a name anyway (LOOKUP_EXCL).
+ *
+ * Under names_lock, which our own rmdir and rename hold until they have
+ * unnamed or renamed what they changed: a name that still has its node and
+ * is stale now is someone else's doing. Without this, every rmdir (its
+ * umount wakes the watcher) would expire every name the kernel looked up.
  */
 static void unname_stale(struct utsfs *fs, GPtrArray *suspects)
 {
-	g_autoptr(GPtrArray) stale = g_ptr_array_new();
-	/* Whether each stale name holds another namespace now (else it is gone). */
-	g_autoptr(GArray) rebound = g_array_new(FALSE, FALSE, sizeof(bool));
+	g_autoptr(GArray) stale = g_array_new(FALSE, FALSE, sizeof(fuse_ino_t));
 
 	g_mutex_lock(&fs->names_lock);
 	for (guint i = 0; i < suspects->len; i++) {
-		int r = changed_behind_our_back(fs, suspects->pdata[i]);
+		const struct ns_ref *ref = suspects->pdata[i];
+		int r = nsops_still_holds(fs->state.dir_fd, ref->name, fs->nsfs_dev, ref->id, NULL);
 
-		if (r < 0) {
-			g_ptr_array_add(stale, suspects->pdata[i]);
-			g_array_append_val(rebound, (bool){ r == -ESTALE });
-		}
+		if (r < 0 && nodes_unname_stale(&fs->nodes, ref->ino, ref->name, r == -ESTALE))
+			g_array_append_val(stale, ref->ino);
 	}
-	/* First, so a walk meanwhile finds the name's new namespace, not ENOENT. */
 	if (stale->len > 0)
 		expire_all_names(fs);
-	for (guint i = 0; i < stale->len; i++) {
-		const struct ns_ref *ref = stale->pdata[i];
-
-		nodes_unname_stale(&fs->nodes, ref->ino, ref->name,
-				   g_array_index(rebound, bool, i));
-	}
 	g_mutex_unlock(&fs->names_lock);
 	/* -ENOENT: the kernel forgot the node meanwhile. Nothing else can go wrong here. */
 	for (guint i = 0; i < stale->len; i++)
-		fuse_lowlevel_notify_inval_inode(fs->se, ((struct ns_ref *)stale->pdata[i])->ino,
-						 -1, 0);
+		fuse_lowlevel_notify_inval_inode(fs->se, g_array_index(stale, fuse_ino_t, i), -1, 0);
 }
 
 void kcache_check_names(struct utsfs *fs)

@@ -6,21 +6,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-static int syslog_priority(GLogLevelFlags level)
-{
-	if (level & (G_LOG_LEVEL_ERROR | G_LOG_FLAG_FATAL))
-		return LOG_CRIT;
-	if (level & G_LOG_LEVEL_CRITICAL)
-		return LOG_ERR;
-	if (level & G_LOG_LEVEL_WARNING)
-		return LOG_WARNING;
-	if (level & G_LOG_LEVEL_MESSAGE)
-		return LOG_NOTICE;
-	if (level & G_LOG_LEVEL_INFO)
-		return LOG_INFO;
-	return LOG_DEBUG;
-}
-
 static const char *field_value(const GLogField *fields, gsize n, const char *key)
 {
 	for (gsize i = 0; i < n; i++)
@@ -42,6 +27,8 @@ static void send_to_log(struct utsfs_log *log, GLogLevelFlags level,
 			const GLogField *fields, gsize n)
 {
 	const char *message = field_value(fields, n, "MESSAGE");
+	/* glib gives every message its syslog priority, as the journal wants it. */
+	const char *priority = field_value(fields, n, "PRIORITY");
 	gint now = (gint)(g_get_monotonic_time() / G_USEC_PER_SEC);
 
 	if (now < g_atomic_int_get(&log->retry_at))
@@ -49,7 +36,8 @@ static void send_to_log(struct utsfs_log *log, GLogLevelFlags level,
 	if (g_log_writer_journald(level, fields, n, NULL) == G_LOG_WRITER_HANDLED)
 		return;
 	if (access("/dev/log", W_OK) == 0)
-		syslog(syslog_priority(level), "%s", message ? message : "");
+		syslog(priority ? (int)g_ascii_strtoll(priority, NULL, 10) : LOG_NOTICE, "%s",
+		       message ? message : "");
 	else
 		g_atomic_int_set(&log->retry_at, now + LOG_RETRY_SECONDS);
 }

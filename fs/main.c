@@ -187,7 +187,7 @@ int main(int argc, char *argv[])
 	struct fuse_cmdline_opts opts = { 0 };
 	struct utsfs_options conf = { .positional = g_ptr_array_new_with_free_func(g_free) };
 	struct utsfs fs = { .host_fd = -1,
-			    .watcher = { .stop_fd = -1, .kick_fd = -1, .fds = { -1, -1, -1 } },
+			    .watcher = { .stop_fd = -1, .fds = { -1, -1, -1 } },
 			    .counters = { .fds = { -1, -1 } },
 			    .state = { .lock_fd = -1, .dir_fd = -1 } };
 	struct fuse_session *se;

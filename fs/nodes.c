@@ -187,22 +187,16 @@ static struct ns_node *node_called(struct nodes *n, fuse_ino_t ino, const char *
 	return node && g_str_equal(node->name, name) ? node : NULL;
 }
 
-bool nodes_named(struct nodes *n, fuse_ino_t ino, const char *name)
-{
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&n->lock);
-
-	return node_called(n, ino, name) != NULL;
-}
-
-void nodes_unname_stale(struct nodes *n, fuse_ino_t ino, const char *name, bool rebound)
+bool nodes_unname_stale(struct nodes *n, fuse_ino_t ino, const char *name, bool rebound)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&n->lock);
 	struct ns_node *node = node_called(n, ino, name);
 
-	if (node) {
-		node_unname(n, node);
-		node->stale = rebound;
-	}
+	if (!node)
+		return false;
+	node_unname(n, node);
+	node->stale = rebound;
+	return true;
 }
 
 void ns_ref_clear(struct ns_ref *ref)

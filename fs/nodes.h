@@ -50,14 +50,12 @@ fuse_ino_t nodes_reserve(struct nodes *n);
 int nodes_ref(struct nodes *n, fuse_ino_t ino, struct ns_ref *ref);
 void nodes_rename(struct nodes *n, const char *from, const char *to);
 void nodes_unname(struct nodes *n, const char *name);
-/* Whether node ino is still called name. */
-bool nodes_named(struct nodes *n, fuse_ino_t ino, const char *name);
 /*
- * Unname node ino if it is still called name: another tool removed the
- * name, or re-bound it (rebound: a path walk that finds the node should
- * then try again, so nodes_ref says -ESTALE).
+ * Unname node ino if it is still called name (false if not): another tool
+ * removed the name, or re-bound it (rebound: a path walk that finds the
+ * node should then try again, so nodes_ref says -ESTALE).
  */
-void nodes_unname_stale(struct nodes *n, fuse_ino_t ino, const char *name, bool rebound);
+bool nodes_unname_stale(struct nodes *n, fuse_ino_t ino, const char *name, bool rebound);
 /* Copies of every named node: a GArray of struct ns_ref that frees them. */
 GArray *nodes_named_copy(struct nodes *n);
 

@@ -56,11 +56,6 @@ int nsnode_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct 
 	return r;
 }
 
-int nsnode_open(struct utsfs *fs, const struct ns_ref *ref, uint64_t *mnt_id)
-{
-	return nsops_statedir_open_ns(&fs->state, ref->name, ref->id, mnt_id);
-}
-
 int nsnode_value(struct utsfs *fs, const struct ns_ref *ref, enum nsops_field field,
 		 char value[NSOPS_VALUE_MAX + 1])
 {
@@ -72,7 +67,7 @@ int nsnode_value(struct utsfs *fs, const struct ns_ref *ref, enum nsops_field fi
 
 	if (nodes_cached_value(&fs->nodes, ref->ino, field, epoch, ref->mnt_id, value))
 		return 0;
-	nsops_autofd int ns_fd = nsnode_open(fs, ref, &mnt_id);
+	nsops_autofd int ns_fd = nsops_statedir_open_ns(&fs->state, ref->name, ref->id, &mnt_id);
 	if (ns_fd < 0)
 		return ns_fd;
 	/* One uname gives both: `cat hostname domainname` enters once. */

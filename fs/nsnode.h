@@ -17,11 +17,6 @@ struct utsfs;
  */
 int nsnode_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct stat *st);
 /*
- * An fd to enter ref's namespace, if its name still holds it; -ENOENT when
- * not. *mnt_id (when not NULL) gets the mount opened.
- */
-int nsnode_open(struct utsfs *fs, const struct ns_ref *ref, uint64_t *mnt_id);
-/*
  * field of ref's namespace (ref as nsnode_resolve gave it): kept while the
  * values epoch stands still and the name is on the same mount, else read
  * inside it.

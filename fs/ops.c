@@ -25,15 +25,10 @@ static void utsfs_getattr(fuse_req_t req, fuse_ino_t ino,
 	reply_attr(req, ino);
 }
 
-static bool is_ns_dir(fuse_ino_t ino)
-{
-	return ino != FUSE_ROOT_ID && ino % NODE_STRIDE == 0;
-}
-
+/* Only directory nodes count lookups: nodes_forget() ignores any other node id. */
 static void utsfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	if (is_ns_dir(ino))
-		nodes_forget(&utsfs_from_req(req)->nodes, ino, nlookup);
+	nodes_forget(&utsfs_from_req(req)->nodes, ino, nlookup);
 	fuse_reply_none(req);
 }
 
@@ -41,9 +36,7 @@ static void utsfs_forget_multi(fuse_req_t req, size_t count,
 			       struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++)
-		if (is_ns_dir(forgets[i].ino))
-			nodes_forget(&utsfs_from_req(req)->nodes, forgets[i].ino,
-				     forgets[i].nlookup);
+		nodes_forget(&utsfs_from_req(req)->nodes, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 

@@ -28,28 +28,29 @@ static struct open_file *open_file_of(struct fuse_file_info *fi)
 	return (struct open_file *)(uintptr_t)fi->fh;
 }
 
+/* Whether ino may be opened with flags: -errno when not. */
+static int may_open(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir, int flags)
+{
+	g_auto(NsRef) ref = { 0 };
+
+	if (!def)
+		return -EISDIR;
+	/* Read-only even for root, whom default_permissions lets through. */
+	if ((flags & O_ACCMODE) != O_RDONLY && def->write == ATTR_READ_ONLY)
+		return -EACCES;
+	/* Fail the open, not a later read, when the namespace is gone. */
+	return nsnode_resolve(fs, dir, &ref, NULL);
+}
+
 void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct utsfs *fs = utsfs_from_req(req);
-	g_auto(NsRef) ref = { 0 };
-	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
-	fuse_ino_t dir;
+	fuse_ino_t dir = 0;
 	size_t row;
 	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
 	struct open_file *of;
-	int r;
+	int r = may_open(fs, def, dir, fi->flags);
 
-	if (!def) {
-		fuse_reply_err(req, EISDIR);
-		return;
-	}
-	/* Read-only even for root, whom default_permissions lets through. */
-	if (writing && def->write == ATTR_READ_ONLY) {
-		fuse_reply_err(req, EACCES);
-		return;
-	}
-	/* Fail the open, not a later read, when the namespace is gone. */
-	r = nsnode_resolve(fs, dir, &ref, NULL);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -145,7 +146,7 @@ static int write_value(struct utsfs *fs, struct open_file *of, const char *buf, 
 	r = nsnode_resolve(fs, of->dir, &ref, NULL);
 	if (r < 0)
 		return r;
-	nsops_autofd int ns_fd = nsnode_open(fs, &ref, NULL);
+	nsops_autofd int ns_fd = nsops_statedir_open_ns(&fs->state, ref.name, ref.id, NULL);
 	if (ns_fd < 0)
 		return ns_fd;
 	r = nsops_set(fs->host_fd, ns_fd, of->def->field, value->str, (size_t)len);
@@ -194,12 +195,10 @@ void utsfs_poll(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, struct fuse_file_i
 	if (of->def->write == ATTR_SETS_FIELD)
 		revents |= POLLOUT | POLLWRNORM;
 	/* Registered before looking: a change in between still wakes it. */
-	if (ph && changes) {
-		if (polls_add(&fs->polls, of, ph))
-			watch_kick(&fs->watcher);
-	} else if (ph) {
+	if (ph && changes)
+		polls_add(&fs->polls, of, ph);
+	else if (ph)
 		fuse_pollhandle_destroy(ph);
-	}
 	if (changes && polls_changed(fs, of))
 		revents |= POLLPRI | POLLERR;
 	fuse_reply_poll(req, revents);

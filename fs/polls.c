@@ -17,14 +17,14 @@ void polls_free(struct polls *p)
 	g_mutex_clear(&p->lock);
 }
 
-bool polls_add(struct polls *p, struct open_file *of, struct fuse_pollhandle *ph)
+void polls_add(struct polls *p, struct open_file *of, struct fuse_pollhandle *ph)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&p->lock);
 
 	if (of->ph)
 		fuse_pollhandle_destroy(of->ph);
 	of->ph = ph;
-	return g_hash_table_add(p->pending, of) && g_hash_table_size(p->pending) == 1;
+	g_hash_table_add(p->pending, of);
 }
 
 void polls_forget(struct polls *p, struct open_file *of)
@@ -37,13 +37,6 @@ void polls_forget(struct polls *p, struct open_file *of)
 		return;
 	fuse_pollhandle_destroy(of->ph);
 	of->ph = NULL;
-}
-
-bool polls_any(struct polls *p)
-{
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&p->lock);
-
-	return g_hash_table_size(p->pending) > 0;
 }
 
 void polls_note_read(struct polls *p, struct open_file *of, const GString *content)

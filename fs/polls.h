@@ -16,11 +16,10 @@ struct polls {
 
 void polls_init(struct polls *p);
 void polls_free(struct polls *p);
-/* Keep ph (replacing of's previous one) until of's content changes; true when of is the first pending. */
-bool polls_add(struct polls *p, struct open_file *of, struct fuse_pollhandle *ph);
+/* Keep ph (replacing of's previous one) until of's content changes. */
+void polls_add(struct polls *p, struct open_file *of, struct fuse_pollhandle *ph);
 /* Drop of and its poll handle: it is being freed. */
 void polls_forget(struct polls *p, struct open_file *of);
-bool polls_any(struct polls *p);
 /* of's handle read content: what a later change is measured against. */
 void polls_note_read(struct polls *p, struct open_file *of, const GString *content);
 /* Whether of's content now differs from what it last read (false before its first read). */

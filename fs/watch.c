@@ -20,9 +20,8 @@
  *  - mounts: kcache_check_names() (an fstatat per named node the kernel has,
  *    some 26 ms of CPU at 20,000), then the listeners are notified;
  *  - hostname/domainname: polls_wake_changed() (entering each polled
- *    namespace once), then the listeners are notified. Only while a poll is
- *    pending or someone listens: otherwise the files are left alone and a
- *    sethostname wakes no thread of ours.
+ *    namespace once; nothing when no poll is pending), then the listeners
+ *    are notified.
  */
 #define GAP_MIN (10 * G_TIME_SPAN_MILLISECOND)
 
@@ -41,35 +40,33 @@ gint64 watch_pace(gint64 start, gint64 gap_min)
 	return g_get_monotonic_time() + MAX(COST_SHARE * (watch_thread_cpu() - start), gap_min);
 }
 
-/* The stop and kick eventfds come after the event files. */
-enum { WATCH_STOP = NSOPS_EVENTS, WATCH_KICK, WATCH_FDS };
+/* The stop eventfd comes after the event files. */
+enum { WATCH_STOP = NSOPS_EVENTS, WATCH_FDS };
 
 /*
- * Whether to wait for fd now (wanted, and past next: when its kind's next
- * pass may start); else -1, and how long until next folded into *timeout.
+ * fd, when its kind's next pass may start now; else -1 (poll(2) skips it),
+ * and how long until it may, folded into *timeout.
  */
-static int wait_for(int fd, bool wanted, gint64 next, gint64 now, int *timeout)
+static int wait_for(int fd, gint64 next, gint64 now, int *timeout)
 {
 	int ms = (int)((next - now + 999) / 1000);
 
-	if (!wanted || now >= next)
-		return wanted ? fd : -1;
+	if (now >= next)
+		return fd;
 	if (*timeout < 0 || ms < *timeout)
 		*timeout = ms;
 	return -1;
 }
 
-/* poll(2) skips negative fds. */
 static int watch_poll(struct utsfs *fs, struct pollfd *fds, gint64 names, gint64 values)
 {
 	const int *ev = fs->watcher.fds;
-	bool values_wanted = polls_any(&fs->polls) || fs->listeners.len > 0;
 	gint64 now = g_get_monotonic_time();
 	int timeout = -1;
 
-	fds[NSOPS_EVENT_MOUNTS].fd = wait_for(ev[NSOPS_EVENT_MOUNTS], true, names, now, &timeout);
+	fds[NSOPS_EVENT_MOUNTS].fd = wait_for(ev[NSOPS_EVENT_MOUNTS], names, now, &timeout);
 	for (int i = NSOPS_EVENT_HOSTNAME; i <= NSOPS_EVENT_DOMAINNAME; i++)
-		fds[i].fd = wait_for(ev[i], values_wanted, values, now, &timeout);
+		fds[i].fd = wait_for(ev[i], values, now, &timeout);
 	return nsops_event_poll(fds, WATCH_FDS, timeout);
 }
 
@@ -89,7 +86,6 @@ static gpointer watch_thread(gpointer data)
 	for (int i = 0; i < NSOPS_EVENTS; i++)
 		fds[i] = (struct pollfd){ .fd = -1, .events = POLLPRI };
 	fds[WATCH_STOP] = (struct pollfd){ .fd = w->stop_fd, .events = POLLIN };
-	fds[WATCH_KICK] = (struct pollfd){ .fd = w->kick_fd, .events = POLLIN };
 	for (;;) {
 		int r = watch_poll(fs, fds, names, values);
 		gint64 start;
@@ -104,8 +100,6 @@ static gpointer watch_thread(gpointer data)
 		}
 		if (fds[WATCH_STOP].revents)
 			break;
-		if (fds[WATCH_KICK].revents)
-			eventfd_read(w->kick_fd, &(eventfd_t){ 0 });
 		/* Names first: a value of a name that is gone needs no news. */
 		if (happened(&fds[NSOPS_EVENT_MOUNTS])) {
 			start = watch_thread_cpu();
@@ -128,13 +122,7 @@ int watch_init(struct watcher *w)
 	for (int i = 0; i < NSOPS_EVENTS; i++)
 		w->fds[i] = -1;
 	w->stop_fd = eventfd(0, EFD_CLOEXEC);
-	w->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	return w->stop_fd < 0 || w->kick_fd < 0 ? -errno : 0;
-}
-
-void watch_kick(struct watcher *w)
-{
-	eventfd_write(w->kick_fd, 1);
+	return w->stop_fd < 0 ? -errno : 0;
 }
 
 void watch_start(struct utsfs *fs)
@@ -166,7 +154,6 @@ void watch_stop(struct utsfs *fs)
 		w->thread = NULL;
 	}
 	nsops_close_fd(&w->stop_fd);
-	nsops_close_fd(&w->kick_fd);
 	for (int i = 0; i < NSOPS_EVENTS; i++)
 		nsops_close_fd(&w->fds[i]);
 }

@@ -9,7 +9,6 @@ struct utsfs;
 struct watcher {
 	GThread *thread;
 	int stop_fd;
-	int kick_fd;
 	/* Its own event files, by enum nsops_event. */
 	int fds[NSOPS_EVENTS];
 };
@@ -22,8 +21,6 @@ int watch_init(struct watcher *w);
 void watch_start(struct utsfs *fs);
 /* Stop the thread, before the session goes: it sends notifications through it. */
 void watch_stop(struct utsfs *fs);
-/* Make the watcher look again at which events it must wait for (a first poll). */
-void watch_kick(struct watcher *w);
 /* The calling thread's CPU time so far, in microseconds. */
 gint64 watch_thread_cpu(void);
 /*
