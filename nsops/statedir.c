@@ -190,13 +190,6 @@ static void known_add(struct nsops_statedir *sd, uint64_t mnt_id)
 	mount_set_add(sd->known, mnt_id);
 }
 
-/* What the listing in progress saw, to become the known set when it ends. */
-static void seen_add(GHashTable *seen, uint64_t mnt_id)
-{
-	if (seen)
-		mount_set_add(seen, mnt_id);
-}
-
 static void stat_from_statx(const struct statx *sx, struct stat *st)
 {
 	*st = (struct stat){
@@ -248,7 +241,8 @@ static int identify_seen(struct nsops_statedir *sd, const char *name, struct sta
 		return -errno;
 	if ((sx.stx_mask & STATX_MNT_ID_UNIQUE) && known_has(sd, sx.stx_mnt_id)) {
 		stat_from_statx(&sx, st);
-		seen_add(seen, sx.stx_mnt_id);
+		if (seen)
+			mount_set_add(seen, sx.stx_mnt_id);
 		*mnt_id = sx.stx_mnt_id;
 		return 0;
 	}
@@ -259,7 +253,8 @@ static int identify_seen(struct nsops_statedir *sd, const char *name, struct sta
 	*mnt_id = mount_of(fd);
 	if (*mnt_id) {
 		known_add(sd, *mnt_id);
-		seen_add(seen, *mnt_id);
+		if (seen)
+			mount_set_add(seen, *mnt_id);
 	}
 	nsops_close_fd(&fd);
 	return 0;
