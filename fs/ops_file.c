@@ -105,14 +105,15 @@ void utsfs_read(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, size_t size, off_t
  * current content (so `pwrite(fd, "x", 0)` sets x, and a write at the end
  * of "web01\n" cannot make a value).
  */
-static int write_base(struct utsfs *fs, struct open_file *of, GString **base)
+static int write_base(struct utsfs *fs, struct open_file *of, const struct ns_ref *ref,
+		      GString **base)
 {
 	if (of->written) {
 		*base = g_string_new_len(of->written->str, (gssize)of->written->len);
 		return 0;
 	}
 	*base = g_string_new(NULL);
-	return attr_content(fs, of->def, of->dir, *base);
+	return of->def->show(fs, of->def, ref, *base);
 }
 
 /*
@@ -132,7 +133,9 @@ static int write_value(struct utsfs *fs, struct open_file *of, const char *buf, 
 
 	if (flags & O_APPEND)
 		return -EINVAL;
-	r = write_base(fs, of, &value);
+	r = nsnode_resolve(fs, of->dir, &ref, NULL);
+	if (r == 0)
+		r = write_base(fs, of, &ref, &value);
 	if (r < 0)
 		return r;
 	/* One trailing newline past the longest value is all a valid write holds. */
@@ -143,9 +146,6 @@ static int write_value(struct utsfs *fs, struct open_file *of, const char *buf, 
 	len = nsops_value_parse(value->str, value->len);
 	if (len < 0)
 		return (int)len;
-	r = nsnode_resolve(fs, of->dir, &ref, NULL);
-	if (r < 0)
-		return r;
 	nsops_autofd int ns_fd = nsops_statedir_open_ns(&fs->state, ref.name, ref.id, NULL);
 	if (ns_fd < 0)
 		return ns_fd;
