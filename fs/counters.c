@@ -14,16 +14,14 @@
  */
 void counters_init(struct counters *c)
 {
-	static const enum nsops_event events[2] = { NSOPS_EVENT_HOSTNAME,
-						    NSOPS_EVENT_DOMAINNAME };
-
 	g_mutex_init(&c->lock);
 	c->epoch = 1;
-	for (int i = 0; i < 2; i++) {
-		c->fds[i] = nsops_event_open(events[i]);
+	/* fds[0] and fds[1]: NSOPS_EVENT_HOSTNAME and NSOPS_EVENT_DOMAINNAME. */
+	for (int i = NSOPS_EVENT_HOSTNAME; i <= NSOPS_EVENT_DOMAINNAME; i++) {
+		c->fds[i] = nsops_event_open(i);
 		if (c->fds[i] < 0)
 			g_warning("cannot watch %s: %s; every read asks the namespace",
-				  nsops_event_path(events[i]), g_strerror(-c->fds[i]));
+				  nsops_event_path(i), g_strerror(-c->fds[i]));
 	}
 }
 

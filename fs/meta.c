@@ -93,7 +93,8 @@ static void prune_stale(struct meta *m, struct nsops_statedir *sd)
 		g_autofree char *name = g_uri_unescape_string(*g, NULL);
 		uint64_t id = g_key_file_get_uint64(m->kf, *g, "id", NULL);
 
-		if (!name || !name_holds(sd, name, id))
+		/* What a file says is checked as mkdir checks a name. */
+		if (!name || !nsops_name_is_valid(name, strlen(name)) || !name_holds(sd, name, id))
 			g_key_file_remove_group(m->kf, *g, NULL);
 	}
 }

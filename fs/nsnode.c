@@ -16,10 +16,7 @@ static int look(struct utsfs *fs, struct ns_ref *ref, struct stat *seen)
 	 * name and gets the new namespace's node: stat and open of a re-bound
 	 * name answer for it at once.
 	 */
-	if (r == 0 && seen->st_ino != ref->id)
-		return -ESTALE;
-	/* Junk in the state directory is not a namespace: not there. */
-	return r == -EINVAL ? -ENOENT : r;
+	return r == 0 && seen->st_ino != ref->id ? -ESTALE : r;
 }
 
 int nsnode_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct stat *st)

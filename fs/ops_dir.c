@@ -221,16 +221,22 @@ void utsfs_releasedir(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
 
 void utsfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct utsfs *fs = utsfs_from_req(req);
+	uint64_t gen = kcache_name_begin(&fs->kcache);
+	struct stat ns_st;
+	int r;
+
 	if (parent != FUSE_ROOT_ID) {
 		reply_file_entry(req, parent, name);
 		return;
 	}
 	/* File managers probe .Trash-UID, .hidden and the like: never ours. */
-	if (!nsops_name_is_valid(name, strlen(name))) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	reply_name_entry(req, name);
+	r = nsops_name_is_valid(name, strlen(name)) ?
+		    nsops_statedir_identify(&fs->state, name, &ns_st, NULL) : -ENOENT;
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		reply_name_stat(req, name, &ns_st, gen);
 }
 
 /* Where a new name may go: into the root only, and only a valid name. */
@@ -332,16 +338,14 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	fuse_reply_entry(req, &e);
 }
 
-/* The id of the namespace name holds; junk in the state directory does not count. */
+/* The id of the namespace name holds. */
 static int ns_id(struct utsfs *fs, const char *name, uint64_t *id)
 {
 	struct stat st;
 	int r = nsops_statedir_identify(&fs->state, name, &st, NULL);
 
-	if (r < 0)
-		return r == -EINVAL ? -ENOENT : r;
-	*id = st.st_ino;
-	return 0;
+	*id = r == 0 ? st.st_ino : 0;
+	return r;
 }
 
 static int remove_ns(struct utsfs *fs, const char *name)

@@ -108,20 +108,6 @@ void reply_name_stat(fuse_req_t req, const char *name, const struct stat *ns_st,
 		nodes_forget(&utsfs_from_req(req)->nodes, e.ino, 1);
 }
 
-void reply_name_entry(fuse_req_t req, const char *name)
-{
-	struct utsfs *fs = utsfs_from_req(req);
-	struct stat ns_st;
-	uint64_t gen = kcache_name_begin(&fs->kcache);
-	int r = nsops_statedir_identify(&fs->state, name, &ns_st, NULL);
-
-	if (r < 0)
-		/* Junk in the state directory is not a namespace: not there. */
-		fuse_reply_err(req, r == -EINVAL ? ENOENT : -r);
-	else
-		reply_name_stat(req, name, &ns_st, gen);
-}
-
 void reply_file_entry(fuse_req_t req, fuse_ino_t dir, const char *name)
 {
 	struct utsfs *fs = utsfs_from_req(req);

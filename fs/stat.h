@@ -6,8 +6,6 @@
 
 #include <sys/stat.h>
 
-/* Reply to a lookup of name in the root, from the state directory. */
-void reply_name_entry(fuse_req_t req, const char *name);
 /*
  * name's entry, whose namespace ns_st describes (its nsfs file), as looked
  * at after kcache_name_begin() returned gen. Counts a lookup of its node:

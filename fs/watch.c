@@ -7,21 +7,13 @@
 #include <time.h>
 
 /*
- * Both kinds of event are host-wide: every mount or umount in our mount
- * namespace (utsfs's own included), every sethostname or setdomainname in
- * any UTS namespace (anyone's, also an unprivileged user's in a namespace
- * of their own). So the work each one starts is paced: a check begins no
- * sooner than GAP_MIN after the last one of its kind, nor than twenty times
- * the CPU that one took, however long that is. Events in between wait in
- * the kernel's counter, and the next check sees them all: a burst costs one
- * check, and nobody can make the watcher use more than a twentieth of a CPU
- * beyond GAP_MIN's worth, however many names or polled files there are.
- *
- *  - mounts: kcache_check_names() (an fstatat per named node the kernel has,
- *    some 26 ms of CPU at 20,000), then the listeners are notified;
- *  - hostname/domainname: polls_wake_changed() (entering each polled
- *    namespace once; nothing when no poll is pending), then the listeners
- *    are notified.
+ * Both kinds of event are host-wide, and anyone can cause them (a user can
+ * call sethostname in a namespace of their own by the million). So a pass
+ * of each kind (kcache_check_names, polls_wake_changed) starts no sooner
+ * than GAP_MIN after the last one, nor than twenty times the CPU that one
+ * took, however long: events in between wait in the kernel's counter and
+ * the next pass sees them all, so nobody can make the watcher use more than
+ * a twentieth of a CPU beyond GAP_MIN's worth.
  */
 #define GAP_MIN (10 * G_TIME_SPAN_MILLISECOND)
 

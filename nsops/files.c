@@ -31,8 +31,13 @@ int nsops_file_write(const char *path, const char *text, size_t len)
 {
 	g_autoptr(GError) error = NULL;
 
-	/* A temporary file renamed over the old one: never half written. */
-	if (g_file_set_contents(path, text, (gssize)len, &error))
+	/*
+	 * A temporary file renamed over the old one: never half written. 0600
+	 * whatever the umask: it holds names hidden from others, and utsfs
+	 * trusts what it says.
+	 */
+	if (g_file_set_contents_full(path, text, (gssize)len, G_FILE_SET_CONTENTS_CONSISTENT,
+				     0600, &error))
 		return 0;
 	return error_to_errno(error);
 }
@@ -48,7 +53,7 @@ int nsops_file_make_parent(const char *path)
 {
 	g_autofree char *parent = g_path_get_dirname(path);
 
-	return g_mkdir_with_parents(parent, 0755) < 0 ? -errno : 0;
+	return g_mkdir_with_parents(parent, 0700) < 0 ? -errno : 0;
 }
 
 void nsops_statedir_remove_temporaries(struct nsops_statedir *sd, const char *prefix)

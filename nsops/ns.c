@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 /* More stacked mounts than this on one name means something is looping. */
@@ -93,12 +94,22 @@ int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id, stru
 /* The empty file a name is bind-mounted on; O_EXCL guards against a second creator. */
 static int create_name_file(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	g_autofree char *dir = g_path_get_dirname(path);
+	nsops_autofd int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0);
+	bool named = fd < 0;
 
+	/*
+	 * Marked before it has a name (linkat fails with EEXIST as O_EXCL
+	 * would): a creator killed at any point leaves nothing, or a file
+	 * marked as ours. Where O_TMPFILE or xattrs are missing (odd file
+	 * systems), a leftover may go unmarked, and is then never cleaned up.
+	 */
+	if (named)
+		fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	close(fd);
-	return 0;
+	fsetxattr(fd, PLACEHOLDER_XATTR, "1", 1, 0);
+	return named || linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0 ? 0 : -errno;
 }
 
 int nsops_create(int host_fd, const char *dir, const char *name,

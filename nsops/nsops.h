@@ -132,9 +132,9 @@ struct nsops_statedir {
 /*
  * Create path (0755) when missing, take an exclusive flock on it, make it a
  * shared mount in its own peer group (as `ip netns` does with /run/netns, so
- * names propagate into mount namespaces created later), and remove empty
- * files left by a creator that was killed. -EBUSY when another process holds
- * the lock.
+ * names propagate into mount namespaces created later), and remove the
+ * empty files a killed creator of ours left (marked as ours). -EBUSY when
+ * another process holds the lock.
  */
 int nsops_statedir_open(const char *path, struct nsops_statedir *sd);
 void nsops_statedir_close(struct nsops_statedir *sd);
@@ -147,7 +147,8 @@ struct nsops_entry {
 
 /*
  * nsops_identify() of a name in sd: one statx when the name's bind mount
- * was identified before, the full check otherwise. Safe from any thread.
+ * was identified before, the full check otherwise; -ENOENT, not -EINVAL,
+ * when the name holds no UTS namespace. Safe from any thread.
  * *mnt_id (when not NULL) gets the unique id of the mount that holds it (0
  * before Linux 6.8): the same mount is the same namespace, while the same
  * inode number may be a new namespace that got a dead one's number.
@@ -206,11 +207,11 @@ int nsops_event_poll(struct pollfd *fds, unsigned int n, int timeout_ms);
 
 /* The whole file, NUL-terminated, into *text (g_free it); -ENOENT when absent. */
 int nsops_file_read(const char *path, char **text);
-/* Replace the file atomically (a temporary file renamed over it). */
+/* Replace the file atomically (a temporary file renamed over it), mode 0600. */
 int nsops_file_write(const char *path, const char *text, size_t len);
 /* Remove the file; 0 when it is gone or never was there. */
 int nsops_file_remove(const char *path);
-/* Create the directories above path (0755) when missing. */
+/* Create the directories above path (0700) when missing. */
 int nsops_file_make_parent(const char *path);
 
 /* --- mountpoint.c: utsfs's own mount point -------------------------------- */

@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -57,10 +58,20 @@ static DIR *open_listing(int dir_fd)
 	return d;
 }
 
+/* Whether name is an empty file of utsfs's own that holds no namespace. */
+static bool is_our_leftover(int dir_fd, const char *name)
+{
+	nsops_autofd int fd = openat(dir_fd, name,
+				     O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+
+	return fd >= 0 && fgetxattr(fd, PLACEHOLDER_XATTR, NULL, 0) >= 0 &&
+	       nsops_identify(dir_fd, name, NULL) == -EINVAL;
+}
+
 /*
- * Empty regular files are what a creator killed before its bind mount
- * leaves. Returns how many regular files stay: about how many names there
- * are, before any listing.
+ * Empty files of utsfs's own are what a creator killed before its bind
+ * mount leaves; other tools' files are never touched. Returns how many
+ * regular files stay: about how many names there are, before any listing.
  */
 static int remove_garbage(int dir_fd)
 {
@@ -78,7 +89,7 @@ static int remove_garbage(int dir_fd)
 		if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		if (st.st_size == 0 && nsops_identify(dir_fd, de->d_name, NULL) == -EINVAL)
+		if (st.st_size == 0 && is_our_leftover(dir_fd, de->d_name))
 			unlinkat(dir_fd, de->d_name, 0);
 		else if (files < INT_MAX)
 			files++;
@@ -263,7 +274,10 @@ static int identify_seen(struct nsops_statedir *sd, const char *name, struct sta
 int nsops_statedir_identify(struct nsops_statedir *sd, const char *name, struct stat *st,
 			    uint64_t *mnt_id)
 {
-	return identify_seen(sd, name, st, mnt_id, NULL);
+	int r = identify_seen(sd, name, st, mnt_id, NULL);
+
+	/* Junk in the state directory is not a namespace: not there. */
+	return r == -EINVAL ? -ENOENT : r;
 }
 
 static gint compare_entries(gconstpointer a, gconstpointer b)
@@ -315,7 +329,7 @@ int nsops_statedir_open_ns(struct nsops_statedir *sd, const char *name, uint64_t
 	int r = nsops_statedir_identify(sd, name, &seen, NULL);
 
 	if (r < 0)
-		return r == -EINVAL ? -ENOENT : r;
+		return r;
 	if (seen.st_ino != id)
 		return -ESTALE;
 	/*

@@ -363,3 +363,50 @@ def test_stale_groups_are_ignored_and_pruned_at_start(fs):
     groups = util.conf_groups(fs.state)
     assert sorted(groups) == ["mine"]
     assert groups["mine"] == entry(fs, "mine", DELEGATE, 1001, 0o750)
+
+
+# --- The files utsfs trusts at start ---
+
+
+def test_conf_and_record_are_private_whatever_the_umask(utsfs):
+    """.utsfs.conf (owners, modes) and the record (hostnames of hidden names)
+    come out 0600, and a directory made for the record 0700, even when the
+    daemon was started under umask 000."""
+    record = utsfs.root / "records" / "deep" / "record.conf"
+    utsfs.options.append(f"restore={record}")
+    old = os.umask(0)
+    try:
+        utsfs.restart()
+    finally:
+        os.umask(old)
+    utsfs.mkdir("web")
+    os.chown(utsfs.path("web"), DELEGATE, DELEGATE)
+    os.chmod(utsfs.path("web"), 0o700)
+    assert stat.S_IMODE(os.stat(utsfs.state / util.CONF).st_mode) == 0o600
+    util.settled(lambda: record.exists() and "[web]" in record.read_text(), "web in the record")
+    assert stat.S_IMODE(os.stat(record).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(record.parent).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(record.parent.parent).st_mode) == 0o700
+
+
+def test_a_journal_that_names_a_path_outside_the_state_dir_is_ignored(utsfs):
+    """A rename journal entry is a name, checked as mkdir checks one: a
+    `from=../outside/victim` never makes the daemon unmount or unlink a file
+    outside the state directory, and a group named like a path is dropped."""
+    ident = utsfs.mkdir("x")
+    outside = utsfs.root / "outside"
+    outside.mkdir()
+    victim = outside / "victim"
+    victim.touch()
+    run(["mount", "--bind", utsfs.state / "x", victim])
+    try:
+        utsfs.stop()
+        (utsfs.state / util.CONF).write_text(
+            "[.rename]\nfrom=../outside/victim\nto=x\n"
+            f"id={ident}\n\n[..%2Foutside%2Fvictim]\nid={ident}\nuid=0\ngid=0\nmode=0755\n")
+        utsfs.start()
+        assert [m.fstype for m in util.mounts_at(victim)] == ["nsfs"]
+        assert utsfs.names() == ["x"]
+        assert util.conf_groups(utsfs.state) == {}
+    finally:
+        util.umount_everything_under(outside)

@@ -156,17 +156,40 @@ def test_other_namespace_type_in_state_dir_is_ignored(utsfs):
         os.stat(utsfs.path("netns"))
 
 
-def test_restart_removes_empty_files_and_keeps_other_junk(utsfs):
+def test_restart_removes_only_its_own_leftovers_and_keeps_other_junk(utsfs):
     utsfs.mkdir("real")
     junk = make_junk(utsfs.state)
     utsfs.stop()
-    # What a creator killed between creating the file and binding leaves.
+    # What a creator of ours killed between creating the file and binding
+    # leaves: an empty file marked as utsfs's own.
     (utsfs.state / "crashed").touch()
+    os.setxattr(utsfs.state / "crashed", "trusted.utsfs.placeholder", b"1")
+    # Other tools' empty files: lock files, and a name another tool is making.
+    others = [".keep", ".lock-othertool", "pending"]
+    for name in others:
+        (utsfs.state / name).touch()
     utsfs.start()
     assert not (utsfs.state / "crashed").exists()
     assert utsfs.names() == ["real"]
-    assert utsfs.state_names() == sorted(junk + ["real"])
+    assert utsfs.state_names() == sorted(junk + ["real"] + others)
+    assert all((utsfs.state / name).exists() for name in others)
     assert (utsfs.state / "notes").read_text() == "not a namespace\n"
+
+
+def test_a_start_never_races_another_tool_making_a_name(utsfs):
+    """`touch X && unshare --uts=X` takes no lock: utsfs starting meanwhile
+    must not remove X between the two, whatever the timing."""
+    utsfs.stop()
+    script = (f"for i in $(seq 200); do f={q(utsfs.state)}/race$i; "
+              "touch $f && unshare --uts=$f true || echo \"lost $i\"; done")
+    maker = utsfs.spawn(["sh", "-c", script], stdout=subprocess.PIPE, text=True)
+    for _ in range(3):
+        utsfs.start()
+        utsfs.stop()
+    out, _ = maker.communicate(timeout=60)
+    assert maker.returncode == 0 and out == "", out
+    utsfs.start()
+    assert utsfs.names() == [f"race{i}" for i in sorted(range(1, 201), key=str)]
 
 
 def test_state_dir_is_created_and_is_a_shared_mount(utsfs):

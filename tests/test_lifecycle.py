@@ -297,7 +297,9 @@ def crash_mid_rename(utsfs, bound_new_name):
     utsfs.stop()
     (utsfs.state / ".utsfs.conf").write_text(
         f"[.rename]\nfrom=a\nto=b\nid={ident}\n")
+    # The empty file utsfs made for the new name, marked as its own.
     (utsfs.state / "b").touch()
+    os.setxattr(utsfs.state / "b", "trusted.utsfs.placeholder", b"1")
     if bound_new_name:
         run(["mount", "--bind", utsfs.state / "a", utsfs.state / "b"])
     utsfs.start()
