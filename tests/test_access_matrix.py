@@ -1,0 +1,818 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Who may do what: every operation on every kind of node, as root, as the
+delegated owner of a name and as another user, each case checked against
+README ("The tree", "Delegation", "Errors") and the kernel's own rules.
+
+One daemon serves the whole module; each case runs its operation through a
+long-lived helper process of its actor (setpriv, no supplementary groups),
+so a case costs a few FUSE requests, not a process start. Before each case
+the tree is put back as CANON describes it; after it, a refused operation
+must have changed nothing (names in the tree and in the state directory,
+the nsfs mounts, each namespace's id, hostname and domainname as seen from
+inside it, every owner and mode, .utsfs.conf), and a successful one exactly
+what it promises.
+
+Reading the table: `ok` is success; an errno is the error the operation must
+fail with. Columns are the actor's relation to the node: `root` (uid 0),
+`owner` (DELEGATE, on a name chowned to it and the files in it), `other`
+(anyone else: NOBODY everywhere, DELEGATE on the mount root and on the
+root-owned name). Inside the 0700 name, `other` cannot search the directory,
+so every operation on a path below it fails with EACCES (no row needed).
+
+How each operation is done (see _AGENT):
+  stat/lstat    stat(2) / lstat(2)
+  listdir       opendir + readdir (os.listdir)
+  read          open(O_RDONLY) + read(2)
+  write         open(O_WRONLY) + write(2) of a valid value ("matrixw\\n")
+  redirect      the same with O_CREAT|O_TRUNC: `echo matrixw > FILE`
+  append        the same with O_APPEND: `echo matrixw >> FILE`
+  truncate      open(O_WRONLY|O_TRUNC), close
+  chmod         chmod(2); on `ns` fchmodat2(AT_SYMLINK_NOFOLLOW): the link itself
+  chown         lchown(2), giving the node away (root and DELEGATE give it to
+                NOBODY, NOBODY to DELEGATE)
+  chown_same    lchown(2) to the owner and group it has: a change of nothing
+  utime         utimensat(NULL times, AT_SYMLINK_NOFOLLOW): `touch`
+  mkdir, create (open O_CREAT|O_EXCL), mknod (mkfifo), symlink (-> /dev/null),
+  attach (symlink -> /proc/PID/ns/uts of a process in a UTS namespace of its
+  own, README's `ip netns attach` form): a new entry "new" inside the node
+  rmdir, unlink  of the node itself
+  rename        the node to a new sibling name (the mount point: in its parent)
+  link          linkat(2) without AT_SYMLINK_FOLLOW: a new name "linked" in
+                MOUNT for the mount root and the namespace directories, in the
+                node's own directory for the files
+  readlink      readlink(2)
+  setxattr      lsetxattr(2) of user.x
+Operations that open, list or stat `ns` follow the link to the nsfs file
+in the state directory, as they must; the kernel answers for that file.
+
+Cases whose outcome differs from the table are xfail (strict) in XFAIL, with
+README's promise and what utsfs does instead.
+"""
+
+import copy
+import errno
+import fnmatch
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import NamedTuple, Optional
+
+import pytest
+
+import util
+from conftest import Utsfs
+from util import DELEGATE, NOBODY
+
+
+def _skip_reason():
+    if shutil.which("setpriv") is None:
+        return "needs setpriv (package util-linux) to act as other users"
+    return util.fuse_skip_reason()
+
+
+pytestmark = [
+    pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or ""),
+    pytest.mark.uses_fuse,
+]
+
+# --- the tree each case starts from --------------------------------------------
+
+# name -> (uid, gid, mode) of MOUNT/name; hostname NAME, domainname dom-NAME.
+CANON = {
+    "rootowned": (0, 0, 0o755),
+    "delegated": (DELEGATE, DELEGATE, 0o755),
+    "private": (DELEGATE, DELEGATE, 0o700),
+}
+FILE_MODES = {"hostname": 0o644, "domainname": 0o644, "id": 0o444, "pids": 0o444}
+FILES = ("hostname", "domainname", "id", "ns", "pids")
+# README: "A valid value is 1-64 bytes of [A-Za-z0-9._-]"; one newline is stripped.
+WRITTEN = "matrixw"
+
+
+def canon_values(name):
+    return name, f"dom-{name}"
+
+
+# --- the table -----------------------------------------------------------------
+
+# "EPERM*": fs.protected_hardlinks=1 (the default) makes the kernel refuse a
+# hard link to a file the caller neither owns nor may read and write with
+# EPERM, before the directory's modes are looked at; with 0 it is EACCES.
+PROTECTED_HARDLINKS = util.read_text("/proc/sys/fs/protected_hardlinks").strip() == "1"
+
+# Comments: "R:" README's words, "K:" the kernel's own rule (it answers
+# before utsfs is asked), "silent:" README says nothing, so what a demanding
+# user of Linux tools expects. "others" is the `other` column.
+TABLE_TEXT = """
+# kind   op         root       owner      other
+
+# --- MOUNT: "dir 0755 root -- one entry per namespace; mkdir/rmdir/rename here"
+mount    stat       ok         -          ok
+mount    lstat      ok         -          ok
+mount    listdir    ok         -          ok
+mount    read       EISDIR     -          EISDIR     # K: read(2) of a directory
+mount    write      EISDIR     -          EISDIR     # K: no directory opens for writing
+mount    redirect   EISDIR     -          EISDIR
+mount    append     EISDIR     -          EISDIR
+mount    truncate   EISDIR     -          EISDIR
+mount    chmod      EPERM      -          EPERM      # R: chmod/chown of /ns; K: others
+mount    chown      EPERM      -          EPERM      #   are not the owner
+mount    chown_same EPERM      -          EPERM      # R: chown of /ns, even a no-op
+mount    utime      EPERM      -          EACCES     # R: touch; K: others may not write
+mount    mkdir      ok         -          EACCES     # R: only root creates names
+mount    rmdir      EBUSY      -          EACCES     # K: a mount point; others may
+mount    rename     EBUSY      -          EACCES     #   not write its parent (0755)
+mount    unlink     EISDIR     -          EACCES     # K
+mount    create     EPERM      -          EACCES     # R: no file, device node,
+mount    mknod      EPERM      -          EACCES     #   symlink or hard link anywhere
+mount    symlink    EPERM      -          EACCES     # R: "other symlinks" are EPERM
+mount    attach     ok         -          EACCES     # R: ln -s /proc/PID/ns/uts /ns/N
+mount    link       EPERM      -          EPERM*     # K: no hard links to directories
+mount    readlink   EINVAL     -          EINVAL     # K: not a symlink
+mount    setxattr   EOPNOTSUPP -          EACCES     # silent: no xattrs (*); K: others
+
+# --- MOUNT/NAME, 0755 (root-owned or delegated)
+dir      stat       ok         ok         ok         # st_ino: the namespace's id
+dir      lstat      ok         ok         ok
+dir      listdir    ok         ok         ok
+dir      read       EISDIR     EISDIR     EISDIR
+dir      write      EISDIR     EISDIR     EISDIR
+dir      redirect   EISDIR     EISDIR     EISDIR
+dir      append     EISDIR     EISDIR     EISDIR
+dir      truncate   EISDIR     EISDIR     EISDIR
+dir      chmod      ok         ok         EPERM      # R: chmod "(root or the owner)"
+dir      chown      ok         EPERM      EPERM      # R: chown "(root only)"
+dir      chown_same ok         ok         EPERM      # silent: a no-op chown works (**)
+dir      utime      EPERM      EPERM      EACCES     # R: touch; K: others may not write
+dir      mkdir      EPERM      EPERM      EACCES     # R: mkdir inside NAME
+dir      rmdir      ok         EACCES     EACCES     # R: only root removes and
+dir      rename     ok         EACCES     EACCES     #   renames names (/ns 0755 root)
+dir      unlink     EISDIR     EACCES     EACCES     # K: MOUNT's modes first
+dir      create     EPERM      EPERM      EACCES     # R: no file, device node,
+dir      mknod      EPERM      EPERM      EACCES     #   symlink or hard link anywhere
+dir      symlink    EPERM      EPERM      EACCES
+dir      attach     EPERM      EPERM      EACCES     # R: names are made in MOUNT only
+dir      link       EPERM      EACCES     EPERM*     # K: no hard links to directories;
+#                                                      the owner may not write MOUNT
+dir      readlink   EINVAL     EINVAL     EINVAL
+dir      setxattr   EOPNOTSUPP EOPNOTSUPP EACCES     # silent: no xattrs (*)
+
+# --- MOUNT/NAME chmodded 0700: R: "hides it from others", yet the name
+# --- stays visible; only listing and opening for reading differ from 0755.
+dir0700  stat       ok         ok         ok         # lookup in MOUNT: allowed
+dir0700  lstat      ok         ok         ok
+dir0700  listdir    ok         ok         EACCES     # K: from the modes
+dir0700  read       EISDIR     EISDIR     EACCES     # K: open needs read permission
+dir0700  write      EISDIR     EISDIR     EISDIR     # K: EISDIR before any mode check
+dir0700  redirect   EISDIR     EISDIR     EISDIR
+dir0700  append     EISDIR     EISDIR     EISDIR
+dir0700  truncate   EISDIR     EISDIR     EISDIR
+dir0700  chmod      ok         ok         EPERM
+dir0700  chown      ok         EPERM      EPERM
+dir0700  chown_same ok         ok         EPERM
+dir0700  utime      EPERM      EPERM      EACCES
+dir0700  mkdir      EPERM      EPERM      EACCES
+dir0700  rmdir      ok         EACCES     EACCES
+dir0700  rename     ok         EACCES     EACCES
+dir0700  unlink     EISDIR     EACCES     EACCES
+dir0700  create     EPERM      EPERM      EACCES
+dir0700  mknod      EPERM      EPERM      EACCES
+dir0700  symlink    EPERM      EPERM      EACCES
+dir0700  attach     EPERM      EPERM      EACCES
+dir0700  link       EPERM      EACCES     EPERM*
+dir0700  readlink   EINVAL     EINVAL     EINVAL
+dir0700  setxattr   EOPNOTSUPP EOPNOTSUPP EACCES
+
+# --- MOUNT/NAME/hostname and domainname: file 0644, the name's owner's
+value    stat       ok         ok         ok         # R: st_size = what a read gives
+value    lstat      ok         ok         ok
+value    listdir    ENOTDIR    ENOTDIR    ENOTDIR
+value    read       ok         ok         ok
+value    write      ok         ok         EACCES     # R: the owner "can write" them
+value    redirect   ok         ok         EACCES     # echo NAME > hostname
+value    append     EINVAL     EINVAL     EACCES     # R: O_APPEND writes are EINVAL
+value    truncate   ok         ok         EACCES     # R: "Truncating changes nothing"
+value    chmod      EPERM      EPERM      EPERM      # R: the attribute files "cannot
+value    chown      EPERM      EPERM      EPERM      #   be chmodded or chowned"
+value    chown_same EPERM      EPERM      EPERM
+value    utime      EPERM      EPERM      EACCES     # R: touch; K: others may not write
+value    mkdir      ENOTDIR    ENOTDIR    ENOTDIR    # K: the path goes through a file
+value    rmdir      ENOTDIR    ENOTDIR    EACCES     # K: the directory's modes first
+value    rename     EPERM      EPERM      EACCES     # R: no unlink or rename of the
+value    unlink     EPERM      EPERM      EACCES     #   files in NAME
+value    create     ENOTDIR    ENOTDIR    ENOTDIR
+value    mknod      ENOTDIR    ENOTDIR    ENOTDIR
+value    symlink    ENOTDIR    ENOTDIR    ENOTDIR
+value    attach     ENOTDIR    ENOTDIR    ENOTDIR
+value    link       EPERM      EPERM      EPERM*     # R: no hard link anywhere
+value    readlink   EINVAL     EINVAL     EINVAL
+value    setxattr   EOPNOTSUPP EOPNOTSUPP EACCES     # silent: no xattrs (*)
+
+# --- MOUNT/NAME/id: file 0444
+id       stat       ok         ok         ok
+id       lstat      ok         ok         ok
+id       listdir    ENOTDIR    ENOTDIR    ENOTDIR
+id       read       ok         ok         ok
+id       write      EACCES     EACCES     EACCES     # R: open id for writing, or
+id       redirect   EACCES     EACCES     EACCES     #   truncate it (also for root)
+id       append     EACCES     EACCES     EACCES
+id       truncate   EACCES     EACCES     EACCES
+id       chmod      EPERM      EPERM      EPERM
+id       chown      EPERM      EPERM      EPERM
+id       chown_same EPERM      EPERM      EPERM
+id       utime      EPERM      EPERM      EACCES     # K lets the owner touch: R: EPERM
+id       mkdir      ENOTDIR    ENOTDIR    ENOTDIR
+id       rmdir      ENOTDIR    ENOTDIR    EACCES
+id       rename     EPERM      EPERM      EACCES
+id       unlink     EPERM      EPERM      EACCES
+id       create     ENOTDIR    ENOTDIR    ENOTDIR
+id       mknod      ENOTDIR    ENOTDIR    ENOTDIR
+id       symlink    ENOTDIR    ENOTDIR    ENOTDIR
+id       attach     ENOTDIR    ENOTDIR    ENOTDIR
+id       link       EPERM      EPERM      EPERM*
+id       readlink   EINVAL     EINVAL     EINVAL
+id       setxattr   EOPNOTSUPP EACCES     EACCES     # K: user.* needs write permission
+
+# --- MOUNT/NAME/pids: file 0444. README names EACCES for writing id only.
+# --- silent: pids is as read-only ("read afresh", 0444), so the same as id,
+# --- as /proc's read-only files: even root cannot open it for writing.
+pids     stat       ok         ok         ok
+pids     lstat      ok         ok         ok
+pids     listdir    ENOTDIR    ENOTDIR    ENOTDIR
+pids     read       ok         ok         ok
+pids     write      EACCES     EACCES     EACCES     # silent: as for id
+pids     redirect   EACCES     EACCES     EACCES
+pids     append     EACCES     EACCES     EACCES
+pids     truncate   EACCES     EACCES     EACCES     # silent: as for id
+pids     chmod      EPERM      EPERM      EPERM
+pids     chown      EPERM      EPERM      EPERM
+pids     chown_same EPERM      EPERM      EPERM
+pids     utime      EPERM      EPERM      EACCES
+pids     mkdir      ENOTDIR    ENOTDIR    ENOTDIR
+pids     rmdir      ENOTDIR    ENOTDIR    EACCES
+pids     rename     EPERM      EPERM      EACCES
+pids     unlink     EPERM      EPERM      EACCES
+pids     create     ENOTDIR    ENOTDIR    ENOTDIR
+pids     mknod      ENOTDIR    ENOTDIR    ENOTDIR
+pids     symlink    ENOTDIR    ENOTDIR    ENOTDIR
+pids     attach     ENOTDIR    ENOTDIR    ENOTDIR
+pids     link       EPERM      EPERM      EPERM*
+pids     readlink   EINVAL     EINVAL     EINVAL
+pids     setxattr   EOPNOTSUPP EACCES     EACCES
+
+# --- MOUNT/NAME/ns: symlink -> STATE_DIR/NAME (an nsfs file). Opening,
+# --- listing and stat follow the link: the kernel answers for nsfs.
+ns       stat       ok         ok         ok         # the nsfs file: st_ino the id
+ns       lstat      ok         ok         ok         # silent: 0777, st_size (***)
+ns       listdir    ENOTDIR    ENOTDIR    ENOTDIR    # K: nsfs is no directory
+ns       read       EINVAL     EINVAL     EINVAL     # K: nsfs files cannot be read
+ns       write      EPERM      EPERM      EPERM      # K: nsfs files are immutable
+ns       redirect   EPERM      EPERM      EPERM      #   (EPERM before any mode check)
+ns       append     EPERM      EPERM      EPERM
+ns       truncate   EPERM      EPERM      EPERM
+ns       chmod      EOPNOTSUPP EOPNOTSUPP EOPNOTSUPP # K: a symlink has no mode to set
+ns       chown      EPERM      EPERM      EPERM      # R: chown of the files in NAME
+ns       chown_same EPERM      EPERM      EPERM
+ns       utime      EPERM      EPERM      EPERM      # R: touch; K lets all (0777) ask
+ns       mkdir      ENOTDIR    ENOTDIR    ENOTDIR
+ns       rmdir      ENOTDIR    ENOTDIR    EACCES
+ns       rename     EPERM      EPERM      EACCES     # R: no unlink or rename of the
+ns       unlink     EPERM      EPERM      EACCES     #   files in NAME
+ns       create     ENOTDIR    ENOTDIR    ENOTDIR
+ns       mknod      ENOTDIR    ENOTDIR    ENOTDIR
+ns       symlink    ENOTDIR    ENOTDIR    ENOTDIR
+ns       attach     ENOTDIR    ENOTDIR    ENOTDIR
+ns       link       EPERM      EPERM      EPERM*     # R: no hard link; K: others,
+#                                                      not a regular file (EPERM*)
+ns       readlink   ok         ok         ok         # R: ns -> STATE_DIR/NAME
+ns       setxattr   EPERM      EPERM      EPERM      # K: user.* only on files, dirs
+"""
+
+# (*) README is silent on extended attributes: a file system that keeps none
+#     answers EOPNOTSUPP, as FUSE does for a daemon that does not implement them.
+# (**) README says chown is "root only"; a chown to the owner and group a
+#     directory already has changes nothing, and works for its owner on any
+#     Linux file system (`chown -R alice: ~alice/x` run by alice).
+# (***) README does not give the link's attributes: as every Linux symlink,
+#     mode 0777 and st_size the length of the target (POSIX).
+
+OPS = ("stat", "lstat", "listdir", "read", "write", "redirect", "append", "truncate",
+       "chmod", "chown", "chown_same", "utime",
+       "mkdir", "rmdir", "rename", "unlink", "create", "mknod", "symlink", "attach",
+       "link", "readlink", "setxattr")
+ROLES = ("root", "owner", "other")
+
+
+def parse_table(text):
+    table = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].split()
+        if not line:
+            continue
+        kind, op, *outcomes = line
+        assert op in OPS and len(outcomes) == len(ROLES), line
+        assert (kind, op) not in table, f"two rows for {kind} {op}"
+        table[kind, op] = dict(zip(ROLES, outcomes))
+    kinds = {kind for kind, _ in table}
+    missing = {(k, op) for k in kinds for op in OPS} - set(table)
+    assert not missing, f"no row for {sorted(missing)}"
+    return table
+
+
+TABLE = parse_table(TABLE_TEXT)
+
+
+def outcome(token) -> Optional[int]:
+    """None for success, else the errno."""
+    if token == "ok":
+        return None
+    if token == "EPERM*":
+        return errno.EPERM if PROTECTED_HARDLINKS else errno.EACCES
+    return getattr(errno, token)
+
+
+# --- the matrix --------------------------------------------------------------------
+
+class Node(NamedTuple):
+    id: str
+    kind: str
+    name: Optional[str] = None      # the namespace directory, None for MOUNT
+    file: Optional[str] = None      # the file in it, None for the directory
+
+
+NODES = [Node("mount", "mount")]
+for _name, (_uid, _gid, _mode) in CANON.items():
+    NODES.append(Node(_name, "dir0700" if _mode == 0o700 else "dir", _name))
+for _name in CANON:
+    for _file in FILES:
+        NODES.append(Node(f"{_name}.{_file}",
+                          "value" if _file in ("hostname", "domainname") else _file,
+                          _name, _file))
+
+ACTORS = {"root": 0, "delegate": DELEGATE, "nobody": NOBODY}
+
+
+class Case(NamedTuple):
+    actor: str
+    node: Node
+    op: str
+    expect: Optional[int]   # None: success
+
+    @property
+    def id(self):
+        return f"{self.actor}-{self.node.id}-{self.op}"
+
+
+def role(actor, node):
+    if actor == "root":
+        return "root"
+    if node.name is not None and ACTORS[actor] == CANON[node.name][0]:
+        return "owner"
+    return "other"
+
+
+def expectation(actor, node, op):
+    r = role(actor, node)
+    if node.file is not None and r == "other" and CANON[node.name][2] & 0o001 == 0:
+        # The path walk needs search permission on MOUNT/NAME, which 0700 denies.
+        return errno.EACCES
+    token = TABLE[node.kind, op][r]
+    assert token != "-", (actor, node, op)
+    return outcome(token)
+
+
+# Cases whose outcome differs from the table: id pattern (fnmatch) -> reason,
+# "README says X, utsfs does Y". Each is xfail(strict): it fails the run once
+# utsfs is fixed, so the entry goes. (None as of commit 0f35dc8: every case
+# of the table holds.)
+XFAIL = {}
+
+
+def cases():
+    params = []
+    for actor in ACTORS:
+        for node in NODES:
+            for op in OPS:
+                case = Case(actor, node, op, expectation(actor, node, op))
+                reasons = [r for pattern, r in XFAIL.items()
+                           if fnmatch.fnmatchcase(case.id, pattern)]
+                marks = [pytest.mark.xfail(strict=True, reason=reasons[0])] if reasons else []
+                params.append(pytest.param(case, id=case.id, marks=marks))
+    return params
+
+
+# --- acting as a user: one long-lived helper process per actor ------------------
+
+_AGENT = r'''
+import ctypes, json, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD, AT_SYMLINK_NOFOLLOW, SYS_fchmodat2 = -100, 0x100, 452
+
+def attrs(st):
+    return [st.st_mode, st.st_uid, st.st_gid, st.st_ino, st.st_size]
+
+def read(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 65536).decode()
+    finally:
+        os.close(fd)
+
+def write(path, data):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        return os.write(fd, data.encode())
+    finally:
+        os.close(fd)
+
+def redirect(path, data):
+    # sh: echo VALUE > path
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        return os.write(fd, data.encode())
+    finally:
+        os.close(fd)
+
+def append(path, data):
+    # sh: echo VALUE >> path
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        return os.write(fd, data.encode())
+    finally:
+        os.close(fd)
+
+def truncate(path):
+    os.close(os.open(path, os.O_WRONLY | os.O_TRUNC))
+
+def chmod(path, mode, nofollow):
+    if not nofollow:
+        return os.chmod(path, mode)
+    # fchmodat2 (Linux 6.6): the mode of the link itself, not its target's.
+    if libc.syscall(SYS_fchmodat2, AT_FDCWD, os.fsencode(path), mode,
+                    AT_SYMLINK_NOFOLLOW) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e), path)
+
+def create(path):
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+
+OPS = {
+    "stat": lambda p: attrs(os.stat(p)),
+    "lstat": lambda p: attrs(os.lstat(p)),
+    "listdir": lambda p: sorted(os.listdir(p)),
+    "read": read, "write": write, "redirect": redirect, "append": append,
+    "truncate": truncate, "chmod": chmod,
+    "chown": lambda p, u, g: os.chown(p, u, g, follow_symlinks=False),
+    "chown_same": lambda p, u, g: os.chown(p, u, g, follow_symlinks=False),
+    "utime": lambda p: os.utime(p, follow_symlinks=False),
+    "mkdir": lambda p: os.mkdir(p, 0o755),
+    "rmdir": os.rmdir, "rename": os.rename, "unlink": os.unlink,
+    "create": create, "mknod": lambda p: os.mkfifo(p, 0o644),
+    "symlink": os.symlink,
+    "link": lambda a, b: os.link(a, b, follow_symlinks=False),
+    "readlink": os.readlink,
+    "setxattr": lambda p: os.setxattr(p, "user.x", b"1", follow_symlinks=False),
+}
+while True:
+    line = sys.stdin.readline()
+    if not line:
+        break
+    op, args = json.loads(line)
+    try:
+        out = {"ok": OPS[op](*args)}
+    except OSError as e:
+        out = {"errno": e.errno}
+    except Exception as e:
+        out = {"exception": repr(e)}
+    sys.stdout.write(json.dumps(out) + "\n")
+    sys.stdout.flush()
+'''
+
+
+class Agent:
+    """A python3 running as uid:uid (setpriv, no supplementary groups, cwd /)
+    that does one file operation per request and answers with its result or errno."""
+
+    def __init__(self, uid):
+        argv = ["/usr/bin/python3", "-I", "-S", "-c", _AGENT]
+        if uid != 0:
+            argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"] + argv
+        self.uid = uid
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, cwd="/")
+
+    def do(self, op, *args):
+        """("ok", result) or ("errno", n)."""
+        args = [os.fspath(a) if isinstance(a, os.PathLike) else a for a in args]
+        self.proc.stdin.write(json.dumps([op, args]) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, f"the uid {self.uid} helper exited ({self.proc.poll()})"
+        out = json.loads(line)
+        assert "exception" not in out, out["exception"]
+        return ("ok", out["ok"]) if "ok" in out else ("errno", out["errno"])
+
+    def close(self):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            util.kill_and_wait(self.proc)
+        self.proc.stdout.close()
+
+
+# --- the world: one daemon, its tree, and what it looks like -------------------
+
+def _values():
+    return (util.read_text("/proc/sys/kernel/hostname").rstrip("\n"),
+            util.read_text("/proc/sys/kernel/domainname").rstrip("\n"))
+
+
+def conf_entry(ident, uid, gid, mode):
+    return {"id": str(ident), "uid": str(uid), "gid": str(gid), "mode": f"{mode:04o}"}
+
+
+class World:
+    def __init__(self, fs: Utsfs, helper):
+        self.fs = fs
+        self.helper = helper
+        self.helper_ns = f"/proc/{helper.pid}/ns/uts"
+        self.helper_id = os.stat(self.helper_ns).st_ino
+        self.helper_values = util.in_namespace(self.helper_ns, _values)
+        self.agents = {actor: Agent(uid) for actor, uid in ACTORS.items()}
+        # The snapshot the last case ended with, taken after its operation.
+        self.last = None
+
+    def close(self):
+        for agent in self.agents.values():
+            agent.close()
+
+    # --- looking, with root's eyes and from inside the namespaces ---
+
+    def snapshot(self):
+        fs = self.fs
+        tree = sorted(os.listdir(fs.mnt))
+        names = {}
+        for name in tree:
+            d = fs.path(name)
+            st = os.lstat(d)
+            files = {}
+            for f in sorted(os.listdir(d)):
+                fst = os.lstat(d / f)
+                files[f] = (fst.st_uid, fst.st_gid, fst.st_mode)
+            nsfile = fs.state / name
+            host, dom = util.in_namespace(nsfile, _values)
+            names[name] = {"id": util.nsfs_id(nsfile),
+                           "dir": (st.st_uid, st.st_gid, st.st_mode, st.st_ino),
+                           "files": files, "ns": os.readlink(d / "ns"),
+                           "hostname": host, "domainname": dom}
+        mst = os.lstat(fs.mnt)
+        return {"mount": (mst.st_uid, mst.st_gid, mst.st_mode), "tree": tree,
+                "state": sorted(os.listdir(fs.state)), "mounts": fs.nsfs_mounts(),
+                "names": names, "conf": util.conf_groups(fs.state)}
+
+    @staticmethod
+    def canonical(snap) -> bool:
+        if snap["tree"] != sorted(CANON) or snap["mount"] != (0, 0, stat.S_IFDIR | 0o755):
+            return False
+        for name, (uid, gid, mode) in CANON.items():
+            e = snap["names"][name]
+            if (e["dir"][:3] != (uid, gid, stat.S_IFDIR | mode)
+                    or (e["hostname"], e["domainname"]) != canon_values(name)
+                    or any(f[:2] != (uid, gid) for f in e["files"].values())):
+                return False
+        return True
+
+    # --- putting the tree back ---
+
+    def reset(self):
+        """The tree as CANON says; returns its snapshot."""
+        # The previous case's last look, when it ended there: nothing else
+        # touches the tree between cases.
+        snap, self.last = self.last, None
+        if snap is None:
+            snap = self.snapshot()
+        if self.canonical(snap):
+            return snap
+        fs = self.fs
+        for extra in sorted(set(snap["tree"]) - set(CANON)):
+            base = extra[:-len("-moved")] if extra.endswith("-moved") else None
+            if base in CANON and base not in snap["tree"]:
+                os.rename(fs.path(extra), fs.path(base))
+            else:
+                os.rmdir(fs.path(extra))
+        for name, (uid, gid, mode) in CANON.items():
+            path = fs.path(name)
+            if not path.exists():
+                os.mkdir(path)
+            st = os.lstat(path)
+            if (st.st_uid, st.st_gid) != (uid, gid):
+                os.chown(path, uid, gid)
+            if stat.S_IMODE(st.st_mode) != mode:
+                os.chmod(path, mode)
+            host, dom = canon_values(name)
+            if util.in_namespace(fs.state / name, _values) != (host, dom):
+                fs.write(name, "hostname", f"{host}\n".encode())
+                fs.write(name, "domainname", f"{dom}\n".encode())
+        snap = self.snapshot()
+        assert self.canonical(snap), f"could not put the tree back: {snap}"
+        return snap
+
+    # --- a case's paths and arguments ---
+
+    def path(self, node):
+        if node.name is None:
+            return self.fs.mnt
+        if node.file is None:
+            return self.fs.path(node.name)
+        return self.fs.path(node.name, node.file)
+
+    def args(self, case):
+        node, op, p = case.node, case.op, self.path(case.node)
+        if op in ("write", "redirect", "append"):
+            return p, f"{WRITTEN}\n"
+        if op == "chmod":
+            if node.file == "ns":
+                return p, 0o700, True
+            return p, {"mount": 0o777, "dir": 0o750, "dir0700": 0o750}.get(node.kind, 0o666), False
+        if op == "chown":
+            to = DELEGATE if case.actor == "nobody" else NOBODY
+            return p, to, to
+        if op == "chown_same":
+            uid, gid, _ = CANON[node.name] if node.name else (0, 0, 0)
+            return p, uid, gid
+        if op in ("mkdir", "create", "mknod"):
+            return (p / "new",)
+        if op == "symlink":
+            return "/dev/null", p / "new"
+        if op == "attach":
+            return self.helper_ns, p / "new"
+        if op == "rename":
+            if node.name is None:
+                return p, self.fs.root / "mnt-moved"
+            if node.file is None:
+                return p, self.fs.path(f"{node.name}-moved")
+            return p, p.parent / "moved"
+        if op == "link":
+            return p, (self.fs.mnt if node.file is None else p.parent) / "linked"
+        return (p,)
+
+    # --- what a successful case returns and leaves ---
+
+    def file_content(self, before, name, f):
+        e = before["names"][name]
+        if f in ("hostname", "domainname"):
+            return f"{e[f]}\n"
+        if f == "id":
+            return f"{e['id']}\n"
+        assert f == "pids"
+        return ""  # nothing runs in these namespaces
+
+    def attrs(self, before, node, follow):
+        """What stat (follow) or lstat returns: {field: value} to compare."""
+        if node.name is None:
+            return {"mode": stat.S_IFDIR | 0o755, "uid": 0, "gid": 0}
+        uid, gid, mode = CANON[node.name]
+        ident = before["names"][node.name]["id"]
+        if node.file is None:
+            return {"mode": stat.S_IFDIR | mode, "uid": uid, "gid": gid, "ino": ident}
+        if node.file == "ns":
+            nsfile = self.fs.state / node.name
+            if follow:
+                st = os.stat(nsfile)
+                return {"mode": st.st_mode, "uid": st.st_uid, "gid": st.st_gid, "ino": ident}
+            return {"mode": stat.S_IFLNK | 0o777, "uid": uid, "gid": gid,
+                    "size": len(os.fsencode(nsfile))}
+        size = len(self.file_content(before, node.name, node.file).encode())
+        return {"mode": stat.S_IFREG | FILE_MODES[node.file], "uid": uid, "gid": gid,
+                "size": size}
+
+    def check_result(self, case, result, before):
+        node, op = case.node, case.op
+        if op in ("stat", "lstat"):
+            got = dict(zip(("mode", "uid", "gid", "ino", "size"), result))
+            want = self.attrs(before, node, follow=op == "stat")
+            assert {k: got[k] for k in want} == want
+        elif op == "listdir":
+            assert result == (sorted(CANON) if node.name is None else sorted(FILES))
+        elif op == "read":
+            assert result == self.file_content(before, node.name, node.file)
+        elif op == "readlink":
+            assert result == str(self.fs.state / node.name)
+        elif op in ("write", "redirect"):
+            assert result == len(WRITTEN) + 1
+
+    def effect(self, case, before, after):
+        """The snapshot a successful case must leave."""
+        want = copy.deepcopy(before)
+        node, op, fs = case.node, case.op, self.fs
+        name = node.name
+        group = util.group_name(name) if name else None
+
+        def add_name(new, ident, values):
+            template = before["names"]["rootowned"]
+            want["tree"] = sorted(want["tree"] + [new])
+            want["state"] = sorted(want["state"] + [new])
+            want["mounts"] = sorted(want["mounts"] + [str(fs.state / new)])
+            want["names"][new] = {
+                "id": ident, "dir": (0, 0, stat.S_IFDIR | 0o755, ident),
+                "files": copy.deepcopy(template["files"]), "ns": str(fs.state / new),
+                "hostname": values[0], "domainname": values[1]}
+
+        if op in ("write", "redirect"):
+            want["names"][name][node.file] = WRITTEN
+        elif op in ("chmod", "chown"):
+            e = want["names"][name]
+            uid, gid, mode, ino = e["dir"]
+            if op == "chmod":
+                mode = stat.S_IFDIR | self.args(case)[1]
+            else:
+                uid = gid = self.args(case)[1]
+                e["files"] = {f: (uid, gid, m) for f, (_, _, m) in e["files"].items()}
+            e["dir"] = (uid, gid, mode, ino)
+            want["conf"][group] = conf_entry(e["id"], uid, gid, stat.S_IMODE(mode))
+        elif op == "rmdir":
+            for key in ("tree", "state"):
+                want[key].remove(name)
+            want["mounts"].remove(str(fs.state / name))
+            del want["names"][name]
+            want["conf"].pop(group, None)
+        elif op == "rename":
+            new = f"{name}-moved"
+            for key in ("tree", "state"):
+                want[key] = sorted([new if n == name else n for n in want[key]])
+            want["mounts"] = sorted(str(fs.state / new) if m == str(fs.state / name) else m
+                                    for m in want["mounts"])
+            want["names"][new] = want["names"].pop(name)
+            want["names"][new]["ns"] = str(fs.state / new)
+            if group in want["conf"]:
+                want["conf"][util.group_name(new)] = want["conf"].pop(group)
+        elif op == "mkdir":
+            ident = after["names"].get("new", {}).get("id")
+            assert ident not in [e["id"] for e in before["names"].values()], \
+                "mkdir reused a namespace"
+            add_name("new", ident, ("new", util.host_names()[1].rstrip("\n")))
+        elif op == "attach":
+            add_name("new", self.helper_id, self.helper_values)
+        return want
+
+
+@pytest.fixture(scope="module")
+def world():
+    root = Path(tempfile.mkdtemp(prefix="utsfs-matrix-", dir="/tmp"))
+    # Other users must be able to reach the mount.
+    os.chmod(root, 0o755)
+    fs = Utsfs(root)
+    w = None
+    try:
+        fs.start()
+        # Armed again around each case (below): the module outlives one watchdog period.
+        fs._disarm_watchdog()
+        # A process in a UTS namespace of its own, for the attach cases.
+        helper = fs.spawn(["unshare", "--uts", "sleep", "infinity"])
+        util.settled(lambda: os.readlink(f"/proc/{helper.pid}/ns/uts") != fs.host_uts
+                     and os.readlink(f"/proc/{helper.pid}/exe").endswith("sleep"),
+                     "the attach helper is in its own UTS namespace")
+        w = World(fs, helper)
+        w.reset()
+        yield w
+    finally:
+        if w is not None:
+            w.close()
+        fs.teardown()
+
+
+@pytest.fixture
+def watched(world):
+    """The daemon is killed when one case hangs on a FUSE request."""
+    world.fs._arm_watchdog()
+    try:
+        yield world
+    finally:
+        world.fs._disarm_watchdog()
+
+
+@pytest.mark.parametrize("case", cases())
+def test_access(watched, case):
+    """One (actor, node, operation): the table's outcome, and exactly its effect."""
+    world = watched
+    before = world.reset()
+    got = world.agents[case.actor].do("symlink" if case.op == "attach" else case.op,
+                                      *world.args(case))
+    after = world.snapshot()
+    world.last = copy.deepcopy(after)
+    if case.expect is None:
+        assert got[0] == "ok", (f"{case.id}: failed with "
+                                f"{errno.errorcode.get(got[1], got[1])}, want success")
+        world.check_result(case, got[1], before)
+        assert after == world.effect(case, before, after)
+    else:
+        want = errno.errorcode[case.expect]
+        assert got[0] == "errno", f"{case.id}: succeeded ({got[1]!r}), want {want}"
+        assert errno.errorcode.get(got[1], got[1]) == want, \
+            f"{case.id}: failed with {errno.errorcode.get(got[1], got[1])}, want {want}"
+        assert after == before, f"{case.id}: refused, yet something changed"
