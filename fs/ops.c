@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* The FUSE operations table, connection set-up, and the requests utsfs refuses. */
+#include "attrs.h"
 #include "daemon.h"
 #include "ops.h"
 #include "stat.h"
@@ -62,10 +63,19 @@ static void utsfs_link(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
 	fuse_reply_err(req, EPERM);
 }
 
-static void utsfs_unlink(fuse_req_t req, fuse_ino_t parent G_GNUC_UNUSED,
-			 const char *name G_GNUC_UNUSED)
+/*
+ * `rm -r`, `find -delete` and file managers remove a directory's files
+ * before the directory. So for root, who may remove the name, unlinking a
+ * file of a namespace directory succeeds and changes nothing: the kernel
+ * drops its dentry, and the next lookup finds the file again. Anyone else
+ * gets EPERM, as for every other file in the tree.
+ */
+static void utsfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, EPERM);
+	size_t row;
+	bool ours = parent != FUSE_ROOT_ID && attr_by_name(name, &row);
+
+	fuse_reply_err(req, ours && fuse_req_ctx(req)->uid == 0 ? 0 : EPERM);
 }
 
 const struct fuse_lowlevel_ops utsfs_ops = {

@@ -196,33 +196,25 @@ void record_stop(struct record *rec)
 	rec->thread = NULL;
 }
 
-/* Set a value kept in the record, when it is one the kernel would take. */
-static void restore_field(struct utsfs *fs, int ns_fd, enum nsops_field field,
-			  const char *value)
-{
-	if (value && nsops_value_is_valid(value, strlen(value)))
-		nsops_set(fs->host_fd, ns_fd, field, value, strlen(value));
-}
-
 static int restore_name(struct utsfs *fs, GKeyFile *kf, const char *group, const char *name)
 {
 	g_autofree char *host = g_key_file_get_string(kf, group, "hostname", NULL);
 	g_autofree char *domain = g_key_file_get_string(kf, group, "domainname", NULL);
+	const char *values[2] = { [NSOPS_HOSTNAME] = host, [NSOPS_DOMAINNAME] = domain };
 	struct ns_meta m;
 	uint64_t id;
 	int r = meta_forget(&fs->meta, name);
 
 	meta_from_group(kf, group, &m);
-
 	if (r == 0)
 		r = nsops_create(fs->host_fd, fs->state.path, name, NULL, &id);
 	if (r < 0)
 		return r;
 	nsops_autofd int fd = nsops_statedir_open_ns(&fs->state, name, id, NULL);
-	if (fd >= 0) {
-		restore_field(fs, fd, NSOPS_HOSTNAME, host);
-		restore_field(fs, fd, NSOPS_DOMAINNAME, domain);
-	}
+	/* Each value kept in the record, when it is one the kernel would take. */
+	for (int f = NSOPS_HOSTNAME; fd >= 0 && f <= NSOPS_DOMAINNAME; f++)
+		if (values[f] && nsops_value_is_valid(values[f], strlen(values[f])))
+			nsops_set(fs->host_fd, fd, f, values[f], strlen(values[f]));
 	if (m.uid != 0 || m.gid != 0 || (m.mode & 07777) != 0755)
 		r = meta_change(&fs->meta, name, id, &m, META_UID | META_GID | META_MODE);
 	return r;

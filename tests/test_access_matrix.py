@@ -202,8 +202,9 @@ value    chown_same EPERM      EPERM      EPERM
 value    utime      EPERM      EPERM      EACCES     # R: touch; K: others may not write
 value    mkdir      ENOTDIR    ENOTDIR    ENOTDIR    # K: the path goes through a file
 value    rmdir      ENOTDIR    ENOTDIR    EACCES     # K: the directory's modes first
-value    rename     EPERM      EPERM      EACCES     # R: no unlink or rename of the
-value    unlink     EPERM      EPERM      EACCES     #   files in NAME
+value    rename     EPERM      EPERM      EACCES     # R: no rename of the files in NAME
+value    unlink     ok         EPERM      EACCES     # R: root's unlink succeeds, changes
+                                                     #   nothing (rm -r); others EPERM
 value    create     ENOTDIR    ENOTDIR    ENOTDIR
 value    mknod      ENOTDIR    ENOTDIR    ENOTDIR
 value    symlink    ENOTDIR    ENOTDIR    ENOTDIR
@@ -228,7 +229,7 @@ id       utime      EPERM      EPERM      EACCES     # K lets the owner touch: R
 id       mkdir      ENOTDIR    ENOTDIR    ENOTDIR
 id       rmdir      ENOTDIR    ENOTDIR    EACCES
 id       rename     EPERM      EPERM      EACCES
-id       unlink     EPERM      EPERM      EACCES
+id       unlink     ok         EPERM      EACCES
 id       create     ENOTDIR    ENOTDIR    ENOTDIR
 id       mknod      ENOTDIR    ENOTDIR    ENOTDIR
 id       symlink    ENOTDIR    ENOTDIR    ENOTDIR
@@ -255,7 +256,7 @@ pids     utime      EPERM      EPERM      EACCES
 pids     mkdir      ENOTDIR    ENOTDIR    ENOTDIR
 pids     rmdir      ENOTDIR    ENOTDIR    EACCES
 pids     rename     EPERM      EPERM      EACCES
-pids     unlink     EPERM      EPERM      EACCES
+pids     unlink     ok         EPERM      EACCES
 pids     create     ENOTDIR    ENOTDIR    ENOTDIR
 pids     mknod      ENOTDIR    ENOTDIR    ENOTDIR
 pids     symlink    ENOTDIR    ENOTDIR    ENOTDIR
@@ -280,8 +281,8 @@ ns       chown_same EPERM      EPERM      EPERM
 ns       utime      EPERM      EPERM      EPERM      # R: touch; K lets all (0777) ask
 ns       mkdir      ENOTDIR    ENOTDIR    ENOTDIR
 ns       rmdir      ENOTDIR    ENOTDIR    EACCES
-ns       rename     EPERM      EPERM      EACCES     # R: no unlink or rename of the
-ns       unlink     EPERM      EPERM      EACCES     #   files in NAME
+ns       rename     EPERM      EPERM      EACCES     # R: no rename of the files in NAME
+ns       unlink     ok         EPERM      EACCES     # R: as for the other files
 ns       create     ENOTDIR    ENOTDIR    ENOTDIR
 ns       mknod      ENOTDIR    ENOTDIR    ENOTDIR
 ns       symlink    ENOTDIR    ENOTDIR    ENOTDIR

@@ -322,7 +322,7 @@ def lstat(path):
 
 OPS = {"listdir": lambda p: sorted(os.listdir(p)), "read": read, "write": write,
        "lstat": lstat, "readlink": os.readlink, "mkdir": os.mkdir, "rmdir": os.rmdir,
-       "rename": os.rename, "chmod": os.chmod, "chown": os.chown}
+       "rename": os.rename, "chmod": os.chmod, "chown": os.chown, "unlink": os.unlink}
 op, args = sys.argv[1], json.loads(sys.argv[2])
 try:
     result = OPS[op](*args)
@@ -337,7 +337,7 @@ def as_user(uid: int, op: str, *args, gid: Optional[int] = None):
     """Do one file operation as uid:gid (setpriv, no supplementary groups).
 
     op is listdir, read, write (path, text; O_TRUNC), lstat ([mode, uid, gid,
-    ino]), readlink, mkdir, rmdir, rename, chmod or chown. Returns what it
+    ino]), readlink, mkdir, rmdir, rename, chmod, chown or unlink. Returns what it
     returned, or raises the OSError it failed with (errno preserved).
     """
     import json

@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Removing a namespace with the tools people use: rm -r, rm -rf, find
+-delete, shutil.rmtree, gio remove. They delete a directory's files before the
+directory; for root that unlink succeeds and changes nothing, so they all end
+as rmdir does. A lone `rm NAME/hostname` changes nothing either."""
+
+import ctypes
+import os
+import shutil
+import struct
+
+import pytest
+
+import util
+from util import q, sh
+
+ATTRS = ["domainname", "hostname", "id", "ns", "pids"]
+# gio on local files only, with no session bus or gvfs of the real user's.
+LOCAL_GIO = {**{k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "DBUS_"))},
+             "GIO_USE_VFS": "local", "LC_ALL": "C"}
+
+TOOLS = {
+    "rm -r": lambda p: sh(f"rm -r {q(p)}"),
+    "rm -rf": lambda p: sh(f"rm -rf {q(p)}"),
+    "find -delete": lambda p: sh(f"find {q(p)} -delete"),
+    "shutil.rmtree": shutil.rmtree,
+    "gio remove": lambda p: util.run(["gio", "remove", p], env=LOCAL_GIO),
+}
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_a_tool_that_deletes_children_first_removes_the_name(utsfs, tool):
+    if tool == "gio remove" and shutil.which("gio") is None:
+        pytest.skip("needs gio (package libglib2.0-bin)")
+    utsfs.mkdir("db")
+    utsfs.mkdir("keep")
+    os.listdir(utsfs.path("db"))  # the kernel has the files' entries
+    TOOLS[tool](utsfs.path("db"))
+    assert utsfs.names() == ["keep"]
+    assert utsfs.state_names() == ["keep"]
+    assert utsfs.nsfs_mounts() == [str(utsfs.state / "keep")]
+    assert util.state_problems(utsfs.mnt, utsfs.state) == []
+
+
+def test_a_lone_rm_of_a_file_changes_nothing(utsfs):
+    utsfs.mkdir("db")
+    utsfs.write("db", "hostname", b"db01\n")
+    for attr in ATTRS:
+        sh(f"rm -f {q(utsfs.path('db', attr))}")
+        # The dentry went; the next lookup finds the file again.
+        assert os.path.lexists(utsfs.path("db", attr)), attr
+    assert sorted(os.listdir(utsfs.path("db"))) == ATTRS
+    assert utsfs.read("db", "hostname") == "db01\n"
+    assert util.inside(utsfs.state / "db") == "db01"
+    assert utsfs.names() == ["db"]
+
+
+def test_rm_r_by_anyone_but_root_removes_nothing(utsfs):
+    utsfs.mkdir("mine")
+    os.chown(utsfs.path("mine"), util.DELEGATE, util.DELEGATE)
+    res = sh(f"setpriv --reuid={util.DELEGATE} --regid={util.DELEGATE} --clear-groups "
+             f"rm -rf {q(utsfs.path('mine'))}", check=False)
+    assert res.returncode != 0
+    assert "Operation not permitted" in res.stderr
+    assert sorted(os.listdir(utsfs.path("mine"))) == ATTRS
+    assert utsfs.names() == ["mine"]
+
+
+@pytest.mark.parametrize("tool", [
+    "cp --remove-destination {src} {dst}", "install -m 0644 {src} {dst}", "ln -sf {src} {dst}",
+    "sed -i s/db/xx/ {dst}"])
+def test_tools_that_unlink_then_create_fail_and_change_nothing(utsfs, tool):
+    """README lists them: the unlink succeeds, the create that follows (or
+    the temporary file to rename over it) is EPERM."""
+    utsfs.mkdir("db")
+    src = utsfs.root / "value"
+    src.write_text("other\n")
+    res = sh(tool.format(src=q(src), dst=q(utsfs.path("db", "hostname"))), check=False)
+    assert res.returncode != 0
+    assert utsfs.read("db", "hostname") == "db\n"
+    assert sorted(os.listdir(utsfs.path("db"))) == ATTRS
+
+
+@pytest.mark.parametrize("tool", ["cp", "gio copy"])
+def test_tools_that_copy_in_place_set_the_value(utsfs, tool):
+    if tool.startswith("gio") and shutil.which("gio") is None:
+        pytest.skip("needs gio (package libglib2.0-bin)")
+    utsfs.mkdir("db")
+    src = utsfs.root / "value"
+    src.write_text("copied\n")
+    util.run(tool.split() + [src, utsfs.path("db", "hostname")], env=LOCAL_GIO)
+    assert utsfs.read("db", "hostname") == "copied\n"
+
+
+IN_DELETE_SELF = 0x400
+IN_IGNORED = 0x8000
+
+
+def test_inotify_watchers_of_a_removed_file_get_delete_self(utsfs):
+    """README: an unlink that succeeds ends inotify watches on the file."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    utsfs.mkdir("db")
+    ifd = libc.inotify_init1(os.O_NONBLOCK)
+    assert ifd >= 0
+    try:
+        assert libc.inotify_add_watch(ifd, os.fsencode(utsfs.path("db", "hostname")),
+                                      IN_DELETE_SELF) >= 0
+        os.unlink(utsfs.path("db", "hostname"))
+        data = os.read(ifd, 4096)
+        masks = [struct.unpack_from("iIII", data, off)[1]
+                 for off in range(0, len(data), 16)
+                 if off + 16 <= len(data)]
+        assert masks and masks[0] & IN_DELETE_SELF, masks
+    finally:
+        os.close(ifd)
+    assert utsfs.read("db", "hostname") == "db\n"
