@@ -277,3 +277,25 @@ def test_mc_lists_namespaces_and_their_files_and_views_a_hostname(utsfs, screen)
     lines = viewed.splitlines()
     assert lines[0].strip().startswith(f"{here}/hostname"), lines[0]
     assert lines[1].strip() == "web01.example"
+
+
+def test_mc_f8_deletes_a_namespace_with_its_files(utsfs, screen):
+    """F8 on a namespace directory: mc asks, deletes the files, then the
+    directory; the name is gone, with no error dialog left open."""
+    utsfs.mkdir("db")
+    utsfs.mkdir("keep")
+    screen.start(utsfs.root, ["mc", "-u", utsfs.mnt])
+    screen.wait_for(lambda s: {"db", "keep"} <= entries(s), "the namespaces db and keep")
+    screen.keys("C-s", "db")
+    screen.keys("F8")
+    screen.wait_for(lambda s: "Delete directory" in s, "the delete question")
+    screen.keys("Enter")
+    # A directory that is not empty: mc asks again before deleting recursively.
+    asked = screen.wait_for(lambda s: "recursively" in s or "db" not in entries(s),
+                            "the recursive question, or db gone")
+    if "recursively" in asked:
+        screen.keys("Enter")
+    shown = screen.wait_for(lambda s: "db" not in entries(s), "db gone from the panel")
+    assert "rror" not in shown and "cannot" not in shown.lower(), shown
+    assert utsfs.names() == ["keep"]
+    assert utsfs.state_names() == ["keep"]
