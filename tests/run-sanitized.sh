@@ -3,7 +3,7 @@
 # The whole test suite against an AddressSanitizer + UBSan build (build-asan/).
 set -eu
 cd "$(dirname "$0")/.."
-contrib/install-deps.sh
+tests/install-test-deps.sh
 [ -f build-asan/build.ninja ] ||
 	meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
 ninja -C build-asan
