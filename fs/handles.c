@@ -1,11 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Open file and directory handles, so the ones the kernel never releases are freed at exit. */
+/* Open handles, freed at exit when the kernel's release (it is asynchronous) never came. */
 #include "handles.h"
 
-/*
- * The kernel sends release asynchronously: a daemon unmounted right after
- * a close can exit before the release arrives, and would leak the handle.
- */
 void handles_init(struct handles *h)
 {
 	g_mutex_init(&h->lock);

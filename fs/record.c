@@ -248,6 +248,9 @@ int record_restore(struct utsfs *fs, const char *path)
 		fprintf(stderr, "utsfs: cannot read the record %s: %s\n", full, error->message);
 		return -EINVAL;
 	}
+	/* Written anew: one an older utsfs left readable to all becomes 0600. */
+	if (r == 0)
+		nsops_file_write(full, text, strlen(text));
 	g_mutex_init(&fs->record.lock);
 	g_mutex_init(&fs->record.thread_lock);
 	g_cond_init(&fs->record.thread_cond);

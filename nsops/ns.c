@@ -95,8 +95,9 @@ int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id, stru
 static int create_name_file(const char *path)
 {
 	g_autofree char *dir = g_path_get_dirname(path);
+	g_autofree char *tmp = NULL;
 	nsops_autofd int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0);
-	bool named = fd < 0;
+	bool named = fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR);
 
 	/*
 	 * Marked before it has a name (linkat fails with EEXIST as O_EXCL
@@ -109,7 +110,11 @@ static int create_name_file(const char *path)
 	if (fd < 0)
 		return -errno;
 	fsetxattr(fd, PLACEHOLDER_XATTR, "1", 1, 0);
-	return named || linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0 ? 0 : -errno;
+	if (named)
+		return 0;
+	/* Through /proc: linkat's AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH before Linux 6.10. */
+	tmp = g_strdup_printf("/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, tmp, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 }
 
 int nsops_create(int host_fd, const char *dir, const char *name,

@@ -18,11 +18,6 @@ bool nsops_name_is_valid(const char *name, size_t len)
 	return true;
 }
 
-static bool value_char_is_valid(char c)
-{
-	return g_ascii_isalnum(c) || c == '.' || c == '_' || c == '-';
-}
-
 bool nsops_value_is_valid(const char *value, size_t len)
 {
 	if (len == 0 || len > NSOPS_VALUE_MAX)
@@ -30,7 +25,8 @@ bool nsops_value_is_valid(const char *value, size_t len)
 	if (value[0] == '.' || value[0] == '-')
 		return false;
 	for (size_t i = 0; i < len; i++)
-		if (!value_char_is_valid(value[i]))
+		if (!g_ascii_isalnum(value[i]) && value[i] != '.' && value[i] != '_' &&
+		    value[i] != '-')
 			return false;
 	return true;
 }

@@ -70,8 +70,9 @@ def test_rm_r_by_anyone_but_root_removes_nothing(utsfs):
     "cp --remove-destination {src} {dst}", "install -m 0644 {src} {dst}", "ln -sf {src} {dst}",
     "sed -i s/db/xx/ {dst}"])
 def test_tools_that_unlink_then_create_fail_and_change_nothing(utsfs, tool):
-    """README lists them: the unlink succeeds, the create that follows (or
-    the temporary file to rename over it) is EPERM."""
+    """README lists them: after the unlink the file is back at once, so the
+    create that follows is EEXIST; a temporary file to rename over it is
+    EPERM."""
     utsfs.mkdir("db")
     src = utsfs.root / "value"
     src.write_text("other\n")
@@ -111,6 +112,7 @@ def test_inotify_watchers_of_a_removed_file_get_delete_self(utsfs):
                  for off in range(0, len(data), 16)
                  if off + 16 <= len(data)]
         assert masks and masks[0] & IN_DELETE_SELF, masks
+        assert any(m & IN_IGNORED for m in masks), f"the watch did not end: {masks}"
     finally:
         os.close(ifd)
     assert utsfs.read("db", "hostname") == "db\n"
