@@ -410,3 +410,19 @@ def test_a_journal_that_names_a_path_outside_the_state_dir_is_ignored(utsfs):
         assert util.conf_groups(utsfs.state) == {}
     finally:
         util.umount_everything_under(outside)
+
+
+def test_a_record_left_readable_to_all_becomes_private_at_start(utsfs):
+    """A record an older utsfs wrote 0644 is written anew at start, 0600,
+    though nothing in it changed."""
+    record = utsfs.root / "record.conf"
+    utsfs.mkdir("web")
+    utsfs.options.append(f"restore={record}")
+    utsfs.restart()
+    util.settled(lambda: record.exists() and "[web]" in record.read_text(), "web in the record")
+    utsfs.stop()
+    os.chmod(record, 0o644)
+    text = record.read_text()
+    utsfs.start()
+    assert stat.S_IMODE(os.stat(record).st_mode) == 0o600
+    assert record.read_text() == text
