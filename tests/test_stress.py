@@ -26,8 +26,10 @@ RACES = {
     "mkdir": {errno.EEXIST},
     "rmdir": {errno.ENOENT},
     "rename": {errno.ENOENT, errno.ENOTEMPTY},
-    "read": {errno.ENOENT},
-    "write": {errno.ENOENT},
+    # ESTALE: the name was removed and made again (another namespace) by
+    # another client between this client's open and its read or write.
+    "read": {errno.ENOENT, errno.ESTALE},
+    "write": {errno.ENOENT, errno.ESTALE},
 }
 
 
