@@ -54,19 +54,28 @@ static bool is_news(const struct open_file *of, const GString *content)
 	return of->last_read && (!content || !g_string_equal(content, of->last_read));
 }
 
-bool polls_changed(struct utsfs *fs, struct open_file *of)
-{
-	g_autoptr(GString) now = g_string_new(NULL);
-	bool readable = attr_content(fs, of->def, of->dir, now) == 0;
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->polls.lock);
-
-	return is_news(of, readable ? now : NULL);
-}
-
 static void free_content(gpointer content)
 {
 	if (content)
 		g_string_free(content, TRUE);
+}
+
+/* The content of row def in directory node dir now, or NULL when it cannot be read. */
+static GString *content_now(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir)
+{
+	GString *now = g_string_new(NULL);
+
+	if (attr_content(fs, def, dir, now) < 0)
+		g_clear_pointer(&now, free_content);
+	return now;
+}
+
+bool polls_changed(struct utsfs *fs, struct open_file *of)
+{
+	g_autoptr(GString) now = content_now(fs, of->def, of->dir);
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->polls.lock);
+
+	return is_news(of, now);
 }
 
 /* The node ids of the files polled, each once, as keys of a table for their content. */
@@ -79,12 +88,10 @@ static GHashTable *polled_files(struct polls *p)
 	gpointer key;
 
 	g_hash_table_iter_init(&it, p->pending);
-	while (g_hash_table_iter_next(&it, &key, NULL)) {
-		const struct open_file *of = key;
-
-		if (!g_hash_table_contains(files, &of->ino))
-			g_hash_table_insert(files, g_memdup2(&of->ino, sizeof(of->ino)), NULL);
-	}
+	/* A file polled by several handles: insert frees the second copy of its key. */
+	while (g_hash_table_iter_next(&it, &key, NULL))
+		g_hash_table_insert(files, g_memdup2(&((const struct open_file *)key)->ino,
+						     sizeof(fuse_ino_t)), NULL);
 	return files;
 }
 
@@ -100,11 +107,8 @@ void polls_wake_changed(struct utsfs *fs)
 		fuse_ino_t dir;
 		size_t row;
 		const struct attr_def *def = attr_from_ino(*(const fuse_ino_t *)key, &dir, &row);
-		GString *now = g_string_new(NULL);
 
-		if (attr_content(fs, def, dir, now) < 0)
-			g_clear_pointer(&now, free_content);
-		g_hash_table_iter_replace(&it, now);
+		g_hash_table_iter_replace(&it, content_now(fs, def, dir));
 	}
 	g_mutex_lock(&fs->polls.lock);
 	g_hash_table_iter_init(&it, fs->polls.pending);
