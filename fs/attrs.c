@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* The attribute files of a namespace directory (hostname, domainname, id, ns, pids) as rows of one table. */
+/* The attribute files of a namespace directory (hostname, domainname, id, ns, pids, nsid) as rows of one table. */
 #include "attrs.h"
 #include "daemon.h"
 #include "nsnode.h"
@@ -17,10 +17,12 @@ static int show_field(struct utsfs *fs, const struct attr_def *def, const struct
 	return 0;
 }
 
-static int show_id(struct utsfs *fs G_GNUC_UNUSED, const struct attr_def *def G_GNUC_UNUSED,
+/* id: the nsfs inode number (as lsns and ls -i show it); nsid: the 64-bit id. */
+static int show_id(struct utsfs *fs G_GNUC_UNUSED, const struct attr_def *def,
 		   const struct ns_ref *ref, GString *out)
 {
-	g_string_append_printf(out, "%" G_GUINT64_FORMAT "\n", ref->id);
+	g_string_append_printf(out, "%" G_GUINT64_FORMAT "\n",
+			       def->needs_ns_ids ? ref->id : ref->ns_ino);
 	return 0;
 }
 
@@ -39,7 +41,7 @@ static int show_pids(struct utsfs *fs, const struct attr_def *def G_GNUC_UNUSED,
 		     const struct ns_ref *ref, GString *out)
 {
 	g_autoptr(GArray) pids = NULL;
-	int r = nsops_pids(fs->nsfs_dev, ref->id, &pids);
+	int r = nsops_pids(fs->nsfs_dev, ref->ns_ino, &pids);
 
 	if (r < 0)
 		return r;
@@ -70,15 +72,22 @@ const struct attr_def attr_table[] = {
 	  .write = ATTR_READ_ONLY, .poll = ATTR_POLL_READABLE },
 	{ .name = "pids", .mode = S_IFREG | 0444, .show = show_pids,
 	  .write = ATTR_READ_ONLY, .poll = ATTR_POLL_READABLE },
+	{ .name = "nsid", .mode = S_IFREG | 0444, .show = show_id,
+	  .write = ATTR_READ_ONLY, .poll = ATTR_POLL_READABLE, .needs_ns_ids = true },
 };
 const size_t attr_count = G_N_ELEMENTS(attr_table);
 
 G_STATIC_ASSERT(G_N_ELEMENTS(attr_table) < NODE_STRIDE);
 
-const struct attr_def *attr_by_name(const char *name, size_t *row)
+bool attr_present(struct utsfs *fs, const struct attr_def *def)
+{
+	return !def->needs_ns_ids || fs->state.ns_ids;
+}
+
+const struct attr_def *attr_by_name(struct utsfs *fs, const char *name, size_t *row)
 {
 	for (size_t i = 0; i < attr_count; i++) {
-		if (g_str_equal(attr_table[i].name, name)) {
+		if (g_str_equal(attr_table[i].name, name) && attr_present(fs, &attr_table[i])) {
 			*row = i;
 			return &attr_table[i];
 		}

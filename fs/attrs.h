@@ -38,13 +38,17 @@ struct attr_def {
 	/* For show_field rows and ATTR_SETS_FIELD: which string of the namespace. */
 	enum nsops_field field;
 	enum attr_poll poll;
+	/* Only where the kernel tells NS_GET_ID ids (Linux 6.18): absent elsewhere. */
+	bool needs_ns_ids;
 };
 
 extern const struct attr_def attr_table[];
 extern const size_t attr_count;
 
-/* The row called name, or NULL; its index goes to *row. */
-const struct attr_def *attr_by_name(const char *name, size_t *row);
+/* Whether row def exists on this kernel. */
+bool attr_present(struct utsfs *fs, const struct attr_def *def);
+/* The row called name, or NULL (also when absent here); its index goes to *row. */
+const struct attr_def *attr_by_name(struct utsfs *fs, const char *name, size_t *row);
 
 static inline fuse_ino_t attr_ino(fuse_ino_t dir, size_t row)
 {

@@ -82,7 +82,7 @@ static void unname_stale(struct utsfs *fs, GPtrArray *suspects)
 	g_mutex_lock(&fs->names_lock);
 	for (guint i = 0; i < suspects->len; i++) {
 		const struct ns_ref *ref = suspects->pdata[i];
-		int r = nsops_still_holds(fs->state.dir_fd, ref->name, fs->nsfs_dev, ref->id, NULL);
+		int r = nsops_statedir_holds(&fs->state, ref->name, ref->id, NULL, NULL);
 
 		if (r < 0 && nodes_unname_stale(&fs->nodes, ref->ino, ref->name, r == -ESTALE))
 			g_array_append_val(stale, ref->ino);
@@ -103,11 +103,11 @@ void kcache_check_names(struct utsfs *fs)
 
 	atomic_fetch_add(&fs->kcache.names_gen, 1);
 	named = nodes_named_copy(&fs->nodes);
-	/* Without names_lock: one fstatat per name must not hold up mkdir. */
+	/* Without names_lock: one statx per name must not hold up mkdir. */
 	for (guint i = 0; i < named->len; i++) {
 		struct ns_ref *ref = &g_array_index(named, struct ns_ref, i);
 
-		if (nsops_still_holds(fs->state.dir_fd, ref->name, fs->nsfs_dev, ref->id, NULL) < 0)
+		if (nsops_statedir_holds(&fs->state, ref->name, ref->id, NULL, NULL) < 0)
 			g_ptr_array_add(suspects, ref);
 	}
 	if (suspects->len > 0)

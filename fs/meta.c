@@ -10,17 +10,20 @@
  * One GKeyFile beside the names, so standard tools can read it:
  *
  *   [web]            the name, URI-escaped (group names cannot hold all bytes)
- *   id=4026532177    the namespace it was set for: a group whose name now
- *   uid=1000         holds another namespace is stale and ignored
+ *   id=42003         the namespace it was set for (nsops_ns_id), in the boot
+ *   boot=8c0e…       boot: ids last one boot. A group whose name is seen
+ *   uid=1000         holding another namespace is dropped then and there.
  *   gid=1000
- *   mode=0750
+ *   mode=0550
  *
- * Names never chowned or chmodded have no group: root:root 0755.
+ * Names never chowned or chmodded have no group: root:root 0555.
  * An escaped name never starts with '.', so the journal group cannot clash.
+ * Groups without boot= were written by utsfs before 64-bit ids: their id is
+ * an inode number, migrated once at start.
  */
 #define META_FILE ".utsfs.conf"
 #define RENAME_GROUP ".rename"
-#define DEFAULT_MODE 0755
+#define BOOT_ID_FILE "/proc/sys/kernel/random/boot_id"
 
 static char *group_of(const char *name)
 {
@@ -55,9 +58,42 @@ static int meta_save(struct meta *m)
 /* Whether name holds namespace id right now. */
 static bool name_holds(struct nsops_statedir *sd, const char *name, uint64_t id)
 {
-	struct stat st;
+	return nsops_statedir_holds(sd, name, id, NULL, NULL) == 0;
+}
 
-	return nsops_statedir_identify(sd, name, &st, NULL) == 0 && st.st_ino == id;
+/* Whether group was written in this boot. */
+static bool this_boot(struct meta *m, const char *group)
+{
+	g_autofree char *boot = g_key_file_get_string(m->kf, group, "boot", NULL);
+
+	return boot && g_str_equal(boot, m->boot);
+}
+
+/* Whether group is for namespace id (of this boot). */
+static bool group_is_for(struct meta *m, const char *group, uint64_t id)
+{
+	return this_boot(m, group) && g_key_file_get_uint64(m->kf, group, "id", NULL) == id;
+}
+
+/* Key group to namespace id of this boot. */
+static void set_id(struct meta *m, const char *group, uint64_t id)
+{
+	g_key_file_set_uint64(m->kf, group, "id", id);
+	g_key_file_set_string(m->kf, group, "boot", m->boot);
+}
+
+/*
+ * A group written before 64-bit ids (no boot=) keyed its namespace by
+ * inode number: keyed anew when its name still holds that inode now.
+ */
+static void migrate(struct meta *m, const char *group, const char *name)
+{
+	struct stat st;
+	uint64_t id;
+
+	if (nsops_statedir_identify(m->sd, name, &st, &id, NULL) == 0 &&
+	    st.st_ino == g_key_file_get_uint64(m->kf, group, "id", NULL))
+		set_id(m, group, id);
 }
 
 /*
@@ -68,12 +104,21 @@ static void recover_rename(struct meta *m, struct nsops_statedir *sd)
 {
 	g_autofree char *from = g_key_file_get_string(m->kf, RENAME_GROUP, "from", NULL);
 	g_autofree char *to = g_key_file_get_string(m->kf, RENAME_GROUP, "to", NULL);
-	uint64_t id = g_key_file_get_uint64(m->kf, RENAME_GROUP, "id", NULL);
+	uint64_t id;
+	bool now;
 
-	g_key_file_remove_group(m->kf, RENAME_GROUP, NULL);
 	/* What a file says is checked as mkdir checks a name: never a path. */
 	if (!from || !to || !nsops_name_is_valid(from, strlen(from)) ||
-	    !nsops_name_is_valid(to, strlen(to)))
+	    !nsops_name_is_valid(to, strlen(to))) {
+		g_key_file_remove_group(m->kf, RENAME_GROUP, NULL);
+		return;
+	}
+	if (!g_key_file_has_key(m->kf, RENAME_GROUP, "boot", NULL))
+		migrate(m, RENAME_GROUP, to);
+	id = g_key_file_get_uint64(m->kf, RENAME_GROUP, "id", NULL);
+	now = this_boot(m, RENAME_GROUP);
+	g_key_file_remove_group(m->kf, RENAME_GROUP, NULL);
+	if (!now)
 		return;
 	if (name_holds(sd, to, id)) {
 		if (name_holds(sd, from, id))
@@ -84,17 +129,33 @@ static void recover_rename(struct meta *m, struct nsops_statedir *sd)
 	}
 }
 
-/* Groups whose name is gone or holds another namespace: stale. */
-static void prune_stale(struct meta *m, struct nsops_statedir *sd)
+/* Whether group's namespace is gone: from another boot, or its name holds another. */
+static bool is_stale(struct meta *m, const char *group, const char *name)
+{
+	return !this_boot(m, group) ||
+	       !name_holds(m->sd, name, g_key_file_get_uint64(m->kf, group, "id", NULL));
+}
+
+/*
+ * Groups whose name is gone or holds another namespace: stale. Those of an
+ * earlier boot too: no namespace outlives one; -o restore brings names
+ * back with the owner and mode the record keeps.
+ */
+static void prune_stale(struct meta *m)
 {
 	g_auto(GStrv) groups = g_key_file_get_groups(m->kf, NULL);
 
 	for (char **g = groups; *g; g++) {
 		g_autofree char *name = g_uri_unescape_string(*g, NULL);
-		uint64_t id = g_key_file_get_uint64(m->kf, *g, "id", NULL);
 
 		/* What a file says is checked as mkdir checks a name. */
-		if (!name || !nsops_name_is_valid(name, strlen(name)) || !name_holds(sd, name, id))
+		if (!name || !nsops_name_is_valid(name, strlen(name))) {
+			g_key_file_remove_group(m->kf, *g, NULL);
+			continue;
+		}
+		if (!g_key_file_has_key(m->kf, *g, "boot", NULL))
+			migrate(m, *g, name);
+		if (is_stale(m, *g, name))
 			g_key_file_remove_group(m->kf, *g, NULL);
 	}
 }
@@ -108,7 +169,14 @@ int meta_open(struct meta *m, struct nsops_statedir *sd)
 	g_mutex_init(&m->lock);
 	g_mutex_init(&m->save_lock);
 	m->kf = g_key_file_new();
+	m->sd = sd;
 	m->path = g_build_filename(sd->path, META_FILE, NULL);
+	r = nsops_file_read(BOOT_ID_FILE, &m->boot);
+	if (r < 0) {
+		fprintf(stderr, "utsfs: cannot read %s: %s\n", BOOT_ID_FILE, g_strerror(-r));
+		return r;
+	}
+	g_strstrip(m->boot);
 	/* What an atomic write killed midway leaves. */
 	nsops_statedir_remove_temporaries(sd, META_FILE ".");
 	r = nsops_file_read(m->path, &text);
@@ -122,7 +190,7 @@ int meta_open(struct meta *m, struct nsops_statedir *sd)
 		return -EINVAL;
 	}
 	recover_rename(m, sd);
-	prune_stale(m, sd);
+	prune_stale(m);
 	return meta_save(m);
 }
 
@@ -132,6 +200,7 @@ void meta_close(struct meta *m)
 		return;
 	g_clear_pointer(&m->kf, g_key_file_unref);
 	g_clear_pointer(&m->path, g_free);
+	g_clear_pointer(&m->boot, g_free);
 	g_mutex_clear(&m->save_lock);
 	g_mutex_clear(&m->lock);
 }
@@ -167,7 +236,8 @@ void meta_from_group(GKeyFile *kf, const char *group, struct ns_meta *out)
 	*out = (struct ns_meta){
 		.uid = (uid_t)g_key_file_get_uint64(kf, group, "uid", NULL),
 		.gid = (gid_t)g_key_file_get_uint64(kf, group, "gid", NULL),
-		.mode = mode ? (mode_t)g_ascii_strtoull(mode, NULL, 8) & 07777 : DEFAULT_MODE,
+		/* No write bits, whatever an older utsfs kept. */
+		.mode = mode ? (mode_t)g_ascii_strtoull(mode, NULL, 8) & 07555 : META_DEFAULT_MODE,
 	};
 }
 
@@ -180,14 +250,17 @@ void meta_to_group(GKeyFile *kf, const char *group, const struct ns_meta *m)
 	g_key_file_set_string(kf, group, "mode", mode);
 }
 
-/* An entry counts only for the namespace it was set for. */
-static void read_locked(struct meta *m, const char *group, uint64_t id,
+/* An entry counts only for the namespace it was set for; false when another's is there. */
+static bool read_locked(struct meta *m, const char *group, uint64_t id,
 			struct ns_meta *out)
 {
-	if (g_key_file_get_uint64(m->kf, group, "id", NULL) == id)
+	bool mine = group_is_for(m, group, id);
+
+	if (mine)
 		meta_from_group(m->kf, group, out);
 	else
-		*out = (struct ns_meta){ .uid = 0, .gid = 0, .mode = DEFAULT_MODE };
+		*out = (struct ns_meta){ .uid = 0, .gid = 0, .mode = META_DEFAULT_MODE };
+	return mine || !g_key_file_has_group(m->kf, group);
 }
 
 void meta_get(struct meta *m, const char *name, uint64_t id, struct ns_meta *out)
@@ -195,7 +268,18 @@ void meta_get(struct meta *m, const char *name, uint64_t id, struct ns_meta *out
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&m->lock);
 	g_autofree char *group = group_of(name);
 
-	read_locked(m, group, id, out);
+	if (read_locked(m, group, id, out))
+		return;
+	/*
+	 * Seen holding another namespace than its entry's: the entry goes now,
+	 * so nothing (a reused inode number before Linux 6.18) can revive it.
+	 * Asked again, not trusted from id: the caller's look may be older.
+	 */
+	if (!is_stale(m, group, name))
+		return;
+	g_key_file_remove_group(m->kf, group, NULL);
+	g_clear_pointer(&locker, g_mutex_locker_free);
+	meta_save(m);
 }
 
 int meta_change(struct meta *m, const char *name, uint64_t id,
@@ -217,7 +301,7 @@ int meta_change(struct meta *m, const char *name, uint64_t id,
 		now.gid = want->gid;
 	if (fields & META_MODE)
 		now.mode = want->mode & 07777;
-	g_key_file_set_uint64(m->kf, group, "id", id);
+	set_id(m, group, id);
 	meta_to_group(m->kf, group, &now);
 	g_clear_pointer(&locker, g_mutex_locker_free);
 	r = meta_save(m);
@@ -250,7 +334,7 @@ int meta_begin_rename(struct meta *m, const char *from, const char *to, uint64_t
 		keyfile_copy_group(m->kf, *g, backup, *g);
 	g_key_file_set_string(m->kf, RENAME_GROUP, "from", from);
 	g_key_file_set_string(m->kf, RENAME_GROUP, "to", to);
-	g_key_file_set_uint64(m->kf, RENAME_GROUP, "id", id);
+	set_id(m, RENAME_GROUP, id);
 	keyfile_copy_group(m->kf, from_group, m->kf, to_group);
 	g_clear_pointer(&locker, g_mutex_locker_free);
 	r = meta_save(m);

@@ -12,7 +12,13 @@ struct meta {
 	GKeyFile *kf;
 	/* STATE_DIR/.utsfs.conf */
 	char *path;
+	/* The kernel's boot id: entries are for ids of this boot only. */
+	char *boot;
+	struct nsops_statedir *sd;
 };
+
+/* Namespace directories never show write bits: nothing can be made in them. */
+#define META_DEFAULT_MODE 0555
 
 /* Owner and permission bits of a namespace directory (and its files' owner). */
 struct ns_meta {
@@ -23,7 +29,7 @@ struct ns_meta {
 
 enum { META_UID = 1, META_GID = 2, META_MODE = 4 };
 
-/* Owner and mode as a group of a key file holds them (uid=, gid=, mode=0750); root:root 0755 by default. */
+/* Owner and mode as a group of a key file holds them (uid=, gid=, mode=0550); root:root 0555 by default. */
 void meta_from_group(GKeyFile *kf, const char *group, struct ns_meta *out);
 void meta_to_group(GKeyFile *kf, const char *group, const struct ns_meta *m);
 /* Make group `to` of dst a copy of group `from` of src (absent when that is). */

@@ -25,8 +25,10 @@ struct nodes {
 struct ns_ref {
 	fuse_ino_t ino;
 	char *name;
-	/* The nsfs inode number: the namespace's id and the directory's st_ino. */
+	/* The namespace's id (nsops_ns_id). */
 	uint64_t id;
+	/* Its nsfs inode number, the directory's st_ino: set by nsnode_resolve. */
+	uint64_t ns_ino;
 	/* The unique id of the mount the name was seen on by this request (nsnode_resolve); 0 if none. */
 	uint64_t mnt_id;
 };

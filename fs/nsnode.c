@@ -5,18 +5,19 @@
 
 #include <errno.h>
 
-/* Look at the name ref has now: 0 when it holds ref's namespace. */
+/*
+ * Look at the name ref has now: 0 when it holds ref's namespace. ESTALE
+ * when another: the path is fine, our node is not. The kernel then walks a
+ * path again with LOOKUP_REVAL, which asks us for the name and gets the new
+ * namespace's node: stat and open of a re-bound name answer for it at once.
+ */
 static int look(struct utsfs *fs, struct ns_ref *ref, struct stat *seen)
 {
-	int r = nsops_statedir_identify(&fs->state, ref->name, seen, &ref->mnt_id);
+	int r = nsops_statedir_holds(&fs->state, ref->name, ref->id, seen, &ref->mnt_id);
 
-	/*
-	 * ESTALE, not ENOENT: the path is fine, our node is not. The kernel
-	 * then walks a path again with LOOKUP_REVAL, which asks us for the
-	 * name and gets the new namespace's node: stat and open of a re-bound
-	 * name answer for it at once.
-	 */
-	return r == 0 && seen->st_ino != ref->id ? -ESTALE : r;
+	if (r == 0)
+		ref->ns_ino = seen->st_ino;
+	return r;
 }
 
 int nsnode_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct stat *st)
@@ -30,8 +31,7 @@ int nsnode_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct 
 		return r;
 	/*
 	 * Other tools can re-bind the name at any moment (umount, rm, touch,
-	 * unshare --uts=FILE) and the kernel may hand the new namespace the old
-	 * one's inode number: the node answers only while its name holds its
+	 * unshare --uts=FILE): the node answers only while its name holds its
 	 * namespace, which a known mount tells in one statx.
 	 */
 	r = look(fs, ref, seen);

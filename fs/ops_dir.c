@@ -23,19 +23,22 @@ struct dir_handle {
 
 struct dir_item {
 	ino_t st_ino;
+	/* A name's namespace id, as listed. */
+	uint64_t id;
 	mode_t mode;
 	/* A name in the root (not . or ..): READDIRPLUS hands out its entry. */
 	bool is_name;
 	char name[];
 };
 
-static void add_item(GPtrArray *items, const char *name, ino_t st_ino, mode_t mode,
-		     bool is_name)
+static void add_item(GPtrArray *items, const char *name, ino_t st_ino, uint64_t id,
+		     mode_t mode, bool is_name)
 {
 	size_t len = strlen(name);
 	struct dir_item *it = g_malloc(sizeof(*it) + len + 1);
 
 	it->st_ino = st_ino;
+	it->id = id;
 	it->mode = mode;
 	it->is_name = is_name;
 	memcpy(it->name, name, len + 1);
@@ -54,23 +57,23 @@ static int list_dir(struct utsfs *fs, fuse_ino_t ino, GPtrArray **out)
 		r = nsops_statedir_list(&fs->state, &entries);
 		if (r < 0)
 			return r;
-		add_item(items, ".", FUSE_ROOT_ID, S_IFDIR, false);
-		add_item(items, "..", FUSE_ROOT_ID, S_IFDIR, false);
+		add_item(items, ".", FUSE_ROOT_ID, 0, S_IFDIR, false);
+		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR, false);
 		for (guint i = 0; i < entries->len; i++) {
 			const struct nsops_entry *e = entries->pdata[i];
 
-			add_item(items, e->name, e->id, S_IFDIR, true);
+			add_item(items, e->name, e->ino, e->id, S_IFDIR, true);
 		}
 	} else {
 		r = nsnode_resolve(fs, ino, &ref, NULL);
 		if (r < 0)
 			return r;
-		add_item(items, ".", ref.id, S_IFDIR, false);
-		add_item(items, "..", FUSE_ROOT_ID, S_IFDIR, false);
+		add_item(items, ".", ref.ns_ino, 0, S_IFDIR, false);
+		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR, false);
 		for (size_t i = 0; i < attr_count; i++)
-			add_item(items, attr_table[i].name,
-				 attr_st_ino(ref.id, i),
-				 attr_table[i].mode & S_IFMT, false);
+			if (attr_present(fs, &attr_table[i]))
+				add_item(items, attr_table[i].name, attr_st_ino(ref.ns_ino, i), 0,
+					 attr_table[i].mode & S_IFMT, false);
 	}
 	*out = g_steal_pointer(&items);
 	return 0;
@@ -155,9 +158,8 @@ static void plus_entry(fuse_req_t req, const struct dir_item *it, uint64_t gen,
 	struct utsfs *fs = utsfs_from_req(req);
 	struct stat ns_st;
 
-	if (it->is_name && nsops_statedir_identify(&fs->state, it->name, &ns_st, NULL) == 0 &&
-	    ns_st.st_ino == it->st_ino)
-		name_entry(req, it->name, &ns_st, gen, e);
+	if (it->is_name && nsops_statedir_holds(&fs->state, it->name, it->id, &ns_st, NULL) == 0)
+		name_entry(req, it->name, it->id, &ns_st, gen, e);
 }
 
 /*
@@ -224,6 +226,7 @@ void utsfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct utsfs *fs = utsfs_from_req(req);
 	uint64_t gen = kcache_name_begin(&fs->kcache);
 	struct stat ns_st;
+	uint64_t id;
 	int r;
 
 	if (parent != FUSE_ROOT_ID) {
@@ -232,11 +235,11 @@ void utsfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	/* File managers probe .Trash-UID, .hidden and the like: never ours. */
 	r = nsops_name_is_valid(name, strlen(name)) ?
-		    nsops_statedir_identify(&fs->state, name, &ns_st, NULL) : -ENOENT;
+		    nsops_statedir_identify(&fs->state, name, &ns_st, &id, NULL) : -ENOENT;
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		reply_name_stat(req, name, &ns_st, gen);
+		reply_name_stat(req, name, id, &ns_st, gen);
 }
 
 /* Where a new name may go: into the root only, and only a valid name. */
@@ -260,7 +263,7 @@ static void names_changed(struct utsfs *fs, const char *what, const char *name,
 
 static int create_ns(struct utsfs *fs, const char *name, uint64_t *id)
 {
-	/* nsfs ids are reused: an old owner must not carry over to a new namespace. */
+	/* Before Linux 6.18 ids are reused: an old owner must not carry over. */
 	int r = meta_forget(&fs->meta, name);
 
 	if (r < 0)
@@ -294,12 +297,12 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		 * the one the name keeps.
 		 */
 		gen = kcache_name_begin(&fs->kcache);
-		r = nsops_still_holds(fs->state.dir_fd, name, fs->nsfs_dev, id, &ns_st);
+		r = nsops_statedir_holds(&fs->state, name, id, &ns_st, NULL);
 	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		reply_name_stat(req, name, &ns_st, gen);
+		reply_name_stat(req, name, id, &ns_st, gen);
 }
 
 /*
@@ -341,11 +344,7 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 /* The id of the namespace name holds. */
 static int ns_id(struct utsfs *fs, const char *name, uint64_t *id)
 {
-	struct stat st;
-	int r = nsops_statedir_identify(&fs->state, name, &st, NULL);
-
-	*id = r == 0 ? st.st_ino : 0;
-	return r;
+	return nsops_statedir_identify(&fs->state, name, NULL, id, NULL);
 }
 
 static int remove_ns(struct utsfs *fs, const char *name)

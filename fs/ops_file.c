@@ -239,6 +239,12 @@ static int change_dir(struct utsfs *fs, fuse_ino_t ino, const struct stat *attr,
 	if (!fields || (to_set & ~(FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | FUSE_SET_ATTR_MODE |
 				   FUSE_SET_ATTR_CTIME)))
 		return -EPERM;
+	/*
+	 * Write bits would let an owner mount over the directory (fusermount3
+	 * asks for write access) and hide the name from root, or block rmdir.
+	 */
+	if ((fields & META_MODE) && (attr->st_mode & 0222))
+		return -EPERM;
 	/* Under names_lock: a rename or rmdir must not move the name meanwhile. */
 	g_autoptr(GMutexLocker) names = g_mutex_locker_new(&fs->names_lock);
 	r = nsnode_resolve(fs, ino, &ref, NULL);

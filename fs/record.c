@@ -215,7 +215,7 @@ static int restore_name(struct utsfs *fs, GKeyFile *kf, const char *group, const
 	for (int f = NSOPS_HOSTNAME; fd >= 0 && f <= NSOPS_DOMAINNAME; f++)
 		if (values[f] && nsops_value_is_valid(values[f], strlen(values[f])))
 			nsops_set(fs->host_fd, fd, f, values[f], strlen(values[f]));
-	if (m.uid != 0 || m.gid != 0 || (m.mode & 07777) != 0755)
+	if (m.uid != 0 || m.gid != 0 || m.mode != META_DEFAULT_MODE)
 		r = meta_change(&fs->meta, name, id, &m, META_UID | META_GID | META_MODE);
 	return r;
 }
@@ -262,7 +262,7 @@ int record_restore(struct utsfs *fs, const char *path)
 
 		if (!name || !nsops_name_is_valid(name, strlen(name)))
 			continue;
-		if (nsops_statedir_identify(&fs->state, name, NULL, NULL) == 0)
+		if (nsops_statedir_identify(&fs->state, name, NULL, NULL, NULL) == 0)
 			continue;
 		r = restore_name(fs, kf, *g, name);
 		if (r < 0) {

@@ -47,7 +47,7 @@ static int stat_file(struct utsfs *fs, const struct ns_ref *ref, const struct st
 	if (r < 0)
 		return r;
 	*st = (struct stat){
-		.st_ino = attr_st_ino(ref->id, row),
+		.st_ino = attr_st_ino(ref->ns_ino, row),
 		.st_mode = def->mode,
 		.st_nlink = 1,
 		.st_uid = m->uid,
@@ -85,25 +85,26 @@ static int stat_node(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
 	return stat_file(fs, &ref, &ns_st, &m, row, st);
 }
 
-void name_entry(fuse_req_t req, const char *name, const struct stat *ns_st, uint64_t gen,
-		struct fuse_entry_param *e)
+void name_entry(fuse_req_t req, const char *name, uint64_t id, const struct stat *ns_st,
+		uint64_t gen, struct fuse_entry_param *e)
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	struct ns_meta m;
 
 	*e = (struct fuse_entry_param){ 0 };
-	e->ino = nodes_lookup(&fs->nodes, name, ns_st->st_ino);
-	meta_get(&fs->meta, name, ns_st->st_ino, &m);
+	e->ino = nodes_lookup(&fs->nodes, name, id);
+	meta_get(&fs->meta, name, id, &m);
 	stat_ns_dir(ns_st, &m, &e->attr);
 	e->entry_timeout = kcache_name_timeout(&fs->kcache, gen);
 	e->attr_timeout = KCACHE_FIXED_TIMEOUT;
 }
 
-void reply_name_stat(fuse_req_t req, const char *name, const struct stat *ns_st, uint64_t gen)
+void reply_name_stat(fuse_req_t req, const char *name, uint64_t id, const struct stat *ns_st,
+		     uint64_t gen)
 {
 	struct fuse_entry_param e;
 
-	name_entry(req, name, ns_st, gen, &e);
+	name_entry(req, name, id, ns_st, gen, &e);
 	if (fuse_reply_entry(req, &e) != 0)
 		nodes_forget(&utsfs_from_req(req)->nodes, e.ino, 1);
 }
@@ -115,7 +116,7 @@ void reply_file_entry(fuse_req_t req, fuse_ino_t dir, const char *name)
 	size_t row;
 	int r;
 
-	if (!attr_by_name(name, &row)) {
+	if (!attr_by_name(fs, name, &row)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}

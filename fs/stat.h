@@ -7,14 +7,15 @@
 #include <sys/stat.h>
 
 /*
- * name's entry, whose namespace ns_st describes (its nsfs file), as looked
- * at after kcache_name_begin() returned gen. Counts a lookup of its node:
- * the caller hands it to the kernel or forgets it.
+ * name's entry, holding namespace id whose nsfs file ns_st describes, as
+ * looked at after kcache_name_begin() returned gen. Counts a lookup of its
+ * node: the caller hands it to the kernel or forgets it.
  */
-void name_entry(fuse_req_t req, const char *name, const struct stat *ns_st, uint64_t gen,
-		struct fuse_entry_param *e);
+void name_entry(fuse_req_t req, const char *name, uint64_t id, const struct stat *ns_st,
+		uint64_t gen, struct fuse_entry_param *e);
 /* Reply with name_entry()'s entry. */
-void reply_name_stat(fuse_req_t req, const char *name, const struct stat *ns_st, uint64_t gen);
+void reply_name_stat(fuse_req_t req, const char *name, uint64_t id, const struct stat *ns_st,
+		     uint64_t gen);
 /* Reply to a lookup of name inside the namespace directory dir. */
 void reply_file_entry(fuse_req_t req, fuse_ino_t dir, const char *name);
 /* Reply to getattr or setattr of ino with its attributes now. */

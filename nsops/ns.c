@@ -19,6 +19,34 @@
 /* More stacked mounts than this on one name means something is looping. */
 #define MAX_STACKED_MOUNTS 64
 
+/* Linux 6.18; Debian 12's headers predate it. */
+#ifndef NS_GET_ID
+#define NS_GET_ID _IOR(NSIO, 13, __u64)
+#endif
+
+int nsops_ns_id(int fd, uint64_t *id)
+{
+	struct stat st;
+
+	if (ioctl(fd, NS_GET_ID, id) == 0)
+		return 0;
+	/* Older kernels: the inode number, unique only while the namespace lives. */
+	if (errno != ENOTTY && errno != EINVAL)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	*id = st.st_ino;
+	return 0;
+}
+
+bool nsops_has_ns_ids(void)
+{
+	nsops_autofd int fd = open(THREAD_UTS, O_RDONLY | O_CLOEXEC);
+	uint64_t id;
+
+	return fd >= 0 && ioctl(fd, NS_GET_ID, &id) == 0;
+}
+
 /* -ENOTTY when fd is no namespace at all, -EINVAL when it is another kind. */
 static int check_uts_fd(int fd)
 {
@@ -31,7 +59,7 @@ static int check_uts_fd(int fd)
 	return ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWUTS ? 0 : -EINVAL;
 }
 
-int nsops_open(int dir_fd, const char *name, struct stat *out)
+int nsops_open(int dir_fd, const char *name, struct stat *out, uint64_t *id)
 {
 	struct stat st;
 
@@ -56,39 +84,23 @@ int nsops_open(int dir_fd, const char *name, struct stat *out)
 		return r == -ENOTTY ? -EINVAL : r;
 	if (out && fstat(fd, out) < 0)
 		return -errno;
+	r = id ? nsops_ns_id(fd, id) : 0;
+	if (r < 0)
+		return r;
 	int ret = fd;
 
 	fd = -1;
 	return ret;
 }
 
-int nsops_identify(int dir_fd, const char *name, struct stat *st)
+int nsops_identify(int dir_fd, const char *name, struct stat *st, uint64_t *id)
 {
-	int fd = nsops_open(dir_fd, name, st);
+	int fd = nsops_open(dir_fd, name, st, id);
 
 	if (fd < 0)
 		return fd;
 	nsops_close_fd(&fd);
 	return 0;
-}
-
-int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id, struct stat *st)
-{
-	struct stat own;
-
-	if (!st)
-		st = &own;
-	/*
-	 * stat follows the bind mount to the nsfs inode. nsfs inode numbers
-	 * are only reused once a namespace is gone, and a mounted one lives:
-	 * the same device and number are the same namespace.
-	 */
-	if (fstatat(dir_fd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	/* Anything but another namespace there (an empty file, a directory): gone. */
-	if (st->st_dev != dev)
-		return -ENOENT;
-	return st->st_ino == id ? 0 : -ESTALE;
 }
 
 /* The empty file a name is bind-mounted on; O_EXCL guards against a second creator. */
@@ -286,7 +298,7 @@ int nsops_adopt(const char *dir, const char *name, const char *target, dev_t avo
 {
 	g_autofree char *path = g_build_filename(dir, name, NULL);
 	g_autofree char *source = NULL;
-	struct stat st;
+	uint64_t new_id;
 	struct statfs sfs;
 	nsops_autofd int opath = open_path_avoiding(target, avoid);
 	nsops_autofd int fd = -1;
@@ -307,8 +319,9 @@ int nsops_adopt(const char *dir, const char *name, const char *target, dev_t avo
 	r = check_uts_fd(fd);
 	if (r < 0)
 		return r;
-	if (fstat(fd, &st) < 0)
-		return -errno;
+	r = nsops_ns_id(fd, &new_id);
+	if (r < 0)
+		return r;
 	r = create_name_file(path);
 	if (r < 0)
 		return r;
@@ -323,7 +336,7 @@ int nsops_adopt(const char *dir, const char *name, const char *target, dev_t avo
 		return r;
 	}
 	if (id)
-		*id = st.st_ino;
+		*id = new_id;
 	return 0;
 }
 
@@ -369,11 +382,11 @@ int nsops_rename(const char *dir, const char *from, const char *to)
 		 * namespace: destroy may have detached it before failing, and
 		 * the namespace must keep a name.
 		 */
-		struct stat st_to, st_from;
+		uint64_t id_to, id_from;
 		nsops_autofd int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-		if (dfd >= 0 && nsops_identify(dfd, to, &st_to) == 0 &&
-		    nsops_identify(dfd, from, &st_from) == 0 && st_to.st_ino == st_from.st_ino)
+		if (dfd >= 0 && nsops_identify(dfd, to, NULL, &id_to) == 0 &&
+		    nsops_identify(dfd, from, NULL, &id_from) == 0 && id_to == id_from)
 			nsops_destroy(dir, to);
 		return r;
 	}

@@ -54,7 +54,7 @@ void nsops_close_fd(int *fd);
  * main thread: every other function that enters a namespace returns to it.
  */
 int nsops_open_host(void);
-/* Inode number of the UTS namespace the calling thread is in. */
+/* Id (nsops_ns_id) of the UTS namespace the calling thread is in. */
 int nsops_current_id(uint64_t *id);
 /* The device of nsfs, where ns_fd's namespace lives: with an inode number, a namespace. */
 int nsops_nsfs_device(int ns_fd, dev_t *dev);
@@ -68,21 +68,24 @@ int nsops_set(int host_fd, int ns_fd, enum nsops_field field,
 /* --- ns.c: namespaces persisted as bind mounts in a state directory ------ */
 
 /*
- * Open dir/name and check it is a bind mount of a UTS nsfs file. Returns an
- * O_RDONLY fd (>= 0) and fills *st (when not NULL) with the nsfs inode's
- * stat: st_ino is the namespace's id. -ENOENT when absent, -EINVAL when the
- * file is not a UTS namespace.
+ * What tells namespaces apart: the 64-bit id NS_GET_ID gives (Linux 6.18),
+ * never reused while the system runs; on older kernels the nsfs inode
+ * number, which a new namespace may get once the old one is gone. Every
+ * "id" below is this one; st_ino stays the inode number (lsns shows it).
  */
-int nsops_open(int dir_fd, const char *name, struct stat *st);
-/* nsops_open without keeping the fd: whether dir/name is a namespace, and its stat. */
-int nsops_identify(int dir_fd, const char *name, struct stat *st);
+int nsops_ns_id(int ns_fd, uint64_t *id);
+/* Whether the kernel tells NS_GET_ID ids. */
+bool nsops_has_ns_ids(void);
+
 /*
- * Whether dir/name still is the namespace an earlier nsops_open found, as
- * nsfs device dev and id: one fstatat, cheap enough to ask of thousands of
- * names at once. 0 when it is, -ESTALE when it holds another namespace now,
- * -ENOENT when it holds none; *st (when not NULL) gets what stat(2) shows.
+ * Open dir/name and check it is a bind mount of a UTS nsfs file. Returns an
+ * O_RDONLY fd (>= 0), fills *st (when not NULL) with the nsfs inode's stat
+ * and *id (when not NULL) with the namespace's id. -ENOENT when absent,
+ * -EINVAL when the file is not a UTS namespace.
  */
-int nsops_still_holds(int dir_fd, const char *name, dev_t dev, uint64_t id, struct stat *st);
+int nsops_open(int dir_fd, const char *name, struct stat *st, uint64_t *id);
+/* nsops_open without keeping the fd: whether dir/name is a namespace, its stat and id. */
+int nsops_identify(int dir_fd, const char *name, struct stat *st, uint64_t *id);
 /*
  * Create a new UTS namespace and persist it as dir/name: O_EXCL empty file,
  * unshare in this thread, set hostname (when hostname is not NULL), bind-mount
@@ -119,14 +122,16 @@ struct nsops_statedir {
 	/* The directory as seen through its own bind mount, where names live. */
 	int dir_fd;
 	/*
-	 * Unique ids of the bind mounts seen to hold a UTS namespace (a set of
-	 * uint64_t), how many the last listing saw, and whether the kernel
-	 * tells such ids at all: see statedir.c.
+	 * The bind mounts seen to hold a UTS namespace, by unique mount id,
+	 * with that namespace's id; how many the last listing saw, and whether
+	 * the kernel tells such mount ids at all: see statedir.c.
 	 */
 	GMutex known_lock;
 	GHashTable *known;
 	guint known_listed;
 	bool mount_ids;
+	/* Whether ids are NS_GET_ID's (nsops_has_ns_ids), not inode numbers. */
+	bool ns_ids;
 };
 
 /*
@@ -139,9 +144,10 @@ struct nsops_statedir {
 int nsops_statedir_open(const char *path, struct nsops_statedir *sd);
 void nsops_statedir_close(struct nsops_statedir *sd);
 
-/* One name in the state directory and the namespace it holds (its nsfs inode number). */
+/* One name in the state directory and the namespace it holds: its id and nsfs inode number. */
 struct nsops_entry {
 	uint64_t id;
+	uint64_t ino;
 	char name[];
 };
 
@@ -150,11 +156,18 @@ struct nsops_entry {
  * was identified before, the full check otherwise; -ENOENT, not -EINVAL,
  * when the name holds no UTS namespace. Safe from any thread.
  * *mnt_id (when not NULL) gets the unique id of the mount that holds it (0
- * before Linux 6.8): the same mount is the same namespace, while the same
- * inode number may be a new namespace that got a dead one's number.
+ * before Linux 6.8): the same mount is the same namespace.
  */
 int nsops_statedir_identify(struct nsops_statedir *sd, const char *name, struct stat *st,
-			    uint64_t *mnt_id);
+			    uint64_t *id, uint64_t *mnt_id);
+
+/*
+ * Whether name still holds namespace id (nsops_statedir_identify, then a
+ * comparison): 0 when it does, -ESTALE when it holds another namespace,
+ * -ENOENT when none; st and mnt_id as there.
+ */
+int nsops_statedir_holds(struct nsops_statedir *sd, const char *name, uint64_t id,
+			 struct stat *st, uint64_t *mnt_id);
 
 /*
  * The UTS namespaces in the state directory, sorted by name, each checked
@@ -178,10 +191,11 @@ void nsops_statedir_remove_temporaries(struct nsops_statedir *sd, const char *pr
 /* --- pids.c: which processes are in a namespace --------------------------- */
 
 /*
- * The PIDs whose UTS namespace is nsfs inode id on device dev, ascending,
- * as a GArray of pid_t. Processes that exit meanwhile are skipped.
+ * The PIDs whose UTS namespace is nsfs inode ino on device dev (a live
+ * namespace's: unique while it lives), ascending, as a GArray of pid_t.
+ * Processes that exit meanwhile are skipped.
  */
-int nsops_pids(dev_t dev, uint64_t id, GArray **pids);
+int nsops_pids(dev_t dev, uint64_t ino, GArray **pids);
 
 /* --- events.c: the kernel's event files ----------------------------------- */
 

@@ -65,7 +65,7 @@ static bool is_our_leftover(int dir_fd, const char *name)
 				     O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 
 	return fd >= 0 && fgetxattr(fd, PLACEHOLDER_XATTR, NULL, 0) >= 0 &&
-	       nsops_identify(dir_fd, name, NULL) == -EINVAL;
+	       nsops_identify(dir_fd, name, NULL, NULL) == -EINVAL;
 }
 
 /*
@@ -98,15 +98,23 @@ static int remove_garbage(int dir_fd)
 	return files;
 }
 
-/* A set of unique mount ids (uint64_t). */
+/* A known mount: keyed by its first member, as g_int64_hash reads it. */
+struct known_mount {
+	uint64_t mnt_id;
+	uint64_t ns_id;
+};
+
+/* Known mounts, looked up by unique mount id. */
 static GHashTable *mount_set_new(void)
 {
 	return g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 }
 
-static void mount_set_add(GHashTable *set, uint64_t mnt_id)
+static void mount_set_add(GHashTable *set, uint64_t mnt_id, uint64_t ns_id)
 {
-	g_hash_table_add(set, g_memdup2(&mnt_id, sizeof(mnt_id)));
+	struct known_mount k = { mnt_id, ns_id };
+
+	g_hash_table_add(set, g_memdup2(&k, sizeof(k)));
 }
 
 /* Whether statx tells unique mount ids here (Linux 6.8 and later). */
@@ -153,6 +161,7 @@ int nsops_statedir_open(const char *path, struct nsops_statedir *sd)
 		goto err;
 	sd->known_listed = (guint)r;
 	sd->mount_ids = has_unique_mount_ids(sd->dir_fd);
+	sd->ns_ids = nsops_has_ns_ids();
 	sd->path = g_strdup(path);
 	return 0;
 err:
@@ -185,20 +194,24 @@ void nsops_statedir_close(struct nsops_statedir *sd)
  */
 #define KNOWN_SLACK 4096
 
-static bool known_has(struct nsops_statedir *sd, uint64_t mnt_id)
+/* Whether mount mnt_id is known, and the namespace it holds. */
+static bool known_has(struct nsops_statedir *sd, uint64_t mnt_id, uint64_t *ns_id)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&sd->known_lock);
+	const struct known_mount *k = g_hash_table_lookup(sd->known, &mnt_id);
 
-	return g_hash_table_contains(sd->known, &mnt_id);
+	if (k)
+		*ns_id = k->ns_id;
+	return k != NULL;
 }
 
-static void known_add(struct nsops_statedir *sd, uint64_t mnt_id)
+static void known_add(struct nsops_statedir *sd, uint64_t mnt_id, uint64_t ns_id)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&sd->known_lock);
 
 	if (g_hash_table_size(sd->known) >= sd->known_listed + KNOWN_SLACK)
 		g_hash_table_remove_all(sd->known);
-	mount_set_add(sd->known, mnt_id);
+	mount_set_add(sd->known, mnt_id, ns_id);
 }
 
 static void stat_from_statx(const struct statx *sx, struct stat *st)
@@ -232,7 +245,7 @@ static uint64_t mount_of(int fd)
 }
 
 static int identify_seen(struct nsops_statedir *sd, const char *name, struct stat *st,
-			 uint64_t *mnt_id, GHashTable *seen)
+			 uint64_t *id, uint64_t *mnt_id, GHashTable *seen)
 {
 	struct statx sx;
 	struct stat own;
@@ -243,41 +256,51 @@ static int identify_seen(struct nsops_statedir *sd, const char *name, struct sta
 		mnt_id = &own_mnt;
 	*mnt_id = 0;
 	if (!sd->mount_ids)
-		return nsops_identify(sd->dir_fd, name, st);
+		return nsops_identify(sd->dir_fd, name, st, id);
 	if (!st)
 		st = &own;
 	/* As fstatat does: an automount point left there stays untriggered. */
 	if (statx(sd->dir_fd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
 		  STATX_BASIC_STATS | STATX_MNT_ID_UNIQUE, &sx) < 0)
 		return -errno;
-	if ((sx.stx_mask & STATX_MNT_ID_UNIQUE) && known_has(sd, sx.stx_mnt_id)) {
+	if ((sx.stx_mask & STATX_MNT_ID_UNIQUE) && known_has(sd, sx.stx_mnt_id, id)) {
 		stat_from_statx(&sx, st);
-		if (seen)
-			mount_set_add(seen, sx.stx_mnt_id);
 		*mnt_id = sx.stx_mnt_id;
-		return 0;
+	} else {
+		uint64_t ns_id;
+
+		fd = nsops_open(sd->dir_fd, name, st, &ns_id);
+		if (fd < 0)
+			return fd;
+		/* The mount of what was checked, not of what the path showed before. */
+		*mnt_id = mount_of(fd);
+		nsops_close_fd(&fd);
+		if (*mnt_id)
+			known_add(sd, *mnt_id, ns_id);
+		*id = ns_id;
 	}
-	fd = nsops_open(sd->dir_fd, name, st);
-	if (fd < 0)
-		return fd;
-	/* The mount of what was checked, not of what the path showed before. */
-	*mnt_id = mount_of(fd);
-	if (*mnt_id) {
-		known_add(sd, *mnt_id);
-		if (seen)
-			mount_set_add(seen, *mnt_id);
-	}
-	nsops_close_fd(&fd);
+	if (seen && *mnt_id)
+		mount_set_add(seen, *mnt_id, *id);
 	return 0;
 }
 
 int nsops_statedir_identify(struct nsops_statedir *sd, const char *name, struct stat *st,
-			    uint64_t *mnt_id)
+			    uint64_t *id, uint64_t *mnt_id)
 {
-	int r = identify_seen(sd, name, st, mnt_id, NULL);
+	uint64_t own;
+	int r = identify_seen(sd, name, st, id ? id : &own, mnt_id, NULL);
 
 	/* Junk in the state directory is not a namespace: not there. */
 	return r == -EINVAL ? -ENOENT : r;
+}
+
+int nsops_statedir_holds(struct nsops_statedir *sd, const char *name, uint64_t id,
+			 struct stat *st, uint64_t *mnt_id)
+{
+	uint64_t now;
+	int r = nsops_statedir_identify(sd, name, st, &now, mnt_id);
+
+	return r == 0 && now != id ? -ESTALE : r;
 }
 
 static gint compare_entries(gconstpointer a, gconstpointer b)
@@ -301,13 +324,15 @@ int nsops_statedir_list(struct nsops_statedir *sd, GPtrArray **entries)
 		size_t len = strlen(de->d_name);
 		struct nsops_entry *e;
 		struct stat st;
+		uint64_t id;
 
 		if (!nsops_name_is_valid(de->d_name, len))
 			continue;
-		if (identify_seen(sd, de->d_name, &st, NULL, seen) < 0)
+		if (identify_seen(sd, de->d_name, &st, &id, NULL, seen) < 0)
 			continue;
 		e = g_malloc(sizeof(*e) + len + 1);
-		e->id = st.st_ino;
+		e->id = id;
+		e->ino = st.st_ino;
 		memcpy(e->name, de->d_name, len + 1);
 		g_ptr_array_add(out, e);
 	}
@@ -326,16 +351,15 @@ int nsops_statedir_open_ns(struct nsops_statedir *sd, const char *name, uint64_t
 			   uint64_t *mnt_id)
 {
 	struct stat seen, opened;
-	int r = nsops_statedir_identify(sd, name, &seen, NULL);
+	uint64_t opened_id;
+	int r = nsops_statedir_holds(sd, name, id, &seen, NULL);
 
 	if (r < 0)
 		return r;
-	if (seen.st_ino != id)
-		return -ESTALE;
 	/*
 	 * Identified just now as a UTS namespace's nsfs file (a regular file,
-	 * so opening it has no side effects); the fstat closes the window in
-	 * which another tool could have mounted something else there.
+	 * so opening it has no side effects); checking what was opened closes
+	 * the window in which another tool could have mounted something else.
 	 */
 	nsops_autofd int fd = openat(sd->dir_fd, name,
 				     O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
@@ -343,7 +367,7 @@ int nsops_statedir_open_ns(struct nsops_statedir *sd, const char *name, uint64_t
 		return -errno;
 	if (fstat(fd, &opened) < 0)
 		return -errno;
-	if (opened.st_dev != seen.st_dev || opened.st_ino != id)
+	if (opened.st_dev != seen.st_dev || nsops_ns_id(fd, &opened_id) < 0 || opened_id != id)
 		return -ESTALE;
 	if (mnt_id)
 		*mnt_id = sd->mount_ids ? mount_of(fd) : 0;

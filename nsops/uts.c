@@ -19,12 +19,9 @@ int nsops_open_host(void)
 
 int nsops_current_id(uint64_t *id)
 {
-	struct stat st;
+	nsops_autofd int fd = open(THREAD_UTS, O_RDONLY | O_CLOEXEC);
 
-	if (stat(THREAD_UTS, &st) < 0)
-		return -errno;
-	*id = st.st_ino;
-	return 0;
+	return fd < 0 ? -errno : nsops_ns_id(fd, id);
 }
 
 int nsops_enter(int ns_fd)

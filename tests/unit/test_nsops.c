@@ -117,12 +117,12 @@ static bool mountinfo_has(const char *path, const char *what)
 
 static uint64_t id_of(struct fixture *f, const char *name)
 {
-	struct stat st;
-	int fd = nsops_open(f->sd.dir_fd, name, &st);
+	uint64_t id = 0;
+	int fd = nsops_open(f->sd.dir_fd, name, NULL, &id);
 
 	g_assert_cmpint(fd, >=, 0);
 	nsops_close_fd(&fd);
-	return st.st_ino;
+	return id;
 }
 
 /* Create name (with hostname, when not NULL) and return its namespace's id. */
@@ -137,7 +137,7 @@ static uint64_t create_ns(struct fixture *f, const char *name, const char *hostn
 static void get_field(struct fixture *f, const char *name, enum nsops_field field,
 		      char buf[NSOPS_VALUE_MAX + 1])
 {
-	nsops_autofd int fd = nsops_open(f->sd.dir_fd, name, NULL);
+	nsops_autofd int fd = nsops_open(f->sd.dir_fd, name, NULL, NULL);
 	char both[2][NSOPS_VALUE_MAX + 1];
 
 	g_assert_cmpint(fd, >=, 0);
@@ -236,7 +236,7 @@ static void test_set_changes_only_target(struct fixture *f, gconstpointer d G_GN
 	g_assert_cmpint(nsops_create(f->host_fd, f->state, "a", "a", NULL), ==, 0);
 	g_assert_cmpint(nsops_create(f->host_fd, f->state, "b", "b", NULL), ==, 0);
 	{
-		nsops_autofd int fd = nsops_open(f->sd.dir_fd, "a", NULL);
+		nsops_autofd int fd = nsops_open(f->sd.dir_fd, "a", NULL, NULL);
 
 		g_assert_cmpint(nsops_set(f->host_fd, fd, NSOPS_HOSTNAME, "alpha", 5), ==, 0);
 		g_assert_cmpint(nsops_set(f->host_fd, fd, NSOPS_DOMAINNAME, "example.org", 11), ==, 0);
@@ -249,7 +249,7 @@ static void test_set_changes_only_target(struct fixture *f, gconstpointer d G_GN
 	get_field(f, "b", NSOPS_HOSTNAME, buf);
 	g_assert_cmpstr(buf, ==, "b");
 	{
-		nsops_autofd int fd = nsops_open(f->sd.dir_fd, "a", NULL);
+		nsops_autofd int fd = nsops_open(f->sd.dir_fd, "a", NULL, NULL);
 		char domain[NSOPS_VALUE_MAX + 1];
 
 		g_assert_cmpint(nsops_get_both(f->host_fd, fd, buf, domain), ==, 0);
@@ -273,7 +273,7 @@ static void test_rename_keeps_namespace(struct fixture *f, gconstpointer d G_GNU
 	g_assert_cmpuint(id_of(f, "old"), ==, id);
 	g_assert_cmpint(nsops_rename(f->state, "old", "new"), ==, 0);
 	g_assert_cmpuint(id_of(f, "new"), ==, id);
-	g_assert_cmpint(nsops_open(f->sd.dir_fd, "old", NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_open(f->sd.dir_fd, "old", NULL, NULL), ==, -ENOENT);
 	old_path = state_path(f, "old");
 	g_assert_false(mountinfo_has(old_path, "nsfs"));
 }
@@ -338,12 +338,12 @@ static void test_open_refuses_junk(struct fixture *f, gconstpointer d G_GNUC_UNU
 	open_state(f);
 	g_assert_cmpint(nsops_create(f->host_fd, f->state, "real", "real", NULL), ==, 0);
 	make_junk(f);
-	g_assert_cmpint(nsops_open(f->sd.dir_fd, "a-directory", NULL), ==, -EINVAL);
-	g_assert_cmpint(nsops_open(f->sd.dir_fd, "notes", NULL), ==, -EINVAL);
-	g_assert_cmpint(nsops_open(f->sd.dir_fd, "killed-creator", NULL), ==, -EINVAL);
-	g_assert_cmpint(nsops_open(f->sd.dir_fd, "fifo", NULL), ==, -EINVAL);
-	g_assert_cmpint(nsops_open(f->sd.dir_fd, "link", NULL), ==, -EINVAL);
-	g_assert_cmpint(nsops_open(f->sd.dir_fd, "absent", NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_open(f->sd.dir_fd, "a-directory", NULL, NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_open(f->sd.dir_fd, "notes", NULL, NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_open(f->sd.dir_fd, "killed-creator", NULL, NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_open(f->sd.dir_fd, "fifo", NULL, NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_open(f->sd.dir_fd, "link", NULL, NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_open(f->sd.dir_fd, "absent", NULL, NULL), ==, -ENOENT);
 }
 
 static void test_list_shows_only_namespaces(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
@@ -427,38 +427,69 @@ static void test_adopt_refuses_what_is_no_uts_namespace(struct fixture *f, gcons
 	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
 }
 
-static void test_still_holds_follows_the_name(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+static void test_holds_follows_the_name(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
 {
 	g_autofree char *junk = NULL;
-	struct stat x, y, seen;
+	struct stat x, seen;
+	uint64_t id_x, id_y;
 
 	if (skip_unless_root())
 		return;
 	open_state(f);
-	g_assert_cmpint(nsops_create(f->host_fd, f->state, "x", "x", NULL), ==, 0);
-	g_assert_cmpint(nsops_create(f->host_fd, f->state, "y", "y", NULL), ==, 0);
-	g_assert_cmpint(nsops_identify(f->sd.dir_fd, "x", &x), ==, 0);
-	g_assert_cmpint(nsops_identify(f->sd.dir_fd, "y", &y), ==, 0);
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev, x.st_ino, NULL), ==, 0);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "x", "x", &id_x), ==, 0);
+	g_assert_cmpint(nsops_create(f->host_fd, f->state, "y", "y", &id_y), ==, 0);
+	g_assert_cmpint(nsops_identify(f->sd.dir_fd, "x", &x, NULL), ==, 0);
+	g_assert_cmpint(nsops_statedir_holds(&f->sd, "x", id_x, NULL, NULL), ==, 0);
 	/* Given a stat, it hands back what stat(2) of the name shows. */
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev, x.st_ino, &seen), ==, 0);
+	g_assert_cmpint(nsops_statedir_holds(&f->sd, "x", id_x, &seen, NULL), ==, 0);
 	g_assert_cmpuint(seen.st_ino, ==, x.st_ino);
 	g_assert_cmpint(seen.st_mtim.tv_sec, ==, x.st_mtim.tv_sec);
 	g_assert_cmpint(seen.st_mtim.tv_nsec, ==, x.st_mtim.tv_nsec);
-	/* Another namespace under the name, or the right number on another device: no. */
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", y.st_dev, y.st_ino, NULL), ==, -ESTALE);
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev + 1, x.st_ino, NULL), ==, -ENOENT);
+	/* Another namespace under the name: no. */
+	g_assert_cmpint(nsops_statedir_holds(&f->sd, "x", id_y, NULL, NULL), ==, -ESTALE);
 	/* Renamed: the old name holds nothing, the new one the same namespace. */
 	g_assert_cmpint(nsops_rename(f->state, "x", "z"), ==, 0);
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "x", x.st_dev, x.st_ino, NULL), ==, -ENOENT);
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "z", x.st_dev, x.st_ino, NULL), ==, 0);
+	g_assert_cmpint(nsops_statedir_holds(&f->sd, "x", id_x, NULL, NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_statedir_holds(&f->sd, "z", id_x, NULL, NULL), ==, 0);
 	/* Unmounted, leaving the empty file behind: the namespace is gone from it. */
 	junk = state_path(f, "y");
 	g_assert_cmpint(umount2(junk, MNT_DETACH), ==, 0);
 	g_assert_true(g_file_test(junk, G_FILE_TEST_IS_REGULAR));
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "y", y.st_dev, y.st_ino, NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_statedir_holds(&f->sd, "y", id_y, NULL, NULL), ==, -ENOENT);
 	g_assert_cmpint(nsops_destroy(f->state, "z"), ==, 0);
-	g_assert_cmpint(nsops_still_holds(f->sd.dir_fd, "z", x.st_dev, x.st_ino, NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_statedir_holds(&f->sd, "z", id_x, NULL, NULL), ==, -ENOENT);
+}
+
+/*
+ * Ids are NS_GET_ID's where the kernel has it: what creating, opening and
+ * listing tell agree, and differ from the inode number (which lsns shows).
+ */
+static void test_ids_are_64_bit_ids(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	g_autoptr(GPtrArray) entries = NULL;
+	struct stat st;
+	uint64_t created, seen = 0;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	created = create_ns(f, "x", "x");
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &seen, NULL), ==, 0);
+	g_assert_cmpuint(seen, ==, created);
+	g_assert_cmpuint(id_of(f, "x"), ==, created);
+	g_assert_cmpint(nsops_statedir_list(&f->sd, &entries), ==, 0);
+	g_assert_cmpuint(((struct nsops_entry *)entries->pdata[0])->id, ==, created);
+	g_assert_cmpuint(((struct nsops_entry *)entries->pdata[0])->ino, ==, st.st_ino);
+	if (!f->sd.ns_ids) {
+		g_assert_cmpuint(created, ==, st.st_ino);
+		g_test_skip("no NS_GET_ID before Linux 6.18");
+		return;
+	}
+	g_assert_true(nsops_has_ns_ids());
+	/* nsfs inode numbers sit above 0xF0000000; the host's 64-bit id is 1. */
+	g_assert_cmpuint(created, !=, st.st_ino);
+	g_assert_cmpuint(f->host_id, <, st.st_ino);
+	g_assert_cmpint(nsops_destroy(f->state, "x"), ==, 0);
 }
 
 /* How many mounts sd knows; as many as expected where the kernel has no unique mount ids. */
@@ -482,7 +513,7 @@ static void test_identify_knows_a_mount_not_a_name(struct fixture *f, gconstpoin
 	g_autoptr(GPtrArray) entries = NULL;
 	g_autofree char *x = NULL, *y = NULL;
 	struct stat st, again;
-	uint64_t id_x, id_y;
+	uint64_t id_x, id_y, seen_id = 0;
 
 	if (skip_unless_root())
 		return;
@@ -491,30 +522,30 @@ static void test_identify_knows_a_mount_not_a_name(struct fixture *f, gconstpoin
 	id_y = create_ns(f, "y", "y");
 	x = state_path(f, "x");
 	y = state_path(f, "y");
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, 0);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &seen_id, NULL), ==, 0);
 	g_assert_cmpuint(known_mounts(f, 1), ==, 1);
 	/* The second look is the statx one, and tells the same. */
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &again, NULL), ==, 0);
-	g_assert_cmpuint(again.st_ino, ==, id_x);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &again, &seen_id, NULL), ==, 0);
+	g_assert_cmpuint(seen_id, ==, id_x);
 	g_assert_cmpuint(again.st_dev, ==, st.st_dev);
 	g_assert_cmpint(again.st_mtim.tv_nsec, ==, st.st_mtim.tv_nsec);
 	g_assert_true(S_ISREG(again.st_mode));
 	/* Another kind of namespace stacked on the known mount: not a name. */
 	bind_mount("/proc/self/ns/net", x);
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, -ENOENT);
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &seen_id, NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &seen_id, NULL), ==, -ENOENT);
 	/* Off again: the known mount is back on top. */
 	g_assert_cmpint(umount2(x, MNT_DETACH), ==, 0);
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, 0);
-	g_assert_cmpuint(st.st_ino, ==, id_x);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &seen_id, NULL), ==, 0);
+	g_assert_cmpuint(seen_id, ==, id_x);
 	/* Re-bound to y's namespace: y's id, at once. */
 	g_assert_cmpint(umount2(x, MNT_DETACH), ==, 0);
 	bind_mount(y, x);
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, 0);
-	g_assert_cmpuint(st.st_ino, ==, id_y);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &seen_id, NULL), ==, 0);
+	g_assert_cmpuint(seen_id, ==, id_y);
 	/* Only an empty file left: nothing, however well its mounts were known. */
 	g_assert_cmpint(umount2(x, MNT_DETACH), ==, 0);
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &seen_id, NULL), ==, -ENOENT);
 	/* A listing keeps only the mounts it saw: y's. */
 	g_assert_cmpint(nsops_statedir_list(&f->sd, &entries), ==, 0);
 	g_assert_cmpuint(entries->len, ==, 1);
@@ -573,7 +604,7 @@ static void test_identify_without_mount_ids(struct fixture *f, gconstpointer d G
 	g_autoptr(GPtrArray) entries = NULL;
 	g_autofree char *x = NULL;
 	struct stat st;
-	uint64_t id_x;
+	uint64_t id_x, seen_id = 0;
 
 	if (skip_unless_root())
 		return;
@@ -581,10 +612,10 @@ static void test_identify_without_mount_ids(struct fixture *f, gconstpointer d G
 	f->sd.mount_ids = false;
 	id_x = create_ns(f, "x", "x");
 	x = state_path(f, "x");
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, 0);
-	g_assert_cmpuint(st.st_ino, ==, id_x);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &seen_id, NULL), ==, 0);
+	g_assert_cmpuint(seen_id, ==, id_x);
 	bind_mount("/proc/self/ns/net", x);
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &seen_id, NULL), ==, -ENOENT);
 	g_assert_cmpint(nsops_statedir_list(&f->sd, &entries), ==, 0);
 	g_assert_cmpuint(entries->len, ==, 0);
 	g_assert_cmpuint(g_hash_table_size(f->sd.known), ==, 0);
@@ -594,7 +625,7 @@ static void test_identify_without_mount_ids(struct fixture *f, gconstpointer d G
 static void test_mount_id_follows_the_binding(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
 {
 	g_autofree char *x = NULL;
-	uint64_t looked = 0, opened = 0, again = 0;
+	uint64_t looked = 0, opened = 0, again = 0, seen_id = 0;
 	struct stat st;
 	uint64_t id;
 	int fd;
@@ -604,7 +635,7 @@ static void test_mount_id_follows_the_binding(struct fixture *f, gconstpointer d
 	open_state(f);
 	id = create_ns(f, "x", "x");
 	x = state_path(f, "x");
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &looked), ==, 0);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &seen_id, &looked), ==, 0);
 	fd = nsops_statedir_open_ns(&f->sd, "x", id, &opened);
 	g_assert_cmpint(fd, >=, 0);
 	nsops_close_fd(&fd);
@@ -617,8 +648,8 @@ static void test_mount_id_follows_the_binding(struct fixture *f, gconstpointer d
 	g_assert_cmpuint(opened, ==, looked);
 	/* The same namespace bound again: the same inode number, another mount. */
 	bind_mount(x, x);
-	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &again), ==, 0);
-	g_assert_cmpuint(st.st_ino, ==, id);
+	g_assert_cmpint(nsops_statedir_identify(&f->sd, "x", &st, &seen_id, &again), ==, 0);
+	g_assert_cmpuint(seen_id, ==, id);
 	g_assert_cmpuint(again, !=, looked);
 	g_assert_cmpint(nsops_destroy(f->state, "x"), ==, 0);
 }
@@ -636,8 +667,7 @@ static void test_pids_of_a_namespace(struct fixture *f, gconstpointer d G_GNUC_U
 {
 	g_autoptr(GArray) host = NULL;
 	g_autoptr(GArray) empty = NULL;
-	struct stat st;
-	uint64_t id;
+	struct stat st, new;
 
 	if (skip_unless_root())
 		return;
@@ -647,8 +677,9 @@ static void test_pids_of_a_namespace(struct fixture *f, gconstpointer d G_GNUC_U
 	g_assert_true(pids_has(host, getpid()));
 	for (guint i = 1; i < host->len; i++)
 		g_assert_cmpint(g_array_index(host, pid_t, i - 1), <, g_array_index(host, pid_t, i));
-	id = create_ns(f, "empty", NULL);
-	g_assert_cmpint(nsops_pids(st.st_dev, id, &empty), ==, 0);
+	create_ns(f, "empty", NULL);
+	g_assert_cmpint(nsops_identify(f->sd.dir_fd, "empty", &new, NULL), ==, 0);
+	g_assert_cmpint(nsops_pids(st.st_dev, new.st_ino, &empty), ==, 0);
 	g_assert_cmpuint(empty->len, ==, 0);
 	g_assert_cmpint(nsops_destroy(f->state, "empty"), ==, 0);
 }
@@ -759,7 +790,8 @@ int main(int argc, char *argv[])
 	ADD("/nsops/reopen-removes-only-empty-files", test_reopen_removes_only_empty_files);
 	ADD("/nsops/adopt-names-an-existing-namespace", test_adopt_names_an_existing_namespace);
 	ADD("/nsops/adopt-refuses-what-is-no-uts-namespace", test_adopt_refuses_what_is_no_uts_namespace);
-	ADD("/nsops/still-holds-follows-the-name", test_still_holds_follows_the_name);
+	ADD("/nsops/holds-follows-the-name", test_holds_follows_the_name);
+	ADD("/nsops/ids-are-64-bit-ids", test_ids_are_64_bit_ids);
 	ADD("/nsops/mount-id-follows-the-binding", test_mount_id_follows_the_binding);
 	ADD("/nsops/pids-of-a-namespace", test_pids_of_a_namespace);
 	ADD("/nsops/event-file-reports-a-change-once", test_event_file_reports_a_change_once);
