@@ -20,6 +20,13 @@ static void utsfs_init(void *userdata G_GNUC_UNUSED, struct fuse_conn_info *conn
 			FUSE_CAP_AUTO_INVAL_DATA);
 }
 
+int caller_may_act(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	return ctx->uid != 0 ? 0 : nsops_caller_is_admin(ctx->pid);
+}
+
 static void utsfs_getattr(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi G_GNUC_UNUSED)
 {
@@ -75,7 +82,8 @@ static void utsfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	size_t row;
 	bool ours = parent != FUSE_ROOT_ID && attr_by_name(utsfs_from_req(req), name, &row);
 
-	fuse_reply_err(req, ours && fuse_req_ctx(req)->uid == 0 ? 0 : EPERM);
+	fuse_reply_err(req, ours && fuse_req_ctx(req)->uid == 0 && caller_may_act(req) == 0 ? 0
+										    : EPERM);
 }
 
 const struct fuse_lowlevel_ops utsfs_ops = {

@@ -6,6 +6,15 @@
 
 extern const struct fuse_lowlevel_ops utsfs_ops;
 
+/*
+ * 0 when the caller may use root's power here: any caller but uid 0 (the
+ * kernel checked it against the modes shown), and uid 0 only with
+ * CAP_SYS_ADMIN: a container's root without it passes default_permissions
+ * as root, but must not create, remove, rename, adopt, chown or write as
+ * root. -EPERM otherwise.
+ */
+int caller_may_act(fuse_req_t req);
+
 /* ops_dir.c */
 void utsfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);

@@ -282,6 +282,8 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uint64_t gen = 0;
 	int r = check_new_name(parent, name);
 
+	if (r == 0)
+		r = caller_may_act(req);
 	if (r == 0) {
 		g_mutex_lock(&fs->names_lock);
 		r = create_ns(fs, name, &id);
@@ -316,14 +318,20 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	struct fuse_entry_param e = { 0 };
+	g_auto(NsopsView) view = { .root = -1 };
 	/* Only namespaces can be named: other symlinks cannot be made. */
 	int r = link[0] != '/' ? -EPERM : check_new_name(parent, name);
 
+	if (r == 0)
+		r = caller_may_act(req);
+	/* The target as the caller sees it: its root, its /proc/self. */
+	if (r == 0)
+		r = nsops_caller_view(fuse_req_ctx(req)->pid, &view);
 	if (r == 0) {
 		g_mutex_lock(&fs->names_lock);
 		r = meta_forget(&fs->meta, name);
 		if (r == 0)
-			r = nsops_adopt(fs->state.path, name, link, fs->mount_dev, NULL);
+			r = nsops_adopt(fs->state.path, name, &view, link, fs->mount_dev, NULL);
 		g_mutex_unlock(&fs->names_lock);
 		if (r == -ENOTTY)
 			r = -EPERM;
@@ -371,9 +379,9 @@ static int remove_ns(struct utsfs *fs, const char *name)
 void utsfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct utsfs *fs = utsfs_from_req(req);
-	int r = -EPERM;
+	int r = parent == FUSE_ROOT_ID ? caller_may_act(req) : -EPERM;
 
-	if (parent == FUSE_ROOT_ID) {
+	if (r == 0) {
 		g_mutex_lock(&fs->names_lock);
 		r = remove_ns(fs, name);
 		g_mutex_unlock(&fs->names_lock);
@@ -423,6 +431,8 @@ void utsfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	r = parent != FUSE_ROOT_ID ? -EPERM : check_new_name(newparent, newname);
+	if (r == 0)
+		r = caller_may_act(req);
 	if (r == 0) {
 		g_autofree char *event = g_strdup_printf("renamed to %s", newname);
 

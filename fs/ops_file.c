@@ -51,6 +51,10 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct open_file *of;
 	int r = may_open(fs, def, dir, fi->flags);
 
+	/* Checked once per open, as the kernel checks a file's modes. */
+	if (r == 0 && (fi->flags & O_ACCMODE) != O_RDONLY)
+		r = caller_may_act(req);
+
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -286,10 +290,10 @@ void utsfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 
 	if (ino == FUSE_ROOT_ID)
 		r = -EPERM;
-	else if (!def)
-		r = change_dir(utsfs_from_req(req), ino, attr, to_set);
-	else
+	else if (def)
 		r = truncate_file(def, to_set);
+	else if ((r = caller_may_act(req)) == 0)
+		r = change_dir(utsfs_from_req(req), ino, attr, to_set);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

@@ -193,57 +193,78 @@ static bool is_proc_dir(int fd)
 	return fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
 }
 
-/* An O_PATH fd on "/" and the rest of path: absolute paths only. */
-static int open_root(const char *path, GString *rest)
+/* An O_PATH fd on the caller's root and the rest of path, for an absolute path. */
+static int open_root(const struct nsops_view *view, const char *path, GString *rest)
 {
 	while (*path == '/')
 		path++;
 	g_string_assign(rest, path);
-	return open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return openat(view->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
-/* Whether fd is on device avoid (-EPERM), or its stat fails (-errno). */
-static int check_device(int fd, dev_t avoid)
+/* Whether fd is on device avoid (-EPERM), or its stat fails (-errno); its stat to *st. */
+static int check_device(int fd, dev_t avoid, struct stat *st)
 {
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
+	if (fstat(fd, st) < 0)
 		return -errno;
-	return st.st_dev == avoid ? -EPERM : 0;
+	return st->st_dev == avoid ? -EPERM : 0;
+}
+
+/* Take the first component off rest. */
+static char *next_component(GString *rest)
+{
+	gsize len = strcspn(rest->str, "/");
+	char *comp = g_strndup(rest->str, len);
+
+	g_string_erase(rest, 0, (gssize)len);
+	while (rest->len > 0 && rest->str[0] == '/')
+		g_string_erase(rest, 0, 1);
+	return comp;
 }
 
 /*
- * An O_PATH fd on what the absolute path names, resolved one component at
- * a time and never looking up a name inside the file system on device
- * avoid: the caller may be serving it while the kernel holds one of its
- * directories locked, and such a lookup would wait for itself forever.
+ * An O_PATH fd on what the absolute path names as the caller sees it,
+ * resolved one component at a time: from the caller's root (its mount
+ * namespace, its chroot), never above it by "..", with /proc/self and
+ * /proc/thread-self the caller's, and never looking up a name inside the
+ * file system on device avoid: the caller may be serving it while the
+ * kernel holds one of its directories locked, and such a lookup would wait
+ * for itself forever.
  */
-static int open_path_avoiding(const char *path, dev_t avoid)
+static int open_path_as(const struct nsops_view *view, const char *path, dev_t avoid)
 {
 	g_autoptr(GString) rest = g_string_new(NULL);
 	nsops_autofd int dir = -1;
+	struct stat root, here;
 	int links = 0;
 	int r;
 
 	if (path[0] != '/')
 		return -EINVAL;
-	dir = open_root(path, rest);
+	if (fstat(view->root, &root) < 0)
+		return -errno;
+	dir = open_root(view, path, rest);
 	if (dir < 0)
 		return -errno;
 	while (rest->len > 0) {
 		char target[PATH_MAX];
 		struct stat st;
-		gsize len = strcspn(rest->str, "/");
-		g_autofree char *comp = g_strndup(rest->str, len);
+		g_autofree char *comp = next_component(rest);
 		int next;
 		ssize_t n;
 
-		g_string_erase(rest, 0, (gssize)len);
-		while (rest->len > 0 && rest->str[0] == '/')
-			g_string_erase(rest, 0, 1);
-		r = check_device(dir, avoid);
+		r = check_device(dir, avoid, &here);
 		if (r < 0)
 			return r;
+		if (g_str_equal(comp, "..") && here.st_dev == root.st_dev &&
+		    here.st_ino == root.st_ino)
+			continue;
+		/* /proc/self would be utsfs's own: the caller's instead. */
+		if (is_proc_dir(dir) && (g_str_equal(comp, "self") || g_str_equal(comp, "thread-self"))) {
+			g_string_prepend_c(rest, '/');
+			g_string_prepend(rest, comp[0] == 's' ? view->self : view->thread_self);
+			continue;
+		}
 		next = openat(dir, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (next < 0)
 			return -errno;
@@ -277,7 +298,7 @@ static int open_path_avoiding(const char *path, dev_t avoid)
 			g_autoptr(GString) tail = g_string_new(NULL);
 
 			nsops_close_fd(&dir);
-			dir = open_root(target, tail);
+			dir = open_root(view, target, tail);
 			if (dir < 0)
 				return -errno;
 			g_string_prepend(rest, tail->str);
@@ -285,7 +306,7 @@ static int open_path_avoiding(const char *path, dev_t avoid)
 			g_string_prepend(rest, target);
 		}
 	}
-	r = check_device(dir, avoid);
+	r = check_device(dir, avoid, &here);
 	if (r < 0)
 		return r;
 	r = dir;
@@ -293,14 +314,14 @@ static int open_path_avoiding(const char *path, dev_t avoid)
 	return r;
 }
 
-int nsops_adopt(const char *dir, const char *name, const char *target, dev_t avoid,
-		uint64_t *id)
+int nsops_adopt(const char *dir, const char *name, const struct nsops_view *view,
+		const char *target, dev_t avoid, uint64_t *id)
 {
 	g_autofree char *path = g_build_filename(dir, name, NULL);
 	g_autofree char *source = NULL;
 	uint64_t new_id;
 	struct statfs sfs;
-	nsops_autofd int opath = open_path_avoiding(target, avoid);
+	nsops_autofd int opath = open_path_as(view, target, avoid);
 	nsops_autofd int fd = -1;
 	int r;
 

@@ -65,6 +65,27 @@ int nsops_get_both(int host_fd, int ns_fd, char hostname[NSOPS_VALUE_MAX + 1],
 int nsops_set(int host_fd, int ns_fd, enum nsops_field field,
 	      const char *value, size_t len);
 
+/* --- caller.c: who asks (a thread id as FUSE tells it) ---------------------- */
+
+/*
+ * 0 when thread tid has CAP_SYS_ADMIN in its effective set; -EPERM when
+ * not, when tid is 0 (outside our PID namespace) or the thread is gone.
+ */
+int nsops_caller_is_admin(pid_t tid);
+
+/* A path as a caller sees it: its root, and what its /proc/self and /proc/thread-self are. */
+struct nsops_view {
+	int root;
+	char *self;
+	char *thread_self;
+};
+
+/* The view of thread tid (pinned while looking); -EPERM when tid is 0 or gone. */
+int nsops_caller_view(pid_t tid, struct nsops_view *view);
+void nsops_view_clear(struct nsops_view *view);
+typedef struct nsops_view NsopsView;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NsopsView, nsops_view_clear)
+
 /* --- ns.c: namespaces persisted as bind mounts in a state directory ------ */
 
 /*
@@ -96,13 +117,14 @@ int nsops_create(int host_fd, const char *dir, const char *name,
 		 const char *hostname, uint64_t *id);
 /*
  * Name an existing UTS namespace (as `ip netns attach` does): bind the nsfs
- * file target (e.g. /proc/PID/ns/uts) onto dir/name. -ENOENT when target is
- * absent, -ENOTTY when it is no namespace, -EINVAL when another kind, -EPERM
- * when reaching it would look up a name on device avoid (the caller's own
- * FUSE mount, whose directory the kernel may hold locked meanwhile).
+ * file target (e.g. /proc/PID/ns/uts), an absolute path as view sees it,
+ * onto dir/name. -ENOENT when target is absent, -ENOTTY when it is no
+ * namespace, -EINVAL when another kind, -EPERM when reaching it would look
+ * up a name on device avoid (the caller's own FUSE mount, whose directory
+ * the kernel may hold locked meanwhile).
  */
-int nsops_adopt(const char *dir, const char *name, const char *target, dev_t avoid,
-		uint64_t *id);
+int nsops_adopt(const char *dir, const char *name, const struct nsops_view *view,
+		const char *target, dev_t avoid, uint64_t *id);
 /* Forget a name: lazy unmount and unlink. -ENOENT when absent. */
 int nsops_destroy(const char *dir, const char *name);
 /*

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -393,36 +394,58 @@ static void test_reopen_removes_only_empty_files(struct fixture *f, gconstpointe
 	g_assert_false(mountinfo_has(f->state, "shared:"));
 }
 
+/* This thread's view of paths: its root, its /proc/self. */
+static void own_view(struct nsops_view *view)
+{
+	g_assert_cmpint(nsops_caller_view((pid_t)syscall(SYS_gettid), view), ==, 0);
+}
+
 static void test_adopt_names_an_existing_namespace(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
 {
+	struct nsops_view view;
 	uint64_t id = 0;
 
 	if (skip_unless_root())
 		return;
 	open_state(f);
+	own_view(&view);
 	/* This thread's own namespace: the host's. */
-	g_assert_cmpint(nsops_adopt(f->state, "host", "/proc/thread-self/ns/uts", 0, &id), ==, 0);
+	g_assert_cmpint(nsops_adopt(f->state, "host", &view, "/proc/thread-self/ns/uts", 0, &id), ==, 0);
 	g_assert_cmpuint(id, ==, f->host_id);
 	g_assert_cmpuint(id_of(f, "host"), ==, f->host_id);
-	g_assert_cmpint(nsops_adopt(f->state, "host", "/proc/thread-self/ns/uts", 0, NULL), ==, -EEXIST);
+	g_assert_cmpint(nsops_adopt(f->state, "host", &view, "/proc/thread-self/ns/uts", 0, NULL), ==, -EEXIST);
 	g_assert_cmpint(nsops_destroy(f->state, "host"), ==, 0);
+	/* /proc/self is the caller's, here this process's. */
+	g_assert_cmpint(nsops_adopt(f->state, "self", &view, "/proc/self/ns/uts", 0, &id), ==, 0);
+	g_assert_cmpuint(id, ==, f->host_id);
+	g_assert_cmpint(nsops_destroy(f->state, "self"), ==, 0);
+	/* ".." never climbs above the caller's root. */
+	g_assert_cmpint(nsops_adopt(f->state, "up", &view, "/../../proc/thread-self/ns/uts", 0, &id), ==, 0);
+	g_assert_cmpint(nsops_destroy(f->state, "up"), ==, 0);
+	nsops_view_clear(&view);
+	/* Nobody to ask: a caller outside our PID namespace (0), or gone. */
+	g_assert_cmpint(nsops_caller_view(0, &view), ==, -EPERM);
+	g_assert_cmpint(nsops_caller_is_admin(0), ==, -EPERM);
+	g_assert_cmpint(nsops_caller_is_admin((pid_t)syscall(SYS_gettid)), ==, 0);
 }
 
 static void test_adopt_refuses_what_is_no_uts_namespace(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
 {
 	g_autofree char *path = NULL;
+	g_auto(NsopsView) view = { .root = -1 };
 	struct stat root;
 
 	if (skip_unless_root())
 		return;
 	open_state(f);
-	g_assert_cmpint(nsops_adopt(f->state, "x", "/proc/self/ns/net", 0, NULL), ==, -EINVAL);
-	g_assert_cmpint(nsops_adopt(f->state, "x", "/etc/hostname", 0, NULL), ==, -ENOTTY);
-	g_assert_cmpint(nsops_adopt(f->state, "x", "/nonexistent/uts", 0, NULL), ==, -ENOENT);
-	g_assert_cmpint(nsops_adopt(f->state, "x", "relative", 0, NULL), ==, -EINVAL);
+	own_view(&view);
+	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "/proc/self/ns/net", 0, NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "/etc/hostname", 0, NULL), ==, -ENOTTY);
+	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "/nonexistent/uts", 0, NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "relative", 0, NULL), ==, -EINVAL);
 	/* A path through the device to avoid is refused before any lookup in it. */
 	g_assert_cmpint(stat("/", &root), ==, 0);
-	g_assert_cmpint(nsops_adopt(f->state, "x", "/proc/self/ns/uts", root.st_dev, NULL), ==, -EPERM);
+	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "/proc/self/ns/uts", root.st_dev, NULL), ==, -EPERM);
 	path = state_path(f, "x");
 	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
 }
