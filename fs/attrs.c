@@ -36,12 +36,11 @@ static int show_ns_target(struct utsfs *fs, const struct attr_def *def G_GNUC_UN
 	return 0;
 }
 
-/* One PID per line, like `ip netns pids`; changes whenever processes come and go. */
-static int show_pids(struct utsfs *fs, const struct attr_def *def G_GNUC_UNUSED,
-		     const struct ns_ref *ref, GString *out)
+/* One PID per line, like `ip netns pids`, of the processes uid may know of. */
+static int snapshot_pids(struct utsfs *fs, const struct ns_ref *ref, uid_t uid, GString *out)
 {
 	g_autoptr(GArray) pids = NULL;
-	int r = nsops_pids(fs->nsfs_dev, ref->ns_ino, &pids);
+	int r = nsops_pids(fs->nsfs_dev, ref->ns_ino, uid, &pids);
 
 	if (r < 0)
 		return r;
@@ -52,10 +51,11 @@ static int show_pids(struct utsfs *fs, const struct attr_def *def G_GNUC_UNUSED,
 
 /*
  * Every row is served the same way: the content is made afresh for each
- * request (show), after the name is checked to still hold its namespace,
- * and the kernel caches none of it (attribute timeout 0, direct I/O; see
- * stat.c and ops_file.c). Adding a read-only file is one show function
- * (and the nsops call it needs) and one row.
+ * request (show; pids: for each open, see snapshot), after the name is
+ * checked to still hold its namespace, and the kernel caches none of it
+ * (attribute timeout 0, direct I/O; see stat.c and ops_file.c). Adding a
+ * read-only file is one show function (and the nsops call it needs) and
+ * one row.
  *
  * Rows are only ever appended: a row's index is part of its file's node id
  * and st_ino, which tools may remember. At most NODE_STRIDE - 1 rows fit
@@ -70,7 +70,7 @@ const struct attr_def attr_table[] = {
 	  .write = ATTR_READ_ONLY, .poll = ATTR_POLL_READABLE },
 	{ .name = "ns", .mode = S_IFLNK | 0777, .show = show_ns_target,
 	  .write = ATTR_READ_ONLY, .poll = ATTR_POLL_READABLE },
-	{ .name = "pids", .mode = S_IFREG | 0444, .show = show_pids,
+	{ .name = "pids", .mode = S_IFREG | 0444, .snapshot = snapshot_pids,
 	  .write = ATTR_READ_ONLY, .poll = ATTR_POLL_READABLE },
 	{ .name = "nsid", .mode = S_IFREG | 0444, .show = show_id,
 	  .write = ATTR_READ_ONLY, .poll = ATTR_POLL_READABLE, .needs_ns_ids = true },
@@ -106,10 +106,13 @@ const struct attr_def *attr_from_ino(fuse_ino_t ino, fuse_ino_t *dir, size_t *ro
 	return &attr_table[*row];
 }
 
-int attr_content(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir, GString *out)
+int attr_content(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir, uid_t uid,
+		 GString *out)
 {
 	g_auto(NsRef) ref = { 0 };
 	int r = nsnode_resolve(fs, dir, &ref, NULL);
 
-	return r < 0 ? r : def->show(fs, def, &ref, out);
+	if (r < 0)
+		return r;
+	return def->show ? def->show(fs, def, &ref, out) : def->snapshot(fs, &ref, uid, out);
 }

@@ -34,6 +34,12 @@ struct attr_def {
 	/* Append the current content (a symlink's target) of ref's file to out. */
 	int (*show)(struct utsfs *fs, const struct attr_def *def, const struct ns_ref *ref,
 		    GString *out);
+	/*
+	 * Instead of show, for a content that costs a scan of /proc: made once
+	 * per open, for the caller (uid), and kept by the handle. Its stat
+	 * size is ATTR_SNAPSHOT_SIZE, not its length.
+	 */
+	int (*snapshot)(struct utsfs *fs, const struct ns_ref *ref, uid_t uid, GString *out);
 	enum attr_write write;
 	/* For show_field rows and ATTR_SETS_FIELD: which string of the namespace. */
 	enum nsops_field field;
@@ -41,6 +47,15 @@ struct attr_def {
 	/* Only where the kernel tells NS_GET_ID ids (Linux 6.18): absent elsewhere. */
 	bool needs_ns_ids;
 };
+
+/*
+ * What stat of a snapshot row's path tells of its size, without a scan: a
+ * page, as sysfs does. fstat of an open one tells its snapshot's length
+ * (utsfs_getattr). For an asynchronous O_DIRECT read, FUSE rounds the size
+ * it holds up to its largest request (128 KiB or more: some 16,000 PIDs)
+ * before it cuts, so such a read gets the whole list.
+ */
+#define ATTR_SNAPSHOT_SIZE 4096
 
 extern const struct attr_def attr_table[];
 extern const size_t attr_count;
@@ -65,7 +80,8 @@ static inline ino_t attr_st_ino(uint64_t id, size_t row)
 const struct attr_def *attr_from_ino(fuse_ino_t ino, fuse_ino_t *dir, size_t *row);
 
 /*
- * The current content of row def in directory node dir, after checking
- * that its name still holds its namespace (nsnode_resolve).
+ * The current content of row def in directory node dir, as uid may see
+ * it, after checking that its name still holds its namespace (nsnode_resolve).
  */
-int attr_content(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir, GString *out);
+int attr_content(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir, uid_t uid,
+		 GString *out);

@@ -20,6 +20,8 @@ struct open_file {
 	 * current value, as on /proc/sys/kernel/hostname.
 	 */
 	GString *written;
+	/* A snapshot row's content, made at open for the opener; NULL for the others. */
+	GString *snapshot;
 	/* Guarded by the polls lock: the content this handle last read, and its pending poll. */
 	GString *last_read;
 	struct fuse_pollhandle *ph;

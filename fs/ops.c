@@ -27,12 +27,6 @@ int caller_may_act(fuse_req_t req)
 	return ctx->uid != 0 ? 0 : nsops_caller_is_admin(ctx->pid);
 }
 
-static void utsfs_getattr(fuse_req_t req, fuse_ino_t ino,
-			  struct fuse_file_info *fi G_GNUC_UNUSED)
-{
-	reply_attr(req, ino);
-}
-
 /* Only directory nodes count lookups: nodes_forget() ignores any other node id. */
 static void utsfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {

@@ -20,6 +20,8 @@ static void open_file_free(void *data)
 	g_mutex_clear(&of->lock);
 	if (of->written)
 		g_string_free(of->written, TRUE);
+	if (of->snapshot)
+		g_string_free(of->snapshot, TRUE);
 	g_free(of);
 }
 
@@ -65,11 +67,31 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	of->dir = dir;
 	of->def = def;
 	g_mutex_init(&of->lock);
+	/* One scan of /proc per open, whatever the reads and stats after it. */
+	if (def->snapshot) {
+		of->snapshot = g_string_new(NULL);
+		r = attr_content(fs, def, dir, fuse_req_ctx(req)->uid, of->snapshot);
+		if (r < 0) {
+			open_file_free(of);
+			fuse_reply_err(req, -r);
+			return;
+		}
+	}
 	/* The kernel can change every row behind our back: the page cache never answers. */
 	fi->direct_io = 1;
 	fi->fh = handle_add(&fs->handles, of, open_file_free);
 	if (fuse_reply_open(req, fi) != 0)
 		handle_release(&fs->handles, fi->fh);
+}
+
+/*
+ * fstat of an open file comes with its handle: a snapshot's exact size
+ * then, so tail and the like, which open, fstat and trust st_size, read
+ * all of it.
+ */
+void utsfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	reply_attr(req, ino, fi ? open_file_of(fi)->snapshot : NULL);
 }
 
 void utsfs_release(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, struct fuse_file_info *fi)
@@ -88,8 +110,9 @@ void utsfs_read(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, size_t size, off_t
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	struct open_file *of = open_file_of(fi);
-	g_autoptr(GString) content = g_string_new(NULL);
-	int r = attr_content(fs, of->def, of->dir, content);
+	g_autoptr(GString) fresh = g_string_new(NULL);
+	GString *content = of->snapshot ? of->snapshot : fresh;
+	int r = of->snapshot ? 0 : attr_content(fs, of->def, of->dir, 0, fresh);
 
 	if (r < 0) {
 		fuse_reply_err(req, -r);
@@ -221,7 +244,7 @@ void utsfs_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	r = attr_content(fs, def, dir, target);
+	r = attr_content(fs, def, dir, 0, target);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -297,5 +320,5 @@ void utsfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		reply_attr(req, ino);
+		reply_attr(req, ino, NULL);
 }

@@ -65,7 +65,7 @@ static GString *content_now(struct utsfs *fs, const struct attr_def *def, fuse_i
 {
 	GString *now = g_string_new(NULL);
 
-	if (attr_content(fs, def, dir, now) < 0)
+	if (attr_content(fs, def, dir, 0, now) < 0)
 		g_clear_pointer(&now, free_content);
 	return now;
 }

@@ -42,7 +42,7 @@ static int stat_file(struct utsfs *fs, const struct ns_ref *ref, const struct st
 	const struct attr_def *def = &attr_table[row];
 	g_autoptr(GString) content = g_string_new(NULL);
 	/* Exact st_size: tools that trust it would otherwise cut or pad. */
-	int r = def->show(fs, def, ref, content);
+	int r = def->show ? def->show(fs, def, ref, content) : 0;
 
 	if (r < 0)
 		return r;
@@ -52,7 +52,7 @@ static int stat_file(struct utsfs *fs, const struct ns_ref *ref, const struct st
 		.st_nlink = 1,
 		.st_uid = m->uid,
 		.st_gid = m->gid,
-		.st_size = (off_t)content->len,
+		.st_size = (off_t)(def->show ? content->len : ATTR_SNAPSHOT_SIZE),
 		.st_atim = ns_st->st_atim,
 		.st_mtim = ns_st->st_mtim,
 		.st_ctim = ns_st->st_ctim,
@@ -132,7 +132,7 @@ void reply_file_entry(fuse_req_t req, fuse_ino_t dir, const char *name)
 	fuse_reply_entry(req, &e);
 }
 
-void reply_attr(fuse_req_t req, fuse_ino_t ino)
+void reply_attr(fuse_req_t req, fuse_ino_t ino, const GString *snapshot)
 {
 	struct stat st;
 	fuse_ino_t dir;
@@ -140,6 +140,8 @@ void reply_attr(fuse_req_t req, fuse_ino_t ino)
 	bool file = attr_from_ino(ino, &dir, &row) != NULL;
 	int r = stat_node(utsfs_from_req(req), ino, &st);
 
+	if (r == 0 && snapshot)
+		st.st_size = (off_t)snapshot->len;
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

@@ -18,5 +18,5 @@ void reply_name_stat(fuse_req_t req, const char *name, uint64_t id, const struct
 		     uint64_t gen);
 /* Reply to a lookup of name inside the namespace directory dir. */
 void reply_file_entry(fuse_req_t req, fuse_ino_t dir, const char *name);
-/* Reply to getattr or setattr of ino with its attributes now. */
-void reply_attr(fuse_req_t req, fuse_ino_t ino);
+/* Reply to getattr or setattr of ino with its attributes now; the size of snapshot when given. */
+void reply_attr(fuse_req_t req, fuse_ino_t ino, const GString *snapshot);

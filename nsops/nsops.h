@@ -214,10 +214,12 @@ void nsops_statedir_remove_temporaries(struct nsops_statedir *sd, const char *pr
 
 /*
  * The PIDs whose UTS namespace is nsfs inode ino on device dev (a live
- * namespace's: unique while it lives), ascending, as a GArray of pid_t.
- * Processes that exit meanwhile are skipped.
+ * namespace's: unique while it lives), ascending, as a GArray of pid_t:
+ * all of them for uid 0, for others those whose real or effective uid is
+ * uid. Processes that exit meanwhile are skipped.
  */
-int nsops_pids(dev_t dev, uint64_t ino, GArray **pids);
+int nsops_pids(dev_t dev, uint64_t ino, uid_t uid, GArray **pids);
+
 
 /* --- events.c: the kernel's event files ----------------------------------- */
 

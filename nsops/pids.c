@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 static gint compare_pids(gconstpointer a, gconstpointer b)
 {
@@ -12,7 +13,27 @@ static gint compare_pids(gconstpointer a, gconstpointer b)
 	return pa < pb ? -1 : pa > pb;
 }
 
-int nsops_pids(dev_t dev, uint64_t id, GArray **pids)
+/*
+ * Whether process pid (its /proc directory) runs with real or effective
+ * uid: what a caller may know of. The kernel's own rule for
+ * /proc/PID/ns/uts (ptrace access, capabilities, security modules) cannot
+ * be reproduced from a uid; this one errs on the side of showing less.
+ */
+static bool runs_as(const char *pid, uid_t uid)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%s/status", pid);
+	g_autofree char *status = NULL;
+	const char *line;
+	unsigned int real, effective;
+
+	if (!g_file_get_contents(path, &status, NULL, NULL))
+		return false;
+	line = strstr(status, "\nUid:");
+	return line && sscanf(line, "\nUid: %u %u", &real, &effective) == 2 &&
+	       (real == uid || effective == uid);
+}
+
+int nsops_pids(dev_t dev, uint64_t ino, uid_t uid, GArray **pids)
 {
 	g_autoptr(GArray) out = g_array_new(FALSE, FALSE, sizeof(pid_t));
 	g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
@@ -29,7 +50,9 @@ int nsops_pids(dev_t dev, uint64_t id, GArray **pids)
 			continue;
 		/* stat follows the magic link to the nsfs inode: dev and ino identify it. */
 		snprintf(path, sizeof(path), "/proc/%s/ns/uts", entry);
-		if (stat(path, &st) < 0 || st.st_ino != id || st.st_dev != dev)
+		if (stat(path, &st) < 0 || st.st_ino != ino || st.st_dev != dev)
+			continue;
+		if (uid != 0 && !runs_as(entry, uid))
 			continue;
 		g_array_append_val(out, (pid_t){ (pid_t)pid });
 	}

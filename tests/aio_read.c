@@ -9,7 +9,7 @@
  * a stale size shows there as an empty or short read, where a synchronous
  * read asks the daemon whatever the size.
  *
- * usage: aio-read FILE
+ * usage: aio-read FILE [SIZE]   (SIZE: bytes asked for, a multiple of 4096; 4096 by default)
  * Exit status 0 with the bytes read on stdout (maybe none), 1 with
  * "aio-read: STEP FILE: ERROR" on stderr, 2 on a usage error.
  */
@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 /* O_DIRECT wants the buffer and the length aligned to the page. */
-#define BUF_SIZE 4096
+#define PAGE 4096
 
 static long sys_io_setup(unsigned int nr_events, aio_context_t *ctx)
 {
@@ -70,8 +70,10 @@ static int write_all(int fd, const char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: aio-read FILE\n");
+	size_t size = argc == 3 ? strtoul(argv[2], NULL, 10) : PAGE;
+
+	if ((argc != 2 && argc != 3) || size == 0 || size % PAGE != 0) {
+		fprintf(stderr, "usage: aio-read FILE [SIZE]\n");
 		return 2;
 	}
 	const char *path = argv[1];
@@ -81,7 +83,7 @@ int main(int argc, char **argv)
 		return fail("open", path, errno);
 
 	void *buf = NULL;
-	int err = posix_memalign(&buf, BUF_SIZE, BUF_SIZE);
+	int err = posix_memalign(&buf, PAGE, size);
 	if (err != 0)
 		return fail("posix_memalign for", path, err);
 
@@ -93,7 +95,7 @@ int main(int argc, char **argv)
 		.aio_fildes = (uint32_t)fd,
 		.aio_lio_opcode = IOCB_CMD_PREAD,
 		.aio_buf = (uint64_t)(uintptr_t)buf,
-		.aio_nbytes = BUF_SIZE,
+		.aio_nbytes = size,
 		.aio_offset = 0,
 	};
 	struct iocb *cbs[] = { &cb };
