@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Owner and mode of delegated namespaces, and the rename journal, kept in STATE_DIR/.utsfs.conf. */
+#include "log.h"
 #include "meta.h"
 
 #include <errno.h>
@@ -179,6 +180,9 @@ int meta_open(struct meta *m, struct nsops_statedir *sd)
 	g_strstrip(m->boot);
 	/* What an atomic write killed midway leaves. */
 	nsops_statedir_remove_temporaries(sd, META_FILE ".");
+	r = utsfs_distrust(m->path);
+	if (r < 0)
+		return r;
 	r = nsops_file_read(m->path, &text);
 	if (r < 0 && r != -ENOENT) {
 		fprintf(stderr, "utsfs: cannot read %s: %s\n", m->path, g_strerror(-r));

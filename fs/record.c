@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* -o restore=PATH: a record of every name and its values, to bring names back after a reboot. */
 #include "daemon.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -235,6 +236,9 @@ int record_restore(struct utsfs *fs, const char *path)
 			g_strerror(-r));
 		return r;
 	}
+	r = utsfs_distrust(full);
+	if (r < 0)
+		return r;
 	/*
 	 * Only a record that was read (or does not exist yet) is ever written:
 	 * one that cannot be read must not be overwritten with less.

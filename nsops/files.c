@@ -3,8 +3,11 @@
 #include "nsops.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* GFileError keeps no errno: the few worth telling apart, the rest as EIO. */
 static int error_to_errno(const GError *error)
@@ -54,6 +57,69 @@ int nsops_file_make_parent(const char *path)
 	g_autofree char *parent = g_path_get_dirname(path);
 
 	return g_mkdir_with_parents(parent, 0700) < 0 ? -errno : 0;
+}
+
+/*
+ * Why st cannot be trusted, or NULL: it must be root's, and nobody else
+ * may write it (in a sticky directory nobody else can replace root's
+ * files, as in /tmp).
+ */
+static const char *distrust(const struct stat *st)
+{
+	if (st->st_uid != 0)
+		return "is not owned by root";
+	if ((st->st_mode & 022) && !(S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX)))
+		return "is writable by group or others";
+	return NULL;
+}
+
+/* Why path, or a directory above it, cannot be trusted (g_free it), or NULL. */
+static char *distrust_path(const char *path, const struct stat *st)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	const char *why = S_ISREG(st->st_mode) ? distrust(st) : "is not a regular file";
+
+	if (why)
+		return g_strdup_printf("%s %s", path, why);
+	for (;;) {
+		struct stat dst;
+		char *up;
+
+		if (stat(dir, &dst) < 0)
+			return g_strdup_printf("%s cannot be looked at", dir);
+		why = distrust(&dst);
+		if (why)
+			return g_strdup_printf("%s %s", dir, why);
+		if (g_str_equal(dir, "/") || g_str_equal(dir, "."))
+			return NULL;
+		up = g_path_get_dirname(dir);
+		g_free(dir);
+		dir = up;
+	}
+}
+
+int nsops_file_set_aside_untrusted(const char *path, char **why, char **aside)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	g_autofree char *base = g_path_get_basename(path);
+	struct stat st;
+
+	*why = *aside = NULL;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	*why = distrust_path(path, &st);
+	if (!*why)
+		return 0;
+	/* Renamed, never overwritten: no name it holds is lost. */
+	for (int n = 0; n < 100; n++) {
+		g_free(*aside);
+		*aside = g_strdup_printf("%s/.untrusted-%s-%lld-%d", dir, base, (long long)time(NULL), n);
+		if (renameat2(AT_FDCWD, path, AT_FDCWD, *aside, RENAME_NOREPLACE) == 0)
+			return 1;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
 }
 
 void nsops_statedir_remove_temporaries(struct nsops_statedir *sd, const char *prefix)

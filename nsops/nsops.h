@@ -251,6 +251,14 @@ int nsops_file_write(const char *path, const char *text, size_t len);
 int nsops_file_remove(const char *path);
 /* Create the directories above path (0700) when missing. */
 int nsops_file_make_parent(const char *path);
+/*
+ * As sshd's StrictModes: a file utsfs trusts must be root's and writable by
+ * nobody else, and so must every directory above it (a sticky one may be
+ * writable by all). One that is not is renamed aside to
+ * DIR/.untrusted-NAME-TIME-N (never over another file): 1, with why and
+ * aside set (g_free them); 0 when trusted or absent; -errno.
+ */
+int nsops_file_set_aside_untrusted(const char *path, char **why, char **aside);
 
 /* --- mountpoint.c: utsfs's own mount point -------------------------------- */
 
