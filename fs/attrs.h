@@ -50,8 +50,8 @@ struct attr_def {
 
 /*
  * What stat of a snapshot row's path tells of its size, without a scan: a
- * page, as sysfs does. fstat of an open one tells its snapshot's length
- * (utsfs_getattr). For an asynchronous O_DIRECT read, FUSE rounds the size
+ * page, as sysfs does. lseek(SEEK_END) on an open one finds its snapshot's
+ * end (utsfs_getattr). For an asynchronous O_DIRECT read, FUSE rounds the size
  * it holds up to its largest request (128 KiB or more: some 16,000 PIDs)
  * before it cuts, so such a read gets the whole list.
  */

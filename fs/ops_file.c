@@ -85,9 +85,9 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /*
- * fstat of an open file comes with its handle: a snapshot's exact size
- * then, so tail and the like, which open, fstat and trust st_size, read
- * all of it.
+ * A GETATTR that comes with a handle (lseek to SEEK_END, and reads that
+ * check the size) gets a snapshot's exact size: tail, which seeks to the
+ * end and reads back from there, reads all of it.
  */
 void utsfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {

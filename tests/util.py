@@ -289,6 +289,24 @@ def nsfs_id(nsfile) -> int:
     return os.stat(nsfile).st_ino
 
 
+NS_GET_ID = 0x8008B70D  # _IOR(0xb7, 13, __u64), Linux 6.18
+
+
+def ns_get_id(nsfile) -> int:
+    """The kernel's 64-bit id of the namespace at nsfile (NS_GET_ID), never reused."""
+    import fcntl
+    import struct
+    fd = os.open(nsfile, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return struct.unpack("Q", fcntl.ioctl(fd, NS_GET_ID, bytes(8)))[0]
+    finally:
+        os.close(fd)
+
+
+def boot_id() -> str:
+    return read_text("/proc/sys/kernel/random/boot_id").strip()
+
+
 def kill_and_wait(proc: subprocess.Popen):
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)

@@ -1,0 +1,374 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Identity and trust: each attack of the identity-and-trust issue, shown to fail now.
+
+Root without CAP_SYS_ADMIN, /proc paths resolved in the daemon's context,
+pids past /proc's rules, state files others could write, and FUSE mounts a
+delegated owner makes over the tree.
+"""
+
+import array
+import errno
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import util
+from conftest import Utsfs
+from test_consistency import aio_read  # noqa: F401 - a fixture
+
+DEADLINE = 10
+OWNER = 65534
+STRANGER = 1000
+
+
+def wait_until(predicate, what):
+    end = time.monotonic() + DEADLINE
+    while not predicate():
+        if time.monotonic() > end:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def without_sys_admin(*argv, check=False):
+    """argv as uid 0 with every capability but CAP_SYS_ADMIN (a container's root)."""
+    return util.run(["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "--",
+                     *argv], check=check)
+
+
+# --- root that is not root -----------------------------------------------------
+
+CAPLESS_OPS = {
+    "mkdir": lambda fs: ["mkdir", fs.path("new")],
+    "rmdir": lambda fs: ["rmdir", fs.path("web")],
+    "rm -r": lambda fs: ["rm", "-r", fs.path("web")],
+    "rename": lambda fs: ["mv", "-T", fs.path("web"), fs.path("moved")],
+    "adopt": lambda fs: ["ln", "-s", "/proc/1/ns/uts", fs.path("host")],
+    "chown": lambda fs: ["chown", f"{OWNER}:{OWNER}", fs.path("web")],
+    "chmod": lambda fs: ["chmod", "0500", fs.path("web")],
+    "write": lambda fs: ["sh", "-c", f"echo changed > {util.q(fs.path('web', 'hostname'))}"],
+    "write domainname": lambda fs: ["dd", "of=" + os.fspath(fs.path("web", "domainname")),
+                                    "conv=notrunc", "status=none"],
+}
+
+
+@pytest.mark.parametrize("op", sorted(CAPLESS_OPS))
+def test_uid_0_without_cap_sys_admin_changes_nothing(utsfs, op):
+    utsfs.mkdir("web")
+    before = utsfs.snapshot()
+    meta = os.stat(utsfs.path("web"))
+    res = without_sys_admin(*CAPLESS_OPS[op](utsfs))
+    assert res.returncode != 0, f"{op} without CAP_SYS_ADMIN succeeded"
+    assert "Operation not permitted" in res.stderr, res.stderr
+    assert utsfs.snapshot() == before
+    now = os.stat(utsfs.path("web"))
+    assert (now.st_uid, now.st_gid, now.st_mode) == (meta.st_uid, meta.st_gid, meta.st_mode)
+    assert utsfs.read("web", "hostname") == "web\n"
+
+
+def test_uid_0_without_cap_sys_admin_still_reads_and_lists(utsfs):
+    utsfs.mkdir("web")
+    res = without_sys_admin("sh", "-c", f"ls {util.q(utsfs.mnt)} && cat "
+                            f"{util.q(utsfs.path('web', 'hostname'))}", check=True)
+    assert res.stdout == "web\nweb\n"
+
+
+def test_a_delegated_owner_needs_no_capability(utsfs):
+    utsfs.mkdir("web")
+    os.chown(utsfs.path("web"), OWNER, OWNER)
+    util.as_user(OWNER, "write", utsfs.path("web", "hostname"), "mine\n")
+    assert util.inside(utsfs.state / "web") == "mine"
+
+
+class PidNamespacedUtsfs(Utsfs):
+    """A daemon in a PID namespace of its own: callers on the host are invisible
+    to it, and FUSE tells it thread id 0 for them."""
+
+    def argv(self, mnt=None):
+        return ["unshare", "--pid", "--fork", "--kill-child", *super().argv(mnt)]
+
+    def check_threads_in_host_uts(self):
+        pass
+
+
+@pytest.fixture
+def invisible_callers(tmp_path):
+    root = tmp_path / "pidns"
+    root.mkdir()
+    fs = PidNamespacedUtsfs(root)
+    try:
+        fs.start()
+        yield fs
+    finally:
+        fs.teardown()
+
+
+def test_a_caller_the_daemon_cannot_see_gets_eperm_for_roots_operations(invisible_callers):
+    fs = invisible_callers
+    before = fs.snapshot()
+    with pytest.raises(PermissionError):
+        os.mkdir(fs.path("web"))
+    with pytest.raises(PermissionError):
+        os.symlink("/proc/self/ns/uts", fs.path("self"))
+    assert fs.snapshot() == before
+    # Reading needs nobody's power.
+    assert fs.names() == []
+
+
+# --- adoption resolves the target as the caller sees it ------------------------
+
+
+def test_proc_self_is_the_callers_own_namespace_not_the_daemons(utsfs):
+    util.sh(f"unshare --uts sh -c 'hostname inner && ln -s /proc/self/ns/uts "
+            f"{util.q(utsfs.path('mine'))}'")
+    util.sh(f"unshare --uts sh -c 'hostname inner2 && ln -s /proc/thread-self/ns/uts "
+            f"{util.q(utsfs.path('thread'))}'")
+    assert utsfs.read("mine", "hostname") == "inner\n"
+    assert utsfs.read("thread", "hostname") == "inner2\n"
+    host = util.host_names()
+    utsfs.write("mine", "hostname", b"changed\n")
+    assert util.inside(utsfs.state / "mine") == "changed"
+    assert util.host_names() == host
+    assert utsfs.read("mine", "id") != f"{util.nsfs_id('/proc/self/ns/uts')}\n"
+
+
+def test_proc_pid_is_a_pid_of_the_callers_pid_namespace(utsfs):
+    # In a PID namespace with its own /proc, the sleep is PID 2 there: on the
+    # host PID 2 is kthreadd, in the host's UTS namespace.
+    link = util.q(utsfs.path("box"))
+    util.sh("unshare --pid --fork --mount-proc --uts sh -c "
+            f"'hostname pidns; sleep 30 & pid=$!; ln -s /proc/$pid/ns/uts {link}; "
+            "kill $pid'")
+    assert utsfs.read("box", "hostname") == "pidns\n"
+
+
+def test_a_chrooted_caller_names_what_its_own_root_holds(utsfs, tmp_path):
+    proc = utsfs.spawn(["unshare", "--uts", "sh", "-c", "hostname jailed && exec sleep 60"])
+    nsfile = f"/proc/{proc.pid}/ns/uts"
+    wait_until(lambda: util.inside(nsfile) == "jailed", "the jailed namespace")
+    jail = tmp_path / "jail"
+    (jail / "m").mkdir(parents=True)
+    (jail / "nsfile").touch()
+    mounts = [jail / "nsfile", jail / "m"]
+    util.run(["mount", "--bind", nsfile, jail / "nsfile"])
+    try:
+        util.run(["mount", "--bind", utsfs.mnt, jail / "m"])
+        # /nsfile exists only inside the jail; outside it the path names nothing.
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.chroot(jail)
+                os.symlink("/nsfile", "/m/jailed")
+                os._exit(0)
+            except OSError as e:
+                os._exit(e.errno)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert utsfs.read("jailed", "hostname") == "jailed\n"
+        # '..' never climbs out of the caller's root.
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.chroot(jail)
+                os.symlink("/../../../nsfile", "/m/up")
+                os._exit(0)
+            except OSError as e:
+                os._exit(e.errno)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert utsfs.read("up", "hostname") == "jailed\n"
+    finally:
+        for m in reversed(mounts):
+            subprocess.run(["umount", "-l", m])
+
+
+# --- pids ----------------------------------------------------------------------
+
+
+def test_pids_shows_others_only_their_own_processes(utsfs):
+    utsfs.mkdir("box")
+    os.chown(utsfs.path("box"), OWNER, OWNER)
+    rootp = utsfs.spawn(["nsenter", f"--uts={utsfs.state / 'box'}", "sleep", "60"])
+    mine = utsfs.spawn(["nsenter", f"--uts={utsfs.state / 'box'}", "setpriv",
+                        f"--reuid={OWNER}", f"--regid={OWNER}", "--clear-groups", "sleep", "60"])
+    wait_until(lambda: utsfs.read("box", "pids") == f"{min(rootp.pid, mine.pid)}\n"
+               f"{max(rootp.pid, mine.pid)}\n", "both processes listed for root")
+    # /proc agrees: the stranger cannot readlink root's ns/uts.
+    with pytest.raises(PermissionError):
+        util.as_user(STRANGER, "readlink", f"/proc/{rootp.pid}/ns/uts")
+    assert util.as_user(OWNER, "read", utsfs.path("box", "pids")) == f"{mine.pid}\n"
+    assert util.as_user(STRANGER, "read", utsfs.path("box", "pids")) == ""
+
+
+def test_pids_is_one_snapshot_per_open_and_seek_end_finds_its_end(utsfs):
+    utsfs.mkdir("box")
+    first = utsfs.spawn(["nsenter", f"--uts={utsfs.state / 'box'}", "sleep", "60"])
+    wait_until(lambda: utsfs.read("box", "pids") == f"{first.pid}\n", "the first process")
+    with open(utsfs.path("box", "pids"), "rb", buffering=0) as f:
+        assert os.lseek(f.fileno(), 0, os.SEEK_END) == len(f"{first.pid}\n")
+        second = utsfs.spawn(["nsenter", f"--uts={utsfs.state / 'box'}", "sleep", "60"])
+        wait_until(lambda: str(second.pid) in utsfs.read("box", "pids"), "the second process")
+        # The open file keeps what it saw at open.
+        assert os.pread(f.fileno(), 4096, 0) == f"{first.pid}\n".encode()
+    # stat by path tells a page, as sysfs does, whatever the list.
+    assert os.stat(utsfs.path("box", "pids")).st_size == 4096
+
+
+def test_stat_of_pids_never_scans_proc(utsfs):
+    utsfs.mkdir("box")
+    if not shutil.which("strace"):
+        pytest.skip("needs strace (tests/install-test-deps.sh installs it)")
+    trace = utsfs.root / "trace"
+    tracer = utsfs.spawn(["strace", "-f", "-qq", "-e", "trace=getdents64", "-o", trace,
+                          "-p", str(utsfs.pid)], stderr=subprocess.DEVNULL)
+    wait_until(lambda: trace.exists() or tracer.poll() is not None, "strace to attach")
+    time.sleep(0.3)
+    for _ in range(50):
+        os.stat(utsfs.path("box", "pids"))
+    util.kill_and_wait(tracer)
+    assert "getdents64" not in trace.read_text(), "a stat of pids listed a directory"
+    tracer = utsfs.spawn(["strace", "-f", "-qq", "-e", "trace=getdents64", "-o", trace,
+                          "-p", str(utsfs.pid)], stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    utsfs.read("box", "pids")
+    util.kill_and_wait(tracer)
+    assert "getdents64" in trace.read_text(), "opening pids did not scan /proc"
+
+
+def test_a_long_pids_list_reads_whole_with_tail_and_asynchronous_direct_io(utsfs, aio_read):
+    utsfs.mkdir("box")
+    many = utsfs.spawn(["nsenter", f"--uts={utsfs.state / 'box'}", "sh", "-c",
+                        "for i in $(seq 900); do sleep 60 & done; wait"])
+    wait_until(lambda: utsfs.read("box", "pids").count("\n") >= 901, "900 processes")
+    text = utsfs.read("box", "pids")
+    assert len(text) > 4096
+    assert util.run(["tail", "-n", "1", utsfs.path("box", "pids")]).stdout == \
+        text.splitlines(keepends=True)[-1]
+    aio = util.run([aio_read, utsfs.path("box", "pids"), "65536"]).stdout
+    assert aio == text
+    util.run(["pkill", "-P", str(many.pid)], check=False)
+
+
+# --- state files others could write ---------------------------------------------
+
+
+def untrusted_copies(directory: Path, base: str):
+    return sorted(p.name for p in directory.iterdir()
+                  if p.name.startswith(f".untrusted-{base}-"))
+
+
+@pytest.mark.parametrize("how", ["mode 0666", "owned by another user", "group-writable dir"])
+def test_a_conf_others_could_write_is_set_aside_not_trusted(utsfs, how):
+    utsfs.mkdir("web")
+    utsfs.stop()
+    conf = utsfs.state / util.CONF
+    text = (f"[web]\nid={util.ns_get_id(utsfs.state / 'web')}\nboot={util.boot_id()}\n"
+            f"uid={STRANGER}\ngid={STRANGER}\nmode=0555\n")
+    conf.write_text(text)
+    conf.chmod(0o600)
+    if how == "mode 0666":
+        conf.chmod(0o666)
+    elif how == "owned by another user":
+        os.chown(conf, STRANGER, STRANGER)
+    else:
+        utsfs.state.chmod(0o775)
+    utsfs.output.allow(r"^.*not trusting .*\n")
+    try:
+        utsfs.start()
+    finally:
+        utsfs.state.chmod(0o755)
+    st = os.stat(utsfs.path("web"))
+    assert (st.st_uid, st.st_gid) == (0, 0), "an untrusted file made someone an owner"
+    aside = untrusted_copies(utsfs.state, util.CONF)
+    assert len(aside) == 1
+    assert (utsfs.state / aside[0]).read_text() == text, "the file set aside was changed"
+    assert "not trusting" in utsfs.log.read_text()
+    # Set aside, never overwritten: a second start keeps both.
+    utsfs.stop()
+    conf.write_text(text)
+    conf.chmod(0o666)
+    utsfs.start()
+    assert len(untrusted_copies(utsfs.state, util.CONF)) == 2
+
+
+def test_a_trusted_conf_is_still_used(utsfs):
+    utsfs.mkdir("web")
+    os.chown(utsfs.path("web"), OWNER, OWNER)
+    utsfs.restart()
+    assert os.stat(utsfs.path("web")).st_uid == OWNER
+    assert untrusted_copies(utsfs.state, util.CONF) == []
+
+
+def test_a_record_in_a_directory_others_can_write_is_set_aside(utsfs, tmp_path):
+    records = tmp_path / "records"
+    records.mkdir()
+    record = records / "record"
+    record.write_text("[ghost]\nhostname=ghost\n")
+    record.chmod(0o600)
+    records.chmod(0o777)
+    utsfs.stop()
+    utsfs.options.append(f"restore={record}")
+    utsfs.output.allow(r"^.*not trusting .*\n")
+    utsfs.start()
+    assert utsfs.names() == [], "a name came back from an untrusted record"
+    assert len(untrusted_copies(records, "record")) == 1
+
+
+# --- FUSE mounts over the tree by a delegated owner -------------------------------
+
+
+def fusermount_as(uid, target):
+    """fusermount3 as uid, as a FUSE file system run by that user would call it:
+    the /dev/fuse fd it sends back is closed at once (a dead mount).
+    Returns (exit status, stderr)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with ours, theirs:
+        res = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                              "fusermount3", "-o", "rw,nosuid,nodev", "--", target],
+                             env={"_FUSE_COMMFD": str(theirs.fileno()), "PATH": os.defpath},
+                             pass_fds=[theirs.fileno()], capture_output=True, text=True,
+                             timeout=util.COMMAND_DEADLINE)
+        if res.returncode == 0:
+            _, ancillary, _, _ = ours.recvmsg(1, socket.CMSG_LEN(4))
+            for _, _, data in ancillary:
+                fds = array.array("i")
+                fds.frombytes(data[:4])
+                os.close(fds[0])
+    return res.returncode, res.stderr
+
+
+def test_an_owner_cannot_mount_over_its_namespace_directory(utsfs):
+    utsfs.mkdir("web")
+    os.chown(utsfs.path("web"), OWNER, OWNER)
+    assert stat.S_IMODE(os.stat(utsfs.path("web")).st_mode) & 0o222 == 0
+    status, err = fusermount_as(OWNER, utsfs.path("web"))
+    assert status != 0 and "no write access" in err
+    assert [m.fstype for m in util.mounts_under(utsfs.mnt)] == [util.FSTYPE]
+
+
+def test_a_mount_over_hostname_neither_keeps_the_name_nor_hides_the_namespace(utsfs):
+    """What such a mount can do (README): hide the file in that mount
+    namespace and make rm -r fail; rmdir still removes the name."""
+    utsfs.mkdir("web")
+    os.chown(utsfs.path("web"), OWNER, OWNER)
+    status, err = fusermount_as(OWNER, utsfs.path("web", "hostname"))
+    assert status == 0, err
+    with pytest.raises(OSError) as info:
+        utsfs.read("web", "hostname")
+    assert info.value.errno in (errno.EACCES, errno.ENOTCONN)
+    # The namespace itself is untouched, and reachable without the tree.
+    assert util.inside(utsfs.state / "web") == "web"
+    assert util.run(["rm", "-r", utsfs.path("web")], check=False).returncode != 0
+    assert utsfs.names() == ["web"]
+    os.rmdir(utsfs.path("web"))
+    assert utsfs.names() == [] and utsfs.state_names() == []
+    # The dead mount is left on the removed directory, which keeps a plain
+    # umount of MOUNT busy; utsfs itself, stopped, detaches its mount lazily.
+    assert util.run(["umount", utsfs.mnt], check=False).returncode != 0
+    utsfs.stop(signal.SIGTERM)
