@@ -221,6 +221,37 @@ void nsops_statedir_remove_temporaries(struct nsops_statedir *sd, const char *pr
 int nsops_pids(dev_t dev, uint64_t ino, uid_t uid, GArray **pids);
 
 
+/* --- all.c: every UTS namespace on the host ------------------------------ */
+
+/* One namespace a scan found, and how to reach it again without a scan. */
+struct nsops_found {
+	uint64_t id;
+	uint64_t ino;
+	/* The nsfs inode's stat: its times are the namespace's. */
+	struct stat st;
+	/*
+	 * A task that is in it (mount NULL), or whose mount namespace has a
+	 * bind mount of it at mount; pinned by pidfd (-1 when none could be
+	 * had). No namespace fd is kept: it would keep a dead namespace alive.
+	 */
+	pid_t pid;
+	int pidfd;
+	char *mount;
+	/* Its processes (thread-group ids), ascending. */
+	GArray *pids;
+};
+
+/*
+ * Every UTS namespace that a task is in (/proc/PID/task/TID/ns/uts) or that
+ * an nsfs bind mount in some process's mount table holds, each opened once:
+ * a GHashTable from id (uint64_t *) to struct nsops_found *. Namespaces held
+ * only by an open fd, or by mounts of mount namespaces no process is in,
+ * cannot be seen.
+ */
+int nsops_all_scan(GHashTable **found);
+/* An fd on f's namespace if its pinned task still reaches it; -ENOENT otherwise. */
+int nsops_all_open(const struct nsops_found *f);
+
 /* --- events.c: the kernel's event files ----------------------------------- */
 
 enum nsops_event {

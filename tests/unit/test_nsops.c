@@ -8,7 +8,10 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -711,6 +714,77 @@ static void test_pids_of_a_namespace(struct fixture *f, gconstpointer d G_GNUC_U
 	g_assert_false(pids_has(others, getpid()));
 }
 
+/* A child in a UTS namespace of its own, named nowhere, until it is killed. */
+static pid_t contained_child(void)
+{
+	int ready[2];
+	char c;
+	pid_t pid;
+
+	g_assert_cmpint(pipe(ready), ==, 0);
+	pid = fork();
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWUTS) < 0 || sethostname("contained", 9) < 0)
+			_exit(1);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	g_assert_cmpint(read(ready[0], &c, 1), ==, 1);
+	close(ready[0]);
+	return pid;
+}
+
+/* The host-wide scan finds tasks' namespaces and bound ones, and each can be reached again. */
+static void test_all_scan_finds_every_namespace(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	g_autoptr(GHashTable) found = NULL;
+	const struct nsops_found *host, *named, *child;
+	uint64_t named_id, child_id;
+	pid_t pid;
+	int fd;
+
+	if (skip_unless_root())
+		return;
+	open_state(f);
+	named_id = create_ns(f, "named", "named");
+	pid = contained_child();
+	{
+		g_autofree char *path = g_strdup_printf("/proc/%d/ns/uts", (int)pid);
+		nsops_autofd int cfd = open(path, O_RDONLY | O_CLOEXEC);
+
+		g_assert_cmpint(nsops_ns_id(cfd, &child_id), ==, 0);
+	}
+	g_assert_cmpint(nsops_all_scan(&found), ==, 0);
+	host = g_hash_table_lookup(found, &f->host_id);
+	named = g_hash_table_lookup(found, &named_id);
+	child = g_hash_table_lookup(found, &child_id);
+	g_assert_nonnull(host);
+	g_assert_nonnull(named);
+	g_assert_nonnull(child);
+	g_assert_true(pids_has(host->pids, getpid()));
+	/* Held by our bind mount only: no process. */
+	g_assert_cmpuint(named->pids->len, ==, 0);
+	g_assert_nonnull(named->mount);
+	g_assert_cmpuint(child->pids->len, ==, 1);
+	g_assert_cmpint(g_array_index(child->pids, pid_t, 0), ==, pid);
+	fd = nsops_all_open(child);
+	g_assert_cmpint(fd, >=, 0);
+	nsops_close_fd(&fd);
+	fd = nsops_all_open(named);
+	g_assert_cmpint(fd, >=, 0);
+	nsops_close_fd(&fd);
+	/* Its only process gone: the namespace is, at once. */
+	kill(pid, SIGKILL);
+	g_assert_cmpint(waitpid(pid, NULL, 0), ==, pid);
+	g_assert_cmpint(nsops_all_open(child), ==, -ENOENT);
+	g_assert_cmpint(nsops_destroy(f->state, "named"), ==, 0);
+	g_assert_cmpint(nsops_all_open(named), ==, -ENOENT);
+}
+
 /* A sethostname in another namespace moves the kernel's counter: the event file says so once. */
 static void test_event_file_reports_a_change_once(struct fixture *f,
 						  gconstpointer d G_GNUC_UNUSED)
@@ -821,6 +895,7 @@ int main(int argc, char *argv[])
 	ADD("/nsops/ids-are-64-bit-ids", test_ids_are_64_bit_ids);
 	ADD("/nsops/mount-id-follows-the-binding", test_mount_id_follows_the_binding);
 	ADD("/nsops/pids-of-a-namespace", test_pids_of_a_namespace);
+	ADD("/nsops/all-scan-finds-every-namespace", test_all_scan_finds_every_namespace);
 	ADD("/nsops/event-file-reports-a-change-once", test_event_file_reports_a_change_once);
 	ADD("/nsops/own-files", test_own_files);
 	ADD("/nsops/remove-temporaries", test_remove_temporaries);
