@@ -13,6 +13,8 @@ import util
 from util import DELEGATE, NOBODY, run
 
 FILE_MODES = {"hostname": 0o644, "domainname": 0o644, "id": 0o444}
+if util.HAS_NS_IDS:
+    FILE_MODES["nsid"] = 0o444
 
 # Every test here records its figures for tests/RELIABILITY.md.
 pytestmark = pytest.mark.usefixtures("figures")
@@ -106,7 +108,7 @@ def test_chown_gives_the_directory_and_its_files_to_the_owner(fs):
     os.chown(fs.path("web"), DELEGATE, 1001)
     assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o755)
     files = os.listdir(fs.path("web"))
-    assert set(FILE_MODES) | {"ns"} <= set(files)
+    assert sorted(files) == sorted(util.ATTR_FILES)
     for name in files:
         st = os.lstat(fs.path("web", name))
         assert (st.st_uid, st.st_gid) == (DELEGATE, 1001), name
@@ -132,10 +134,13 @@ def test_owner_sets_hostname_from_a_shell(fs):
     assert util.inside(fs.state / "web") == "web02"
 
 
-def test_owner_cannot_write_id(fs, act):
-    """id stays 0444 for its owner too."""
+@pytest.mark.parametrize("attr", ["id"] + (["nsid"] if util.HAS_NS_IDS else []))
+def test_owner_cannot_write_id(fs, act, attr):
+    """id and nsid stay 0444 for their owner too."""
     os.chown(fs.path("web"), DELEGATE, DELEGATE)
-    refused(errno.EACCES, act, DELEGATE, "write", fs.path("web", "id"), "1\n")
+    content = fs.read("web", attr)
+    refused(errno.EACCES, act, DELEGATE, "write", fs.path("web", attr), "1\n")
+    assert fs.read("web", attr) == content
 
 
 def test_others_cannot_write_a_delegated_hostname(fs, act):

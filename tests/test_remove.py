@@ -14,7 +14,8 @@ import pytest
 import util
 from util import q, sh
 
-ATTRS = ["domainname", "hostname", "id", "ns", "pids"]
+# nsid only where the kernel has NS_GET_ID (Linux 6.18).
+ATTRS = sorted(util.ATTR_FILES)
 # gio on local files only, with no session bus or gvfs of the real user's.
 LOCAL_GIO = {**{k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "DBUS_"))},
              "GIO_USE_VFS": "local", "LC_ALL": "C"}
