@@ -261,7 +261,7 @@ def test_ls_l_takes_every_names_attributes_from_the_listing(utsfs, debug_log):
     assert [r[8] for r in rows] == LISTED
     for i, r in enumerate(rows):
         owner = str(util.DELEGATE) if i % 3 == 0 else "0"
-        assert (r[0], r[2], r[3]) == ("drwxr-xr-x", owner, owner), r[8]
+        assert (r[0], r[2], r[3]) == ("dr-xr-xr-x", owner, owner), r[8]
     assert sum(op == "READDIRPLUS" for op, _ in reqs) > 1, "one reply held them all"
     # None, unless a mount elsewhere on the host started a check of the
     # names during the listing: a reply's worth of entries then goes uncached.

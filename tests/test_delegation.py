@@ -106,7 +106,7 @@ def test_only_root_creates_removes_and_renames_names(fs, act, uid):
 def test_chown_gives_the_directory_and_its_files_to_the_owner(fs):
     """chown UID:GID sets the owner of the directory and of every file in it; modes stay."""
     os.chown(fs.path("web"), DELEGATE, 1001)
-    assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o755)
+    assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o555)
     files = os.listdir(fs.path("web"))
     assert sorted(files) == sorted(util.ATTR_FILES)
     for name in files:
@@ -114,7 +114,7 @@ def test_chown_gives_the_directory_and_its_files_to_the_owner(fs):
         assert (st.st_uid, st.st_gid) == (DELEGATE, 1001), name
         if name in FILE_MODES:
             assert stat.S_IMODE(st.st_mode) == FILE_MODES[name], name
-    assert group(fs, "web") == entry(fs, "web", DELEGATE, 1001, 0o755)
+    assert group(fs, "web") == entry(fs, "web", DELEGATE, 1001, 0o555)
 
 
 def test_owner_writes_hostname_and_domainname(fs, act):
@@ -157,23 +157,23 @@ def test_chown_by_non_root_fails_eperm(fs, act):
     conf = (fs.state / util.CONF).read_text()
     refused(errno.EPERM, act, DELEGATE, "chown", fs.path("web"), NOBODY, NOBODY)
     refused(errno.EPERM, act, NOBODY, "chown", fs.path("web"), NOBODY, -1)
-    assert owner_mode(fs.path("web")) == (DELEGATE, DELEGATE, 0o755)
+    assert owner_mode(fs.path("web")) == (DELEGATE, DELEGATE, 0o555)
     assert (fs.state / util.CONF).read_text() == conf
 
 
 def test_chown_of_group_only_keeps_the_owner(fs):
     os.chown(fs.path("web"), -1, 1001)
-    assert owner_mode(fs.path("web")) == (0, 1001, 0o755)
+    assert owner_mode(fs.path("web")) == (0, 1001, 0o555)
     os.chown(fs.path("web"), DELEGATE, -1)
-    assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o755)
-    assert group(fs, "web") == entry(fs, "web", DELEGATE, 1001, 0o755)
+    assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o555)
+    assert group(fs, "web") == entry(fs, "web", DELEGATE, 1001, 0o555)
 
 
 # --- chmod --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", [0o700, 0o750, 0o711, 0o000, 0o1777, 0o2755, 0o4755,
-                                  0o7777], ids=oct)
+@pytest.mark.parametrize("mode", [0o500, 0o550, 0o511, 0o000, 0o1555, 0o2555, 0o4555,
+                                  0o7555], ids=oct)
 def test_chmod_by_root_sets_exactly_those_bits_and_keeps_them(fs, mode):
     """st_mode & 07777 is what chmod set, in the tree, in .utsfs.conf and after a restart."""
     os.chmod(fs.path("web"), mode)
@@ -186,23 +186,64 @@ def test_chmod_by_root_sets_exactly_those_bits_and_keeps_them(fs, mode):
 
 def test_owner_chmods_its_directory(fs, act):
     os.chown(fs.path("web"), DELEGATE, DELEGATE)
-    act(DELEGATE, "chmod", fs.path("web"), 0o750)
-    assert owner_mode(fs.path("web")) == (DELEGATE, DELEGATE, 0o750)
-    assert group(fs, "web") == entry(fs, "web", DELEGATE, DELEGATE, 0o750)
+    act(DELEGATE, "chmod", fs.path("web"), 0o550)
+    assert owner_mode(fs.path("web")) == (DELEGATE, DELEGATE, 0o550)
+    assert group(fs, "web") == entry(fs, "web", DELEGATE, DELEGATE, 0o550)
 
 
 def test_chmod_by_others_fails_eperm(fs, act):
     """A user who owns neither MOUNT/web nor has root: EPERM, mode unchanged."""
-    refused(errno.EPERM, act, NOBODY, "chmod", fs.path("web"), 0o777)
+    refused(errno.EPERM, act, NOBODY, "chmod", fs.path("web"), 0o500)
     os.chown(fs.path("web"), DELEGATE, DELEGATE)
+    refused(errno.EPERM, act, NOBODY, "chmod", fs.path("web"), 0o500)
     refused(errno.EPERM, act, NOBODY, "chmod", fs.path("web"), 0o777)
-    assert owner_mode(fs.path("web")) == (DELEGATE, DELEGATE, 0o755)
+    assert owner_mode(fs.path("web")) == (DELEGATE, DELEGATE, 0o555)
 
 
-def test_chmod_0700_hides_the_directory_but_not_its_name(fs, act):
+# Any one write bit is refused, alone or among others.
+WRITE_BIT_MODES = [0o200, 0o020, 0o002, 0o700, 0o750, 0o755, 0o777, 0o7777]
+
+
+@pytest.mark.parametrize("mode", WRITE_BIT_MODES, ids=oct)
+@pytest.mark.parametrize("who", ["root", "owner"])
+def test_chmod_asking_for_a_write_bit_fails_eperm_and_changes_nothing(fs, act, who, mode):
+    """Namespace directories never show write bits: with one, the owner could
+    mount a FUSE file system of her own over the directory (fusermount3 lets
+    a user mount on a directory she may write), hiding the name from root or
+    making rmdir fail with EBUSY. Root is refused too."""
+    os.chown(fs.path("web"), DELEGATE, 1001)
+    os.chmod(fs.path("web"), 0o550)
+    conf = (fs.state / util.CONF).read_text()
+    if who == "root":
+        refused(errno.EPERM, os.chmod, fs.path("web"), mode)
+    else:
+        refused(errno.EPERM, act, DELEGATE, "chmod", fs.path("web"), mode)
+    assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o550)
+    assert (fs.state / util.CONF).read_text() == conf
+    fs.restart()
+    assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o550)
+
+
+@pytest.mark.parametrize("who", ["root", "owner"])
+@pytest.mark.parametrize("how", ["u+w", "0700", "a+w"])
+def test_chmod_command_asking_for_write_fails_and_changes_nothing(fs, who, how):
+    """chmod(1) says why, for root and the owner alike; nothing changes."""
+    os.chown(fs.path("web"), DELEGATE, DELEGATE)
+    prefix = "" if who == "root" else (
+        f"setpriv --reuid={DELEGATE} --regid={DELEGATE} --clear-groups ")
+    before = fs.snapshot()
+    res = util.sh(f"{prefix}chmod {how} {util.q(fs.path('web'))}", check=False)
+    assert res.returncode != 0
+    assert "Operation not permitted" in res.stderr
+    assert owner_mode(fs.path("web")) == (DELEGATE, DELEGATE, 0o555)
+    assert fs.snapshot() == before
+    assert group(fs, "web") == entry(fs, "web", DELEGATE, DELEGATE, 0o555)
+
+
+def test_chmod_0500_hides_the_directory_but_not_its_name(fs, act):
     """Others can no longer enter MOUNT/web (EACCES) yet still see the name in MOUNT."""
     os.chown(fs.path("web"), DELEGATE, DELEGATE)
-    os.chmod(fs.path("web"), 0o700)
+    os.chmod(fs.path("web"), 0o500)
     refused(errno.EACCES, act, NOBODY, "listdir", fs.path("web"))
     refused(errno.EACCES, act, NOBODY, "read", fs.path("web", "hostname"))
     refused(errno.EACCES, act, NOBODY, "lstat", fs.path("web", "id"))
@@ -223,6 +264,7 @@ def test_owner_cannot_chmod_or_chown_the_attribute_files(fs, act):
 
 def test_mount_root_refuses_chmod_and_chown(fs):
     refused(errno.EPERM, os.chmod, fs.mnt, 0o777)
+    refused(errno.EPERM, os.chmod, fs.mnt, 0o555)
     refused(errno.EPERM, os.chown, fs.mnt, DELEGATE, DELEGATE)
     assert owner_mode(fs.mnt) == (0, 0, 0o755)
 
@@ -232,11 +274,11 @@ def test_mount_root_refuses_chmod_and_chown(fs):
 
 def delegate_web(fs):
     os.chown(fs.path("web"), DELEGATE, 1001)
-    os.chmod(fs.path("web"), 0o750)
+    os.chmod(fs.path("web"), 0o550)
 
 
 def check_delegated_web(fs, act):
-    assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o750)
+    assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o550)
     assert owner_mode(fs.path("web", "hostname")) == (DELEGATE, 1001, 0o644)
     assert act(DELEGATE, "write", fs.path("web", "hostname"), "still-mine\n") == 11
     refused(errno.EACCES, act, NOBODY, "listdir", fs.path("web"))
@@ -247,7 +289,7 @@ def test_owner_and_mode_survive_a_restart(fs, act):
     delegate_web(fs)
     fs.restart()
     check_delegated_web(fs, act)
-    assert group(fs, "web") == entry(fs, "web", DELEGATE, 1001, 0o750)
+    assert group(fs, "web") == entry(fs, "web", DELEGATE, 1001, 0o550)
 
 
 def test_owner_and_mode_survive_kill9(fs, act):
@@ -255,7 +297,7 @@ def test_owner_and_mode_survive_kill9(fs, act):
     fs.kill9()
     util.start_after_crash(fs)
     check_delegated_web(fs, act)
-    assert group(fs, "web") == entry(fs, "web", DELEGATE, 1001, 0o750)
+    assert group(fs, "web") == entry(fs, "web", DELEGATE, 1001, 0o550)
 
 
 def test_conf_holds_one_escaped_group_per_delegated_name(fs):
@@ -263,21 +305,21 @@ def test_conf_holds_one_escaped_group_per_delegated_name(fs):
     for name in ("my box", "plain", "ünï"):
         fs.mkdir(name)
     delegate_web(fs)
-    os.chmod(fs.path("my box"), 0o700)
+    os.chmod(fs.path("my box"), 0o500)
     os.chown(fs.path("ünï"), NOBODY, NOBODY)
     assert util.conf_groups(fs.state) == {
-        "web": entry(fs, "web", DELEGATE, 1001, 0o750),
-        "my%20box": entry(fs, "my box", 0, 0, 0o700),
-        "%C3%BCn%C3%AF": entry(fs, "ünï", NOBODY, NOBODY, 0o755),
+        "web": entry(fs, "web", DELEGATE, 1001, 0o550),
+        "my%20box": entry(fs, "my box", 0, 0, 0o500),
+        "%C3%BCn%C3%AF": entry(fs, "ünï", NOBODY, NOBODY, 0o555),
     }
     text = (fs.state / util.CONF).read_text()
-    assert "[my%20box]\n" in text and "mode=0750\n" in text
-    assert owner_mode(fs.path("plain")) == (0, 0, 0o755)
+    assert "[my%20box]\n" in text and "mode=0550\n" in text
+    assert owner_mode(fs.path("plain")) == (0, 0, 0o555)
 
 
 def test_conf_exists_only_while_something_is_delegated(fs):
     assert not (fs.state / util.CONF).exists()
-    os.chmod(fs.path("web"), 0o750)
+    os.chmod(fs.path("web"), 0o550)
     assert (fs.state / util.CONF).is_file()
     os.rmdir(fs.path("web"))
     assert not (fs.state / util.CONF).exists()
@@ -286,8 +328,8 @@ def test_conf_exists_only_while_something_is_delegated(fs):
 
 def test_conf_is_replaced_atomically_on_every_change(fs, figures):
     """Each change renames a new file over the old (new inode); a reader never sees half a file."""
-    os.chmod(fs.path("web"), 0o700)
-    modes = [0o700, 0o750, 0o755, 0o711]
+    os.chmod(fs.path("web"), 0o500)
+    modes = [0o500, 0o550, 0o555, 0o511]
     seen, bad = [], []
     done = threading.Event()
 
@@ -328,25 +370,25 @@ def test_rmdir_drops_the_delegation_and_a_new_namespace_starts_root_owned(fs, ac
     os.rmdir(fs.path("web"))
     assert util.conf_groups(fs.state) == {}
     fs.mkdir("web")
-    assert owner_mode(fs.path("web")) == (0, 0, 0o755)
+    assert owner_mode(fs.path("web")) == (0, 0, 0o555)
     assert owner_mode(fs.path("web", "hostname")) == (0, 0, 0o644)
     refused(errno.EACCES, act, DELEGATE, "write", fs.path("web", "hostname"), "mine\n")
     fs.restart()
-    assert owner_mode(fs.path("web")) == (0, 0, 0o755)
+    assert owner_mode(fs.path("web")) == (0, 0, 0o555)
 
 
 def test_rename_moves_owner_and_mode_with_the_namespace(fs, act):
     delegate_web(fs)
     ident = util.nsfs_id(fs.state / "web")
     os.rename(fs.path("web"), fs.path("site"))
-    assert owner_mode(fs.path("site")) == (DELEGATE, 1001, 0o750)
-    assert util.conf_groups(fs.state) == {"site": entry(fs, "site", DELEGATE, 1001, 0o750)}
+    assert owner_mode(fs.path("site")) == (DELEGATE, 1001, 0o550)
+    assert util.conf_groups(fs.state) == {"site": entry(fs, "site", DELEGATE, 1001, 0o550)}
     assert util.nsfs_id(fs.state / "site") == ident
     fs.mkdir("web")
-    assert owner_mode(fs.path("web")) == (0, 0, 0o755)
+    assert owner_mode(fs.path("web")) == (0, 0, 0o555)
     fs.restart()
-    assert owner_mode(fs.path("site")) == (DELEGATE, 1001, 0o750)
-    assert owner_mode(fs.path("web")) == (0, 0, 0o755)
+    assert owner_mode(fs.path("site")) == (DELEGATE, 1001, 0o550)
+    assert owner_mode(fs.path("web")) == (0, 0, 0o555)
     assert act(DELEGATE, "write", fs.path("site", "hostname"), "moved\n") == 6
 
 
@@ -386,7 +428,7 @@ def test_conf_and_record_are_private_whatever_the_umask(utsfs):
         os.umask(old)
     utsfs.mkdir("web")
     os.chown(utsfs.path("web"), DELEGATE, DELEGATE)
-    os.chmod(utsfs.path("web"), 0o700)
+    os.chmod(utsfs.path("web"), 0o500)
     assert stat.S_IMODE(os.stat(utsfs.state / util.CONF).st_mode) == 0o600
     util.settled(lambda: record.exists() and "[web]" in record.read_text(), "web in the record")
     assert stat.S_IMODE(os.stat(record).st_mode) == 0o600

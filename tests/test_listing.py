@@ -30,10 +30,12 @@ def test_root_is_a_0755_directory_of_root(utsfs):
     assert (st.st_uid, st.st_gid) == (0, 0)
 
 
-def test_namespace_dir_is_0755_root_with_two_links(fs):
+def test_namespace_dir_is_0555_root_with_two_links(fs):
+    """No write bits: nothing can be made in a namespace directory, and none
+    may mount over it (fusermount3 asks for write access)."""
     st = os.stat(fs.path("x"))
     assert stat.S_ISDIR(st.st_mode)
-    assert stat.S_IMODE(st.st_mode) == 0o755
+    assert stat.S_IMODE(st.st_mode) == 0o555
     assert (st.st_uid, st.st_gid, st.st_nlink) == (0, 0, 2)
 
 
@@ -141,7 +143,7 @@ def test_ls_l_of_root_shows_namespaces(fs):
     rows = ls_l(fs.mnt)
     assert sorted(rows) == ["x", "y"]
     for perms, owner, group, _size in rows.values():
-        assert (perms, owner, group) == ("drwxr-xr-x", "root", "root")
+        assert (perms, owner, group) == ("dr-xr-xr-x", "root", "root")
 
 
 def test_ls_l_of_namespace_shows_attributes(fs):
@@ -193,7 +195,7 @@ def test_stat_command_reports_the_contract(fs):
     fmt = "%F|%a|%U|%G|%h|%i|%s"
     out = run(["stat", "-c", fmt, fs.path("x"), fs.path("x", "hostname"),
                fs.path("x", "id")], env=C_LOCALE).stdout.splitlines()
-    assert out[0] == f"directory|755|root|root|2|{ident}|" + out[0].rsplit("|", 1)[1]
+    assert out[0] == f"directory|555|root|root|2|{ident}|" + out[0].rsplit("|", 1)[1]
     assert out[1].startswith("regular file|644|root|root|1|")
     assert out[1].endswith(f"|{len('x')+1}")
     assert out[2].startswith("regular file|444|root|root|1|")

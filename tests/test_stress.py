@@ -102,7 +102,7 @@ def stress_client(k: int, seed: int, mnt: str, state: str, ops: int, domain: str
         if kind == "mkdir":
             n = rng.choice(absent)
             os.mkdir(path(n))
-            model[n] = [util.nsfs_id(os.path.join(state, n)), n, domain, 0, 0, 0o755,
+            model[n] = [util.nsfs_id(os.path.join(state, n)), n, domain, 0, 0, 0o555,
                         False]
         elif kind == "rmdir":
             n = rng.choice(present)
@@ -255,14 +255,15 @@ def check_private_names(fs, results):
 META_CLIENTS = 8
 META_OPS = 60
 OWNERS = [0, util.DELEGATE, 1001, util.NOBODY]
-MODES = [0o755, 0o750, 0o700, 0o711, 0o1777, 0o2750]
+# No write bits: a chmod that asks for one is refused (test_delegation.py).
+MODES = [0o555, 0o550, 0o500, 0o511, 0o1555, 0o2550]
 
 
 def meta_client(names, seed: int, mnt: str, ops: int) -> dict:
     """One process: ops random chowns and chmods of its own names, each checked
     right away; returns what it set (and errors)."""
     rng = random.Random(seed)
-    want = {n: [0, 0, 0o755] for n in names}
+    want = {n: [0, 0, util.NS_DIR_MODE] for n in names}
     changed, errors = set(), []
     for _ in range(ops):
         n = rng.choice(names)
