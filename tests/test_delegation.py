@@ -60,8 +60,24 @@ def group(fs, name):
 
 
 def entry(fs, name, uid, gid, mode):
+    """The group utsfs keeps for name: its namespace's id (NS_GET_ID's where
+    the kernel has it) and this boot's id beside owner and mode."""
+    return util.conf_entry(fs.state / name, uid, gid, mode)
+
+
+def legacy_entry(fs, name, uid, gid, mode):
+    """A group as utsfs wrote it before 64-bit ids: keyed by the inode number, no boot=."""
     return {"id": str(util.nsfs_id(fs.state / name)), "uid": str(uid), "gid": str(gid),
             "mode": f"{mode:04o}"}
+
+
+def other_boot():
+    """A boot id that is not this boot's."""
+    import uuid
+    while True:
+        boot = str(uuid.uuid4())
+        if boot != util.boot_id():
+            return boot
 
 
 # --- who may browse, read and write -------------------------------------------
@@ -396,20 +412,133 @@ def test_stale_groups_are_ignored_and_pruned_at_start(fs):
     """A group for a gone name or for another namespace gives nothing and is dropped;
     a hand-written group that matches its namespace is honoured."""
     fs.mkdir("mine")
-    web_id = util.nsfs_id(fs.state / "web")
-    mine_id = util.nsfs_id(fs.state / "mine")
+    web = entry(fs, "web", DELEGATE, DELEGATE, 0o500)
     fs.stop()
-    (fs.state / util.CONF).write_text(
-        "# written by hand\n"
-        f"[web]\nid={web_id + 1}\nuid={DELEGATE}\ngid={DELEGATE}\nmode=0700\n\n"
-        f"[gone]\nid={web_id}\nuid={DELEGATE}\ngid={DELEGATE}\nmode=0700\n\n"
-        f"[mine]\nid={mine_id}\nuid={DELEGATE}\ngid=1001\nmode=0750\n")
+    (fs.state / util.CONF).write_text(util.keyfile_text({
+        # Another live namespace's id.
+        "web": {**web, "id": str(util.conf_id(fs.state / "mine"))},
+        "gone": web,
+        "mine": entry(fs, "mine", DELEGATE, 1001, 0o550),
+    }, comment="written by hand"))
     fs.start()
-    assert owner_mode(fs.path("web")) == (0, 0, 0o755)
-    assert owner_mode(fs.path("mine")) == (DELEGATE, 1001, 0o750)
+    assert owner_mode(fs.path("web")) == (0, 0, 0o555)
+    assert owner_mode(fs.path("mine")) == (DELEGATE, 1001, 0o550)
     groups = util.conf_groups(fs.state)
     assert sorted(groups) == ["mine"]
-    assert groups["mine"] == entry(fs, "mine", DELEGATE, 1001, 0o750)
+    assert groups["mine"] == entry(fs, "mine", DELEGATE, 1001, 0o550)
+
+
+def test_a_group_of_another_boot_is_dropped_at_start_though_its_id_matches(fs):
+    """Ids last one boot: a group whose boot= is not this boot's is stale,
+    whatever its id says, and goes at start (before any lookup)."""
+    fs.mkdir("mine")
+    fs.stop()
+    (fs.state / util.CONF).write_text(util.keyfile_text({
+        "web": {**entry(fs, "web", DELEGATE, DELEGATE, 0o500), "boot": other_boot()},
+        "mine": entry(fs, "mine", DELEGATE, 1001, 0o550),
+    }))
+    fs.start()
+    assert sorted(util.conf_groups(fs.state)) == ["mine"]
+    assert owner_mode(fs.path("web")) == (0, 0, 0o555)
+    assert owner_mode(fs.path("mine")) == (DELEGATE, 1001, 0o550)
+    assert util.conf_groups(fs.state) == {"mine": entry(fs, "mine", DELEGATE, 1001, 0o550)}
+
+
+def test_a_legacy_group_whose_name_holds_its_inode_is_migrated_at_start(fs, act):
+    """A group an older utsfs wrote (no boot=, id the inode number) whose name
+    still holds a namespace of that inode number is keyed anew once, at start:
+    the file is rewritten with the namespace's id and this boot's, before any
+    lookup; the owner stays and the mode loses its write bits."""
+    fs.stop()
+    (fs.state / util.CONF).write_text(util.keyfile_text(
+        {"web": legacy_entry(fs, "web", DELEGATE, 1001, 0o750)}, comment="an older utsfs"))
+    fs.start()
+    group = util.conf_groups(fs.state)["web"]
+    assert {k: group[k] for k in ("id", "boot", "uid", "gid")} == {
+        k: v for k, v in entry(fs, "web", DELEGATE, 1001, 0o550).items() if k != "mode"}
+    assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o550)
+    assert act(DELEGATE, "write", fs.path("web", "hostname"), "still-mine\n") == 11
+    assert util.inside(fs.state / "web") == "still-mine"
+    fs.restart()
+    assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o550)
+    assert util.conf_groups(fs.state)["web"]["boot"] == util.boot_id()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "meta.c migrate() keys a legacy group anew but leaves its mode= as the older "
+    "utsfs wrote it (0750): the tree shows 0550, .utsfs.conf still says 0750"))
+def test_a_migrated_legacy_group_is_written_without_write_bits(fs):
+    """.utsfs.conf says what the tree shows: the mode without write bits."""
+    fs.stop()
+    (fs.state / util.CONF).write_text(util.keyfile_text(
+        {"web": legacy_entry(fs, "web", DELEGATE, 1001, 0o750)}))
+    fs.start()
+    assert owner_mode(fs.path("web")) == (DELEGATE, 1001, 0o550)
+    assert util.conf_groups(fs.state) == {"web": entry(fs, "web", DELEGATE, 1001, 0o550)}
+
+
+def test_a_legacy_group_whose_inode_does_not_match_is_dropped_at_start(fs):
+    """A legacy group keyed by another inode number than its name holds now
+    (the namespace it was set for is gone), or for a name that is gone,
+    gives nothing and goes at start."""
+    fs.mkdir("other")
+    fs.stop()
+    (fs.state / util.CONF).write_text(util.keyfile_text({
+        "web": {**legacy_entry(fs, "web", DELEGATE, DELEGATE, 0o750),
+                "id": str(util.nsfs_id(fs.state / "other"))},
+        "gone": legacy_entry(fs, "web", DELEGATE, DELEGATE, 0o750),
+    }))
+    fs.start()
+    assert not (fs.state / util.CONF).exists()
+    assert owner_mode(fs.path("web")) == (0, 0, 0o555)
+    assert owner_mode(fs.path("other")) == (0, 0, 0o555)
+
+
+def rebind_with_standard_tools(nsfile):
+    """What another tool does to a name: a new namespace bound in the old one's place."""
+    util.sh(f"umount {util.q(nsfile)} && rm {util.q(nsfile)} && touch {util.q(nsfile)} "
+            f"&& unshare --uts={util.q(nsfile)} true")
+
+
+def ls_ln(path):
+    """{name: (perms, uid, gid)} as `ls -ln` shows them."""
+    rows = util.run(["ls", "-ln", path], env=dict(os.environ, LC_ALL="C")).stdout
+    return {r.split(maxsplit=8)[8]: tuple(r.split()[i] for i in (0, 2, 3))
+            for r in rows.splitlines()[1:]}
+
+
+def test_a_namespace_that_gets_a_dead_ones_inode_number_inherits_no_owner(fs, act):
+    """The forced inode-reuse attack, with standard tools and no restart: the
+    name of a namespace delegated to uid 65534 is re-bound to a new namespace,
+    which the kernel often gives the dead one's inode number. The new one is
+    root:root 0555, 65534 cannot write its hostname, and the owner's group
+    goes from .utsfs.conf once a lookup sees the name hold another namespace."""
+    nsfile = fs.state / "web"
+    reused = 0
+    for i in range(8):
+        os.chown(fs.path("web"), NOBODY, NOBODY)
+        assert ls_ln(fs.mnt) == {"web": ("dr-xr-xr-x", str(NOBODY), str(NOBODY))}
+        assert group(fs, "web") == entry(fs, "web", NOBODY, NOBODY, 0o555)
+        old_ino, old_id = util.nsfs_id(nsfile), util.ns_id(nsfile) if util.HAS_NS_IDS else None
+        rebind_with_standard_tools(nsfile)
+        reused += util.nsfs_id(nsfile) == old_ino
+        if util.HAS_NS_IDS:
+            assert util.ns_id(nsfile) != old_id
+        value = util.inside(nsfile)
+        # At once, before anything else looks: the old owner cannot write.
+        refused(errno.EACCES, act, NOBODY, "write", fs.path("web", "hostname"), f"evil{i}\n")
+        assert util.inside(nsfile) == value
+        # A name re-bound behind utsfs's back may lag by one watcher pass.
+        util.settled(lambda: ls_ln(fs.mnt) == {"web": ("dr-xr-xr-x", "0", "0")},
+                     "ls -l shows the new namespace root-owned")
+        assert owner_mode(fs.path("web")) == (0, 0, 0o555)
+        assert owner_mode(fs.path("web", "hostname")) == (0, 0, 0o644)
+        assert os.stat(fs.path("web")).st_ino == util.nsfs_id(nsfile)
+        assert group(fs, "web") is None
+        assert not (fs.state / util.CONF).exists()
+        refused(errno.EACCES, act, NOBODY, "write", fs.path("web", "hostname"), f"evil{i}\n")
+        assert util.inside(nsfile) == value
+    assert reused > 0, "the kernel never gave the new namespace the old inode number"
 
 
 # --- The files utsfs trusts at start ---
@@ -436,11 +565,15 @@ def test_conf_and_record_are_private_whatever_the_umask(utsfs):
     assert stat.S_IMODE(os.stat(record.parent.parent).st_mode) == 0o700
 
 
-def test_a_journal_that_names_a_path_outside_the_state_dir_is_ignored(utsfs):
+@pytest.mark.parametrize("legacy", [False, True], ids=["nsid", "legacy"])
+def test_a_journal_that_names_a_path_outside_the_state_dir_is_ignored(utsfs, legacy):
     """A rename journal entry is a name, checked as mkdir checks one: a
     `from=../outside/victim` never makes the daemon unmount or unlink a file
-    outside the state directory, and a group named like a path is dropped."""
-    ident = utsfs.mkdir("x")
+    outside the state directory, and a group named like a path is dropped;
+    whether written as utsfs writes it now or as an older one did."""
+    utsfs.mkdir("x")
+    key = (f"id={util.nsfs_id(utsfs.state / 'x')}\n" if legacy else
+           f"id={util.conf_id(utsfs.state / 'x')}\nboot={util.boot_id()}\n")
     outside = utsfs.root / "outside"
     outside.mkdir()
     victim = outside / "victim"
@@ -449,8 +582,8 @@ def test_a_journal_that_names_a_path_outside_the_state_dir_is_ignored(utsfs):
     try:
         utsfs.stop()
         (utsfs.state / util.CONF).write_text(
-            "[.rename]\nfrom=../outside/victim\nto=x\n"
-            f"id={ident}\n\n[..%2Foutside%2Fvictim]\nid={ident}\nuid=0\ngid=0\nmode=0755\n")
+            f"[.rename]\nfrom=../outside/victim\nto=x\n{key}\n"
+            f"[..%2Foutside%2Fvictim]\n{key}uid=0\ngid=0\nmode=0555\n")
         utsfs.start()
         assert [m.fstype for m in util.mounts_at(victim)] == ["nsfs"]
         assert utsfs.names() == ["x"]

@@ -195,8 +195,8 @@ def observe(fs, names) -> Dict[str, Ns]:
         assert fs.read(name, "hostname") == hostname + "\n", name
         assert fs.read(name, "domainname") == domainname + "\n", name
         if group is not None:
-            assert group == {"id": str(ident), "uid": str(ns.uid), "gid": str(ns.gid),
-                             "mode": f"{ns.mode:04o}"}, f"{name}: conf group {group}"
+            assert group == util.conf_entry(fs.state / name, ns.uid, ns.gid, ns.mode), \
+                f"{name}: conf group {group}"
         seen[name] = ns
     return seen
 
@@ -634,7 +634,6 @@ def test_operation_killed_midway_is_all_or_nothing_after_restart(
         assert util.inside(utsfs.state / name) == "moving"
         st = os.stat(utsfs.path(name))
         assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (util.DELEGATE, 1001, 0o550)
-        groups[name] = {"id": str(ident), "uid": str(util.DELEGATE), "gid": "1001",
-                        "mode": "0550"}
+        groups[name] = util.conf_entry(utsfs.state / name, util.DELEGATE, 1001, 0o550)
     assert util.conf_groups(utsfs.state) == groups
     assert sorted(os.listdir(utsfs.state)) == sorted(after + ([util.CONF] if after else []))

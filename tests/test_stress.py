@@ -237,8 +237,9 @@ def check_private_names(fs, results):
     groups = util.conf_groups(fs.state)
     for name, group in groups.items():
         st = os.stat(fs.path(util.unquote(name)))
-        assert group == {"id": str(st.st_ino), "uid": str(st.st_uid),
-                         "gid": str(st.st_gid), "mode": f"{st.st_mode & 0o7777:04o}"}, name
+        assert st.st_ino == util.nsfs_id(fs.state / util.unquote(name)), name
+        assert group == util.conf_entry(fs.state / util.unquote(name), st.st_uid, st.st_gid,
+                                        st.st_mode & 0o7777), name
     for k, r in enumerate(results):
         mine = {}
         for n in private_names(k):
@@ -320,9 +321,8 @@ def test_concurrent_chowns_and_chmods_lose_no_update(utsfs, figures):
         for n, (uid, gid, mode) in want.items():
             st = os.stat(utsfs.path(n))
             assert [st.st_uid, st.st_gid, st.st_mode & 0o7777] == [uid, gid, mode], n
-            assert groups.get(n) == ({"id": str(util.nsfs_id(utsfs.state / n)),
-                                      "uid": str(uid), "gid": str(gid),
-                                      "mode": f"{mode:04o}"} if n in changed else None), n
+            assert groups.get(n) == (util.conf_entry(utsfs.state / n, uid, gid, mode)
+                                     if n in changed else None), n
     check()
     utsfs.restart()
     check()

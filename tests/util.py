@@ -426,6 +426,14 @@ def conf_entry(nsfile, uid, gid, mode) -> dict:
             "gid": str(gid), "mode": f"{mode:04o}"}
 
 
+def keyfile_text(groups: dict, comment: str = "") -> str:
+    """{group: {key: value}} as a GKeyFile's text, in the order given (to
+    write .utsfs.conf by hand, as an older utsfs or another boot left it)."""
+    text = f"# {comment}\n" if comment else ""
+    return text + "\n".join(f"[{g}]\n" + "".join(f"{k}={v}\n" for k, v in keys.items())
+                             for g, keys in groups.items())
+
+
 def read_keyfile(path) -> dict:
     """A GKeyFile (such as STATE/.utsfs.conf) as {group: {key: value}}.
 
