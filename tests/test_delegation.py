@@ -4,6 +4,7 @@ what, and owner and mode kept in STATE/.utsfs.conf across restarts and crashes."
 
 import errno
 import os
+import shutil
 import stat
 import threading
 
@@ -254,6 +255,51 @@ def test_chmod_command_asking_for_write_fails_and_changes_nothing(fs, who, how):
     assert owner_mode(fs.path("web")) == (DELEGATE, DELEGATE, 0o555)
     assert fs.snapshot() == before
     assert group(fs, "web") == entry(fs, "web", DELEGATE, DELEGATE, 0o555)
+
+
+def fusermount_as(uid, path):
+    """What fusermount3 (setuid root) does for uid asking to mount a FUSE file
+    system on path, as libfuse asks it: the /dev/fuse fd comes back over the
+    socket in _FUSE_COMMFD, which is closed at once (a mount it made is dead)."""
+    import socket
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        return run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                    "fusermount3", "-o", "rw", "--", path], check=False, cwd="/",
+                   pass_fds=[theirs.fileno()],
+                   env=dict(os.environ, _FUSE_COMMFD=str(theirs.fileno())))
+    finally:
+        ours.close()
+        theirs.close()
+
+
+@pytest.mark.parametrize("mode", [0o555, 0o500], ids=oct)
+def test_the_owner_cannot_mount_over_her_directory(fs, mode):
+    """Why write bits are refused: fusermount3 lets a user mount FUSE on a
+    directory she may write. On her namespace directory it refuses, so she
+    can neither hide the name from root nor make root's rmdir fail (EBUSY)."""
+    fusermount = shutil.which("fusermount3")
+    if not os.stat(fusermount).st_mode & stat.S_ISUID:
+        pytest.skip("fusermount3 is not setuid root here")
+    # The same call on a directory she may write mounts: the check is the modes.
+    own = fs.root / "own"
+    own.mkdir()
+    os.chown(own, DELEGATE, DELEGATE)
+    try:
+        res = fusermount_as(DELEGATE, own)
+        assert res.returncode == 0, res.stderr
+        assert [m.fstype for m in util.mounts_at(own)] == ["fuse"]
+    finally:
+        util.umount_everything_under(own)
+    os.chown(fs.path("web"), DELEGATE, DELEGATE)
+    os.chmod(fs.path("web"), mode)
+    res = fusermount_as(DELEGATE, fs.path("web"))
+    assert res.returncode != 0
+    assert "no write access to mountpoint" in res.stderr, res.stderr
+    assert util.mounts_at(fs.path("web")) == []
+    assert sorted(os.listdir(fs.path("web"))) == sorted(util.ATTR_FILES)
+    os.rmdir(fs.path("web"))
+    assert fs.names() == []
 
 
 def test_chmod_0500_hides_the_directory_but_not_its_name(fs, act):
