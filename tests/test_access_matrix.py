@@ -16,8 +16,11 @@ Reading the table: `ok` is success; an errno is the error the operation must
 fail with. Columns are the actor's relation to the node: `root` (uid 0),
 `owner` (DELEGATE, on a name chowned to it and the files in it), `other`
 (anyone else: NOBODY everywhere, DELEGATE on the mount root and on the
-root-owned name). Inside the 0700 name, `other` cannot search the directory,
-so every operation on a path below it fails with EACCES (no row needed).
+root-owned name). Namespace directories never show write bits (README:
+0555, and a chmod asking for one is EPERM), so the kernel refuses the owner
+as well as `other` whatever needs write permission on the directory.
+Inside the 0500 name, `other` cannot search the directory, so every
+operation on a path below it fails with EACCES (no row needed).
 
 How each operation is done (see _AGENT):
   stat/lstat    stat(2) / lstat(2)
@@ -27,7 +30,12 @@ How each operation is done (see _AGENT):
   redirect      the same with O_CREAT|O_TRUNC: `echo matrixw > FILE`
   append        the same with O_APPEND: `echo matrixw >> FILE`
   truncate      open(O_WRONLY|O_TRUNC), close
-  chmod         chmod(2); on `ns` fchmodat2(AT_SYMLINK_NOFOLLOW): the link itself
+  chmod         chmod(2) to a mode without write bits (MOUNT 0555, a namespace
+                directory 0550, a file 0400); on `ns` fchmodat2(AT_SYMLINK_NOFOLLOW),
+                the link itself (0500)
+  chmod_w       the same to a mode with write bits (MOUNT 0777, the namespace
+                directories 0755 and 0700, what they were before, a file 0666,
+                `ns` 0700)
   chown         lchown(2), giving the node away (root and DELEGATE give it to
                 NOBODY, NOBODY to DELEGATE)
   chown_same    lchown(2) to the owner and group it has: a change of nothing
@@ -83,12 +91,14 @@ pytestmark = [
 
 # name -> (uid, gid, mode) of MOUNT/name; hostname NAME, domainname dom-NAME.
 CANON = {
-    "rootowned": (0, 0, 0o755),
-    "delegated": (DELEGATE, DELEGATE, 0o755),
-    "private": (DELEGATE, DELEGATE, 0o700),
+    "rootowned": (0, 0, 0o555),
+    "delegated": (DELEGATE, DELEGATE, 0o555),
+    "private": (DELEGATE, DELEGATE, 0o500),
 }
-FILE_MODES = {"hostname": 0o644, "domainname": 0o644, "id": 0o444, "pids": 0o444}
-FILES = ("hostname", "domainname", "id", "ns", "pids")
+FILE_MODES = {"hostname": 0o644, "domainname": 0o644, "id": 0o444, "pids": 0o444,
+              "nsid": 0o444}
+# nsid only where the kernel has NS_GET_ID (Linux 6.18).
+FILES = util.ATTR_FILES
 # README: "A valid value is 1-64 bytes of [A-Za-z0-9._-]"; one newline is stripped.
 WRITTEN = "matrixw"
 
@@ -120,7 +130,8 @@ mount    redirect   EISDIR     -          EISDIR
 mount    append     EISDIR     -          EISDIR
 mount    truncate   EISDIR     -          EISDIR
 mount    chmod      EPERM      -          EPERM      # R: chmod/chown of /ns; K: others
-mount    chown      EPERM      -          EPERM      #   are not the owner
+mount    chmod_w    EPERM      -          EPERM      #   are not the owner
+mount    chown      EPERM      -          EPERM
 mount    chown_same EPERM      -          EPERM      # R: chown of /ns, even a no-op
 mount    utime      EPERM      -          EACCES     # R: touch; K: others may not write
 mount    mkdir      ok         -          EACCES     # R: only root creates names
@@ -135,8 +146,11 @@ mount    link       EPERM      -          EPERM*     # K: no hard links to direc
 mount    readlink   EINVAL     -          EINVAL     # K: not a symlink
 mount    setxattr   EOPNOTSUPP -          EACCES     # silent: no xattrs (*); K: others
 
-# --- MOUNT/NAME, 0755 (root-owned or delegated)
-dir      stat       ok         ok         ok         # st_ino: the namespace's id
+# --- MOUNT/NAME, 0555 (root-owned or delegated). R: no write bits, so the
+# --- kernel refuses the owner, as others, what needs write permission on
+# --- it (creating in it, user.* xattrs) before utsfs is asked; root passes
+# --- (CAP_DAC_OVERRIDE) and gets utsfs's answer.
+dir      stat       ok         ok         ok         # st_ino: the namespace's inode
 dir      lstat      ok         ok         ok
 dir      listdir    ok         ok         ok
 dir      read       EISDIR     EISDIR     EISDIR
@@ -145,49 +159,54 @@ dir      redirect   EISDIR     EISDIR     EISDIR
 dir      append     EISDIR     EISDIR     EISDIR
 dir      truncate   EISDIR     EISDIR     EISDIR
 dir      chmod      ok         ok         EPERM      # R: chmod "(root or the owner)"
+dir      chmod_w    EPERM      EPERM      EPERM      # R: a write bit is refused to all
 dir      chown      ok         EPERM      EPERM      # R: chown "(root only)"
 dir      chown_same ok         ok         EPERM      # silent: a no-op chown works (**)
 dir      utime      EPERM      EPERM      EACCES     # R: touch; K: others may not write
-dir      mkdir      EPERM      EPERM      EACCES     # R: mkdir inside NAME
+dir      mkdir      EPERM      EACCES     EACCES     # R: mkdir inside NAME; K: 0555
 dir      rmdir      ok         EACCES     EACCES     # R: only root removes and
 dir      rename     ok         EACCES     EACCES     #   renames names (/ns 0755 root)
 dir      unlink     EISDIR     EACCES     EACCES     # K: MOUNT's modes first
-dir      create     EPERM      EPERM      EACCES     # R: no file, device node,
-dir      mknod      EPERM      EPERM      EACCES     #   symlink or hard link anywhere
-dir      symlink    EPERM      EPERM      EACCES
-dir      attach     EPERM      EPERM      EACCES     # R: names are made in MOUNT only
+dir      create     EPERM      EACCES     EACCES     # R: no file, device node,
+dir      mknod      EPERM      EACCES     EACCES     #   symlink or hard link anywhere;
+dir      symlink    EPERM      EACCES     EACCES     #   K: the owner may not write
+dir      attach     EPERM      EACCES     EACCES     #   NAME (0555) either
 dir      link       EPERM      EACCES     EPERM*     # K: no hard links to directories;
 #                                                      the owner may not write MOUNT
 dir      readlink   EINVAL     EINVAL     EINVAL
-dir      setxattr   EOPNOTSUPP EOPNOTSUPP EACCES     # silent: no xattrs (*)
+dir      setxattr   EOPNOTSUPP EACCES     EACCES     # silent: no xattrs (*); K: user.*
+#                                                      needs write permission (0555)
 
-# --- MOUNT/NAME chmodded 0700: R: "hides it from others", yet the name
-# --- stays visible; only listing and opening for reading differ from 0755.
-dir0700  stat       ok         ok         ok         # lookup in MOUNT: allowed
-dir0700  lstat      ok         ok         ok
-dir0700  listdir    ok         ok         EACCES     # K: from the modes
-dir0700  read       EISDIR     EISDIR     EACCES     # K: open needs read permission
-dir0700  write      EISDIR     EISDIR     EISDIR     # K: EISDIR before any mode check
-dir0700  redirect   EISDIR     EISDIR     EISDIR
-dir0700  append     EISDIR     EISDIR     EISDIR
-dir0700  truncate   EISDIR     EISDIR     EISDIR
-dir0700  chmod      ok         ok         EPERM
-dir0700  chown      ok         EPERM      EPERM
-dir0700  chown_same ok         ok         EPERM
-dir0700  utime      EPERM      EPERM      EACCES
-dir0700  mkdir      EPERM      EPERM      EACCES
-dir0700  rmdir      ok         EACCES     EACCES
-dir0700  rename     ok         EACCES     EACCES
-dir0700  unlink     EISDIR     EACCES     EACCES
-dir0700  create     EPERM      EPERM      EACCES
-dir0700  mknod      EPERM      EPERM      EACCES
-dir0700  symlink    EPERM      EPERM      EACCES
-dir0700  attach     EPERM      EPERM      EACCES
-dir0700  link       EPERM      EACCES     EPERM*
-dir0700  readlink   EINVAL     EINVAL     EINVAL
-dir0700  setxattr   EOPNOTSUPP EOPNOTSUPP EACCES
+# --- MOUNT/NAME chmodded 0500: R: "hides it from others", yet the name
+# --- stays visible; only listing and opening for reading differ from 0555.
+dir0500  stat       ok         ok         ok         # lookup in MOUNT: allowed
+dir0500  lstat      ok         ok         ok
+dir0500  listdir    ok         ok         EACCES     # K: from the modes
+dir0500  read       EISDIR     EISDIR     EACCES     # K: open needs read permission
+dir0500  write      EISDIR     EISDIR     EISDIR     # K: EISDIR before any mode check
+dir0500  redirect   EISDIR     EISDIR     EISDIR
+dir0500  append     EISDIR     EISDIR     EISDIR
+dir0500  truncate   EISDIR     EISDIR     EISDIR
+dir0500  chmod      ok         ok         EPERM
+dir0500  chmod_w    EPERM      EPERM      EPERM      # chmod 0700, the old way to hide
+dir0500  chown      ok         EPERM      EPERM
+dir0500  chown_same ok         ok         EPERM
+dir0500  utime      EPERM      EPERM      EACCES
+dir0500  mkdir      EPERM      EACCES     EACCES
+dir0500  rmdir      ok         EACCES     EACCES
+dir0500  rename     ok         EACCES     EACCES
+dir0500  unlink     EISDIR     EACCES     EACCES
+dir0500  create     EPERM      EACCES     EACCES
+dir0500  mknod      EPERM      EACCES     EACCES
+dir0500  symlink    EPERM      EACCES     EACCES
+dir0500  attach     EPERM      EACCES     EACCES
+dir0500  link       EPERM      EACCES     EPERM*
+dir0500  readlink   EINVAL     EINVAL     EINVAL
+dir0500  setxattr   EOPNOTSUPP EACCES     EACCES
 
-# --- MOUNT/NAME/hostname and domainname: file 0644, the name's owner's
+# --- MOUNT/NAME/hostname and domainname: file 0644, the name's owner's.
+# --- Unlinking, renaming or linking in NAME needs write permission on NAME,
+# --- which only root has (K).
 value    stat       ok         ok         ok         # R: st_size = what a read gives
 value    lstat      ok         ok         ok
 value    listdir    ENOTDIR    ENOTDIR    ENOTDIR
@@ -197,19 +216,21 @@ value    redirect   ok         ok         EACCES     # echo NAME > hostname
 value    append     EINVAL     EINVAL     EACCES     # R: O_APPEND writes are EINVAL
 value    truncate   ok         ok         EACCES     # R: "Truncating changes nothing"
 value    chmod      EPERM      EPERM      EPERM      # R: the attribute files "cannot
-value    chown      EPERM      EPERM      EPERM      #   be chmodded or chowned"
+value    chmod_w    EPERM      EPERM      EPERM      #   be chmodded or chowned"
+value    chown      EPERM      EPERM      EPERM
 value    chown_same EPERM      EPERM      EPERM
 value    utime      EPERM      EPERM      EACCES     # R: touch; K: others may not write
 value    mkdir      ENOTDIR    ENOTDIR    ENOTDIR    # K: the path goes through a file
-value    rmdir      ENOTDIR    ENOTDIR    EACCES     # K: the directory's modes first
-value    rename     EPERM      EPERM      EACCES     # R: no rename of the files in NAME
-value    unlink     ok         EPERM      EACCES     # R: root's unlink succeeds, changes
-                                                     #   nothing (rm -r); others EPERM
+value    rmdir      ENOTDIR    EACCES     EACCES     # K: the directory's modes first
+value    rename     EPERM      EACCES     EACCES     # R: no rename of the files in NAME
+value    unlink     ok         EACCES     EACCES     # R: root's unlink succeeds, changes
+#                                                      nothing (rm -r); K: others EACCES
 value    create     ENOTDIR    ENOTDIR    ENOTDIR
 value    mknod      ENOTDIR    ENOTDIR    ENOTDIR
 value    symlink    ENOTDIR    ENOTDIR    ENOTDIR
 value    attach     ENOTDIR    ENOTDIR    ENOTDIR
-value    link       EPERM      EPERM      EPERM*     # R: no hard link anywhere
+value    link       EPERM      EACCES     EPERM*     # R: no hard link anywhere; K: the
+#                                                      owner may not write NAME
 value    readlink   EINVAL     EINVAL     EINVAL
 value    setxattr   EOPNOTSUPP EOPNOTSUPP EACCES     # silent: no xattrs (*)
 
@@ -223,20 +244,48 @@ id       redirect   EACCES     EACCES     EACCES     #   truncate it (also for r
 id       append     EACCES     EACCES     EACCES
 id       truncate   EACCES     EACCES     EACCES
 id       chmod      EPERM      EPERM      EPERM
+id       chmod_w    EPERM      EPERM      EPERM
 id       chown      EPERM      EPERM      EPERM
 id       chown_same EPERM      EPERM      EPERM
 id       utime      EPERM      EPERM      EACCES     # K lets the owner touch: R: EPERM
 id       mkdir      ENOTDIR    ENOTDIR    ENOTDIR
-id       rmdir      ENOTDIR    ENOTDIR    EACCES
-id       rename     EPERM      EPERM      EACCES
-id       unlink     ok         EPERM      EACCES
+id       rmdir      ENOTDIR    EACCES     EACCES
+id       rename     EPERM      EACCES     EACCES
+id       unlink     ok         EACCES     EACCES
 id       create     ENOTDIR    ENOTDIR    ENOTDIR
 id       mknod      ENOTDIR    ENOTDIR    ENOTDIR
 id       symlink    ENOTDIR    ENOTDIR    ENOTDIR
 id       attach     ENOTDIR    ENOTDIR    ENOTDIR
-id       link       EPERM      EPERM      EPERM*
+id       link       EPERM      EACCES     EPERM*
 id       readlink   EINVAL     EINVAL     EINVAL
 id       setxattr   EOPNOTSUPP EACCES     EACCES     # K: user.* needs write permission
+
+# --- MOUNT/NAME/nsid: file 0444, read-only as id (R), where the kernel has
+# --- NS_GET_ID (no nodes otherwise).
+nsid     stat       ok         ok         ok
+nsid     lstat      ok         ok         ok
+nsid     listdir    ENOTDIR    ENOTDIR    ENOTDIR
+nsid     read       ok         ok         ok
+nsid     write      EACCES     EACCES     EACCES     # R: as id, also for root
+nsid     redirect   EACCES     EACCES     EACCES
+nsid     append     EACCES     EACCES     EACCES
+nsid     truncate   EACCES     EACCES     EACCES
+nsid     chmod      EPERM      EPERM      EPERM
+nsid     chmod_w    EPERM      EPERM      EPERM
+nsid     chown      EPERM      EPERM      EPERM
+nsid     chown_same EPERM      EPERM      EPERM
+nsid     utime      EPERM      EPERM      EACCES
+nsid     mkdir      ENOTDIR    ENOTDIR    ENOTDIR
+nsid     rmdir      ENOTDIR    EACCES     EACCES
+nsid     rename     EPERM      EACCES     EACCES
+nsid     unlink     ok         EACCES     EACCES
+nsid     create     ENOTDIR    ENOTDIR    ENOTDIR
+nsid     mknod      ENOTDIR    ENOTDIR    ENOTDIR
+nsid     symlink    ENOTDIR    ENOTDIR    ENOTDIR
+nsid     attach     ENOTDIR    ENOTDIR    ENOTDIR
+nsid     link       EPERM      EACCES     EPERM*
+nsid     readlink   EINVAL     EINVAL     EINVAL
+nsid     setxattr   EOPNOTSUPP EACCES     EACCES
 
 # --- MOUNT/NAME/pids: file 0444. README names EACCES for writing id only.
 # --- silent: pids is as read-only ("read afresh", 0444), so the same as id,
@@ -250,24 +299,25 @@ pids     redirect   EACCES     EACCES     EACCES
 pids     append     EACCES     EACCES     EACCES
 pids     truncate   EACCES     EACCES     EACCES     # silent: as for id
 pids     chmod      EPERM      EPERM      EPERM
+pids     chmod_w    EPERM      EPERM      EPERM
 pids     chown      EPERM      EPERM      EPERM
 pids     chown_same EPERM      EPERM      EPERM
 pids     utime      EPERM      EPERM      EACCES
 pids     mkdir      ENOTDIR    ENOTDIR    ENOTDIR
-pids     rmdir      ENOTDIR    ENOTDIR    EACCES
-pids     rename     EPERM      EPERM      EACCES
-pids     unlink     ok         EPERM      EACCES
+pids     rmdir      ENOTDIR    EACCES     EACCES
+pids     rename     EPERM      EACCES     EACCES
+pids     unlink     ok         EACCES     EACCES
 pids     create     ENOTDIR    ENOTDIR    ENOTDIR
 pids     mknod      ENOTDIR    ENOTDIR    ENOTDIR
 pids     symlink    ENOTDIR    ENOTDIR    ENOTDIR
 pids     attach     ENOTDIR    ENOTDIR    ENOTDIR
-pids     link       EPERM      EPERM      EPERM*
+pids     link       EPERM      EACCES     EPERM*
 pids     readlink   EINVAL     EINVAL     EINVAL
 pids     setxattr   EOPNOTSUPP EACCES     EACCES
 
 # --- MOUNT/NAME/ns: symlink -> STATE_DIR/NAME (an nsfs file). Opening,
 # --- listing and stat follow the link: the kernel answers for nsfs.
-ns       stat       ok         ok         ok         # the nsfs file: st_ino the id
+ns       stat       ok         ok         ok         # the nsfs file: st_ino its inode
 ns       lstat      ok         ok         ok         # silent: 0777, st_size (***)
 ns       listdir    ENOTDIR    ENOTDIR    ENOTDIR    # K: nsfs is no directory
 ns       read       EINVAL     EINVAL     EINVAL     # K: nsfs files cannot be read
@@ -276,19 +326,21 @@ ns       redirect   EPERM      EPERM      EPERM      #   (EPERM before any mode 
 ns       append     EPERM      EPERM      EPERM
 ns       truncate   EPERM      EPERM      EPERM
 ns       chmod      EOPNOTSUPP EOPNOTSUPP EOPNOTSUPP # K: a symlink has no mode to set
+ns       chmod_w    EOPNOTSUPP EOPNOTSUPP EOPNOTSUPP
 ns       chown      EPERM      EPERM      EPERM      # R: chown of the files in NAME
 ns       chown_same EPERM      EPERM      EPERM
 ns       utime      EPERM      EPERM      EPERM      # R: touch; K lets all (0777) ask
 ns       mkdir      ENOTDIR    ENOTDIR    ENOTDIR
-ns       rmdir      ENOTDIR    ENOTDIR    EACCES
-ns       rename     EPERM      EPERM      EACCES     # R: no rename of the files in NAME
-ns       unlink     ok         EPERM      EACCES     # R: as for the other files
+ns       rmdir      ENOTDIR    EACCES     EACCES
+ns       rename     EPERM      EACCES     EACCES     # R: no rename of the files in NAME
+ns       unlink     ok         EACCES     EACCES     # R: as for the other files
 ns       create     ENOTDIR    ENOTDIR    ENOTDIR
 ns       mknod      ENOTDIR    ENOTDIR    ENOTDIR
 ns       symlink    ENOTDIR    ENOTDIR    ENOTDIR
 ns       attach     ENOTDIR    ENOTDIR    ENOTDIR
-ns       link       EPERM      EPERM      EPERM*     # R: no hard link; K: others,
-#                                                      not a regular file (EPERM*)
+ns       link       EPERM      EACCES     EPERM*     # R: no hard link; K: the owner may
+#                                                      not write NAME, others not link
+#                                                      what is not a regular file (EPERM*)
 ns       readlink   ok         ok         ok         # R: ns -> STATE_DIR/NAME
 ns       setxattr   EPERM      EPERM      EPERM      # K: user.* only on files, dirs
 """
@@ -302,7 +354,7 @@ ns       setxattr   EPERM      EPERM      EPERM      # K: user.* only on files, 
 #     mode 0777 and st_size the length of the target (POSIX).
 
 OPS = ("stat", "lstat", "listdir", "read", "write", "redirect", "append", "truncate",
-       "chmod", "chown", "chown_same", "utime",
+       "chmod", "chmod_w", "chown", "chown_same", "utime",
        "mkdir", "rmdir", "rename", "unlink", "create", "mknod", "symlink", "attach",
        "link", "readlink", "setxattr")
 ROLES = ("root", "owner", "other")
@@ -347,7 +399,7 @@ class Node(NamedTuple):
 
 NODES = [Node("mount", "mount")]
 for _name, (_uid, _gid, _mode) in CANON.items():
-    NODES.append(Node(_name, "dir0700" if _mode == 0o700 else "dir", _name))
+    NODES.append(Node(_name, "dir0500" if _mode == 0o500 else "dir", _name))
 for _name in CANON:
     for _file in FILES:
         NODES.append(Node(f"{_name}.{_file}",
@@ -379,7 +431,7 @@ def role(actor, node):
 def expectation(actor, node, op):
     r = role(actor, node)
     if node.file is not None and r == "other" and CANON[node.name][2] & 0o001 == 0:
-        # The path walk needs search permission on MOUNT/NAME, which 0700 denies.
+        # The path walk needs search permission on MOUNT/NAME, which 0500 denies.
         return errno.EACCES
     token = TABLE[node.kind, op][r]
     assert token != "-", (actor, node, op)
@@ -388,7 +440,7 @@ def expectation(actor, node, op):
 
 # Cases whose outcome differs from the table: id pattern (fnmatch) -> reason,
 # "README says X, utsfs does Y". Each is xfail(strict): it fails the run once
-# utsfs is fixed, so the entry goes. (None as of commit 0f35dc8: every case
+# utsfs is fixed, so the entry goes. (None with 0555 directories and nsid: every case
 # of the table holds.)
 XFAIL = {}
 
@@ -466,7 +518,7 @@ OPS = {
     "lstat": lambda p: attrs(os.lstat(p)),
     "listdir": lambda p: sorted(os.listdir(p)),
     "read": read, "write": write, "redirect": redirect, "append": append,
-    "truncate": truncate, "chmod": chmod,
+    "truncate": truncate, "chmod": chmod, "chmod_w": chmod,
     "chown": lambda p, u, g: os.chown(p, u, g, follow_symlinks=False),
     "chown_same": lambda p, u, g: os.chown(p, u, g, follow_symlinks=False),
     "utime": lambda p: os.utime(p, follow_symlinks=False),
@@ -533,8 +585,11 @@ def _values():
             util.read_text("/proc/sys/kernel/domainname").rstrip("\n"))
 
 
-def conf_entry(ident, uid, gid, mode):
-    return {"id": str(ident), "uid": str(uid), "gid": str(gid), "mode": f"{mode:04o}"}
+def conf_entry(name_snap, uid, gid, mode):
+    """The .utsfs.conf group of a name whose snapshot entry is name_snap."""
+    ident = name_snap["nsid"] if util.HAS_NS_IDS else name_snap["id"]
+    return {"id": str(ident), "boot": util.boot_id(), "uid": str(uid), "gid": str(gid),
+            "mode": f"{mode:04o}"}
 
 
 class World:
@@ -543,6 +598,7 @@ class World:
         self.helper = helper
         self.helper_ns = f"/proc/{helper.pid}/ns/uts"
         self.helper_id = os.stat(self.helper_ns).st_ino
+        self.helper_nsid = util.ns_id(self.helper_ns) if util.HAS_NS_IDS else None
         self.helper_values = util.in_namespace(self.helper_ns, _values)
         self.agents = {actor: Agent(uid) for actor, uid in ACTORS.items()}
         # The snapshot the last case ended with, taken after its operation.
@@ -568,6 +624,7 @@ class World:
             nsfile = fs.state / name
             host, dom = util.in_namespace(nsfile, _values)
             names[name] = {"id": util.nsfs_id(nsfile),
+                           "nsid": util.ns_id(nsfile) if util.HAS_NS_IDS else None,
                            "dir": (st.st_uid, st.st_gid, st.st_mode, st.st_ino),
                            "files": files, "ns": os.readlink(d / "ns"),
                            "hostname": host, "domainname": dom}
@@ -638,8 +695,12 @@ class World:
             return p, f"{WRITTEN}\n"
         if op == "chmod":
             if node.file == "ns":
+                return p, 0o500, True
+            return p, {"mount": 0o555, "dir": 0o550, "dir0500": 0o550}.get(node.kind, 0o400), False
+        if op == "chmod_w":
+            if node.file == "ns":
                 return p, 0o700, True
-            return p, {"mount": 0o777, "dir": 0o750, "dir0700": 0o750}.get(node.kind, 0o666), False
+            return p, {"mount": 0o777, "dir": 0o755, "dir0500": 0o700}.get(node.kind, 0o666), False
         if op == "chown":
             to = DELEGATE if case.actor == "nobody" else NOBODY
             return p, to, to
@@ -668,8 +729,8 @@ class World:
         e = before["names"][name]
         if f in ("hostname", "domainname"):
             return f"{e[f]}\n"
-        if f == "id":
-            return f"{e['id']}\n"
+        if f in ("id", "nsid"):
+            return f"{e[f]}\n"
         assert f == "pids"
         return ""  # nothing runs in these namespaces
 
@@ -714,13 +775,13 @@ class World:
         name = node.name
         group = util.group_name(name) if name else None
 
-        def add_name(new, ident, values):
+        def add_name(new, ident, nsid, values):
             template = before["names"]["rootowned"]
             want["tree"] = sorted(want["tree"] + [new])
             want["state"] = sorted(want["state"] + [new])
             want["mounts"] = sorted(want["mounts"] + [str(fs.state / new)])
             want["names"][new] = {
-                "id": ident, "dir": (0, 0, stat.S_IFDIR | 0o755, ident),
+                "id": ident, "nsid": nsid, "dir": (0, 0, stat.S_IFDIR | util.NS_DIR_MODE, ident),
                 "files": copy.deepcopy(template["files"]), "ns": str(fs.state / new),
                 "hostname": values[0], "domainname": values[1]}
 
@@ -735,7 +796,7 @@ class World:
                 uid = gid = self.args(case)[1]
                 e["files"] = {f: (uid, gid, m) for f, (_, _, m) in e["files"].items()}
             e["dir"] = (uid, gid, mode, ino)
-            want["conf"][group] = conf_entry(e["id"], uid, gid, stat.S_IMODE(mode))
+            want["conf"][group] = conf_entry(e, uid, gid, stat.S_IMODE(mode))
         elif op == "rmdir":
             for key in ("tree", "state"):
                 want[key].remove(name)
@@ -753,12 +814,16 @@ class World:
             if group in want["conf"]:
                 want["conf"][util.group_name(new)] = want["conf"].pop(group)
         elif op == "mkdir":
-            ident = after["names"].get("new", {}).get("id")
+            new = after["names"].get("new", {})
+            ident, nsid = new.get("id"), new.get("nsid")
             assert ident not in [e["id"] for e in before["names"].values()], \
                 "mkdir reused a namespace"
-            add_name("new", ident, ("new", util.host_names()[1].rstrip("\n")))
+            if util.HAS_NS_IDS:
+                assert nsid not in [e["nsid"] for e in before["names"].values()], \
+                    "mkdir reused a namespace id"
+            add_name("new", ident, nsid, ("new", util.host_names()[1].rstrip("\n")))
         elif op == "attach":
-            add_name("new", self.helper_id, self.helper_values)
+            add_name("new", self.helper_id, self.helper_nsid, self.helper_values)
         return want
 
 

@@ -261,7 +261,7 @@ def test_ls_l_takes_every_names_attributes_from_the_listing(utsfs, debug_log):
     assert [r[8] for r in rows] == LISTED
     for i, r in enumerate(rows):
         owner = str(util.DELEGATE) if i % 3 == 0 else "0"
-        assert (r[0], r[2], r[3]) == ("drwxr-xr-x", owner, owner), r[8]
+        assert (r[0], r[2], r[3]) == ("dr-xr-xr-x", owner, owner), r[8]
     assert sum(op == "READDIRPLUS" for op, _ in reqs) > 1, "one reply held them all"
     # None, unless a mount elsewhere on the host started a check of the
     # names during the listing: a reply's worth of entries then goes uncached.
@@ -329,7 +329,7 @@ def test_a_namespace_directory_is_listed_by_the_daemon_once(utsfs, debug_log):
     """A namespace directory always holds the same files: the kernel keeps
     its listing (FOPEN_CACHE_DIR), so `find` and file managers walking the
     tree ask each directory once, across renames too."""
-    attrs = ["domainname", "hostname", "id", "ns", "pids"]
+    attrs = sorted(util.ATTR_FILES)
     names = [f"d{i}" for i in range(20)]
     for name in names:
         utsfs.mkdir(name)
@@ -364,7 +364,7 @@ def test_every_stat_of_a_file_in_a_namespace_reaches_the_daemon(utsfs, debug_log
     (attribute timeout 0): each stat is a GETATTR, answered with the value
     the namespace holds at that moment."""
     utsfs.mkdir("s")
-    files = ["hostname", "domainname", "id", "pids"]
+    files = [a for a in util.ATTR_FILES if a != "ns"]
     for attr in files:
         os.stat(utsfs.path("s", attr))
     start = os.path.getsize(debug_log)

@@ -10,7 +10,7 @@ import pytest
 import util
 from util import q, sh
 
-ATTRS = ("hostname", "domainname", "id", "ns")
+ATTRS = ("hostname", "domainname", "id", "ns") + (("nsid",) if util.HAS_NS_IDS else ())
 
 
 @pytest.fixture
@@ -156,14 +156,28 @@ def test_shell_echo_of_invalid_hostname_fails_and_says_invalid_argument(fs):
     assert util.inside(fs.state / "x") == "before"
 
 
-# --- the read-only id, and what cannot be created ---
+# --- the read-only id and nsid, and what cannot be created ---
+
+# nsid only where the kernel has NS_GET_ID (Linux 6.18).
+READ_ONLY = ("id",) + (("nsid",) if util.HAS_NS_IDS else ())
 
 
+@pytest.mark.parametrize("attr", READ_ONLY)
 @pytest.mark.parametrize("flags", [os.O_WRONLY, os.O_RDWR, os.O_WRONLY | os.O_TRUNC,
                                    os.O_WRONLY | os.O_APPEND],
                          ids=["O_WRONLY", "O_RDWR", "O_TRUNC", "O_APPEND"])
-def test_opening_id_for_writing_fails_eacces(fs, flags):
-    refused(fs, errno.EACCES, os.open, fs.path("x", "id"), flags)
+def test_opening_a_read_only_file_for_writing_fails_eacces(fs, flags, attr):
+    """Also for root, whom the kernel lets write any 0444 file."""
+    content = fs.read("x", attr)
+    refused(fs, errno.EACCES, os.open, fs.path("x", attr), flags)
+    assert fs.read("x", attr) == content
+
+
+@pytest.mark.parametrize("attr", READ_ONLY)
+def test_truncating_a_read_only_file_fails_eacces(fs, attr):
+    content = fs.read("x", attr)
+    refused(fs, errno.EACCES, os.truncate, fs.path("x", attr), 0)
+    assert fs.read("x", attr) == content
 
 
 @pytest.mark.parametrize("where", ["", "x"], ids=["in-root", "in-namespace"])
@@ -200,11 +214,12 @@ def test_mkdir_inside_a_namespace_fails_eperm(fs):
 
 
 @pytest.mark.parametrize("attr", ATTRS)
-def test_unlinking_an_attribute_as_its_owner_fails_eperm(fs, attr):
+def test_unlinking_an_attribute_as_its_owner_fails_eacces(fs, attr):
     """Only root removes names, so only root's unlink of their files succeeds
-    (and changes nothing, see test_remove.py)."""
+    (and changes nothing, see test_remove.py). The kernel refuses the owner
+    too: a namespace directory shows no write bits, whoever owns it."""
     os.chown(fs.path("x"), util.DELEGATE, util.DELEGATE)
-    refused(fs, errno.EPERM, util.as_user, util.DELEGATE, "unlink", fs.path("x", attr))
+    refused(fs, errno.EACCES, util.as_user, util.DELEGATE, "unlink", fs.path("x", attr))
 
 
 # --- attributes of existing nodes ---

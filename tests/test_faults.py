@@ -41,7 +41,8 @@ ROUNDS = int(os.environ.get("UTSFS_KILL_ROUNDS", "30"))
 CLIENTS = 6
 NAMES_PER_CLIENT = 5
 UIDS = [0, util.DELEGATE, 1001, util.NOBODY]
-MODES = [0o755, 0o750, 0o700, 0o711, 0o1777, 0o2750]
+# No write bits: a chmod that asks for one is refused (test_delegation.py).
+MODES = [0o555, 0o550, 0o500, 0o511, 0o1555, 0o2550]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Ns:
     domainname: str
     uid: int = 0
     gid: int = 0
-    mode: int = 0o755
+    mode: int = util.NS_DIR_MODE
     # Whether .utsfs.conf has a group for it (set by chown/chmod, never by mkdir).
     delegated: bool = False
 
@@ -194,8 +195,8 @@ def observe(fs, names) -> Dict[str, Ns]:
         assert fs.read(name, "hostname") == hostname + "\n", name
         assert fs.read(name, "domainname") == domainname + "\n", name
         if group is not None:
-            assert group == {"id": str(ident), "uid": str(ns.uid), "gid": str(ns.gid),
-                             "mode": f"{ns.mode:04o}"}, f"{name}: conf group {group}"
+            assert group == util.conf_entry(fs.state / name, ns.uid, ns.gid, ns.mode), \
+                f"{name}: conf group {group}"
         seen[name] = ns
     return seen
 
@@ -546,7 +547,7 @@ def traced(pid: int) -> bool:
 
 
 # (operation, the call it is held at, the names after the restart). "old" is
-# delegated (1000:1001 0750, hostname "moving") before the operation starts.
+# delegated (1000:1001 0550, hostname "moving") before the operation starts.
 MIDWAY = [
     # mkdir binds last: held there, it has a file and a namespace, no name.
     ("mkdir new", "mount", ["old"]),
@@ -579,7 +580,7 @@ def test_operation_killed_midway_is_all_or_nothing_after_restart(
         pytest.skip("needs strace (package strace) to hold the daemon mid-operation")
     ident = utsfs.mkdir("old")
     os.chown(utsfs.path("old"), util.DELEGATE, 1001)
-    os.chmod(utsfs.path("old"), 0o750)
+    os.chmod(utsfs.path("old"), 0o550)
     utsfs.write("old", "hostname", b"moving\n")
     tracer = utsfs.spawn(["strace", "-f", "-qq", "-o", "/dev/null", "-p", str(utsfs.pid),
                           "-e", f"trace={STRACE_NAMES[held]}",
@@ -632,8 +633,7 @@ def test_operation_killed_midway_is_all_or_nothing_after_restart(
         assert util.nsfs_id(utsfs.state / name) == ident
         assert util.inside(utsfs.state / name) == "moving"
         st = os.stat(utsfs.path(name))
-        assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (util.DELEGATE, 1001, 0o750)
-        groups[name] = {"id": str(ident), "uid": str(util.DELEGATE), "gid": "1001",
-                        "mode": "0750"}
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (util.DELEGATE, 1001, 0o550)
+        groups[name] = util.conf_entry(utsfs.state / name, util.DELEGATE, 1001, 0o550)
     assert util.conf_groups(utsfs.state) == groups
     assert sorted(os.listdir(utsfs.state)) == sorted(after + ([util.CONF] if after else []))

@@ -11,7 +11,8 @@ import pytest
 
 import util
 
-ATTRS = ["domainname", "hostname", "id", "ns", "pids"]
+# nsid only where the kernel has NS_GET_ID (Linux 6.18).
+ATTRS = sorted(util.ATTR_FILES)
 SCREEN_DEADLINE = 10
 
 

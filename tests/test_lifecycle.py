@@ -291,12 +291,24 @@ def test_kill9_then_restart_restores_namespaces(utsfs):
     assert utsfs.read("after", "hostname") == "after\n"
 
 
-def crash_mid_rename(utsfs, bound_new_name):
-    """Leave the state a daemon killed inside rename(a -> b) leaves."""
+OWNER = (util.DELEGATE, 1001, 0o550)
+
+
+def crash_mid_rename(utsfs, bound_new_name, legacy):
+    """Leave the state a daemon killed inside rename(a -> b) leaves: the
+    journal, a's owner group copied to b, and b's placeholder file (bound to
+    a's namespace when the kill came after the bind). legacy: the journal
+    and groups as utsfs wrote them before 64-bit ids (id the inode number,
+    no boot=)."""
     ident = utsfs.mkdir("a")
+    nsfile = utsfs.state / "a"
+    key = ({"id": str(util.nsfs_id(nsfile))} if legacy else
+           {"id": str(util.conf_id(nsfile)), "boot": util.boot_id()})
+    uid, gid, mode = OWNER
+    owner = {**key, "uid": str(uid), "gid": str(gid), "mode": f"{mode:04o}"}
     utsfs.stop()
-    (utsfs.state / ".utsfs.conf").write_text(
-        f"[.rename]\nfrom=a\nto=b\nid={ident}\n")
+    (utsfs.state / util.CONF).write_text(util.keyfile_text(
+        {".rename": {"from": "a", "to": "b", **key}, "a": owner, "b": owner}))
     # The empty file utsfs made for the new name, marked as its own.
     (utsfs.state / "b").touch()
     os.setxattr(utsfs.state / "b", "trusted.utsfs.placeholder", b"1")
@@ -306,19 +318,30 @@ def crash_mid_rename(utsfs, bound_new_name):
     return ident
 
 
-def test_restart_finishes_rename_interrupted_after_binding_new_name(utsfs):
-    ident = crash_mid_rename(utsfs, bound_new_name=True)
+def owned_by(utsfs, name):
+    st = os.stat(utsfs.path(name))
+    return st.st_uid, st.st_gid, st.st_mode & 0o7777
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["nsid", "legacy"])
+def test_restart_finishes_rename_interrupted_after_binding_new_name(utsfs, legacy):
+    ident = crash_mid_rename(utsfs, bound_new_name=True, legacy=legacy)
+    assert util.conf_groups(utsfs.state) == {"b": util.conf_entry(utsfs.state / "b", *OWNER)}
     assert utsfs.names() == ["b"]
-    assert utsfs.state_names() == ["b"]
+    assert utsfs.state_names() == [util.CONF, "b"]
     assert utsfs.nsfs_mounts() == [str(utsfs.state / "b")]
     assert util.nsfs_id(utsfs.state / "b") == ident
+    assert owned_by(utsfs, "b") == OWNER
 
 
-def test_restart_undoes_rename_interrupted_before_binding_new_name(utsfs):
-    ident = crash_mid_rename(utsfs, bound_new_name=False)
+@pytest.mark.parametrize("legacy", [False, True], ids=["nsid", "legacy"])
+def test_restart_undoes_rename_interrupted_before_binding_new_name(utsfs, legacy):
+    ident = crash_mid_rename(utsfs, bound_new_name=False, legacy=legacy)
+    assert util.conf_groups(utsfs.state) == {"a": util.conf_entry(utsfs.state / "a", *OWNER)}
     assert utsfs.names() == ["a"]
-    assert utsfs.state_names() == ["a"]
+    assert utsfs.state_names() == [util.CONF, "a"]
     assert util.nsfs_id(utsfs.state / "a") == ident
+    assert owned_by(utsfs, "a") == OWNER
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -10,7 +10,8 @@ import pytest
 import util
 from util import run
 
-ATTRS = ["domainname", "hostname", "id", "ns", "pids"]
+# nsid only where the kernel has NS_GET_ID (Linux 6.18).
+ATTRS = sorted(util.ATTR_FILES)
 C_LOCALE = dict(os.environ, LC_ALL="C")
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
@@ -29,10 +30,12 @@ def test_root_is_a_0755_directory_of_root(utsfs):
     assert (st.st_uid, st.st_gid) == (0, 0)
 
 
-def test_namespace_dir_is_0755_root_with_two_links(fs):
+def test_namespace_dir_is_0555_root_with_two_links(fs):
+    """No write bits: nothing can be made in a namespace directory, and none
+    may mount over it (fusermount3 asks for write access)."""
     st = os.stat(fs.path("x"))
     assert stat.S_ISDIR(st.st_mode)
-    assert stat.S_IMODE(st.st_mode) == 0o755
+    assert stat.S_IMODE(st.st_mode) == 0o555
     assert (st.st_uid, st.st_gid, st.st_nlink) == (0, 0, 2)
 
 
@@ -46,10 +49,30 @@ def test_namespace_dir_inode_is_the_namespace_id(fs):
     assert fs.read("x", "id") == f"{ident}\n"
 
 
+@pytest.mark.skipif(not util.HAS_NS_IDS, reason="no NS_GET_ID before Linux 6.18: no nsid")
+def test_nsid_is_the_kernels_64_bit_id_and_id_the_inode_number(fs):
+    """nsid is what ioctl(NS_GET_ID) tells of the name's nsfs file (and of a
+    thread inside the namespace); id stays its inode number, as lsns and
+    `stat -L` show it. Two namespaces never share an nsid."""
+    fs.mkdir("y")
+    seen = {}
+    for name in ("x", "y"):
+        nsfile = fs.state / name
+        nsid = util.ns_id(nsfile)
+        assert fs.read(name, "nsid") == f"{nsid}\n"
+        assert util.in_namespace(nsfile, lambda: util.ns_id("/proc/thread-self/ns/uts")) == nsid
+        stat_l = run(["stat", "-L", "-c", "%i", fs.path(name, "ns")]).stdout
+        assert fs.read(name, "id") == stat_l == f"{util.nsfs_id(nsfile)}\n"
+        seen[name] = nsid
+    assert seen["x"] != seen["y"]
+
+
 def test_attribute_files_have_their_modes_and_exact_sizes(fs):
     ident = util.nsfs_id(fs.state / "x")
     expected = {"hostname": (0o644, "x\n"), "domainname": (0o644, "example.org\n"),
                 "id": (0o444, f"{ident}\n")}
+    if util.HAS_NS_IDS:
+        expected["nsid"] = (0o444, f"{util.ns_id(fs.state / 'x')}\n")
     for attr, (mode, content) in expected.items():
         st = os.stat(fs.path("x", attr))
         assert stat.S_ISREG(st.st_mode), attr
@@ -120,7 +143,7 @@ def test_ls_l_of_root_shows_namespaces(fs):
     rows = ls_l(fs.mnt)
     assert sorted(rows) == ["x", "y"]
     for perms, owner, group, _size in rows.values():
-        assert (perms, owner, group) == ("drwxr-xr-x", "root", "root")
+        assert (perms, owner, group) == ("dr-xr-xr-x", "root", "root")
 
 
 def test_ls_l_of_namespace_shows_attributes(fs):
@@ -134,7 +157,8 @@ def test_ls_l_of_namespace_shows_attributes(fs):
                                     len(str(fs.state / "x"))),
         # Nothing runs inside the fresh namespace x.
         "pids": ("-r--r--r--", "root", "root", 0),
-    }
+    } | ({"nsid": ("-r--r--r--", "root", "root", len(f"{util.ns_id(fs.state / 'x')}\n"))}
+         if util.HAS_NS_IDS else {})
 
 
 def test_find_lists_every_path_without_warnings(fs):
@@ -153,7 +177,7 @@ def test_find_by_type_tells_files_dirs_and_links_apart(fs):
     m = fs.mnt
     assert run(["find", m, "-mindepth", "1", "-type", "d"]).stdout == f"{m}/x\n"
     assert sorted(run(["find", m, "-type", "f"]).stdout.split()) == [
-        f"{m}/x/{a}" for a in ("domainname", "hostname", "id", "pids")]
+        f"{m}/x/{a}" for a in ATTRS if a != "ns"]
     assert run(["find", m, "-type", "l"]).stdout == f"{m}/x/ns\n"
 
 
@@ -171,7 +195,7 @@ def test_stat_command_reports_the_contract(fs):
     fmt = "%F|%a|%U|%G|%h|%i|%s"
     out = run(["stat", "-c", fmt, fs.path("x"), fs.path("x", "hostname"),
                fs.path("x", "id")], env=C_LOCALE).stdout.splitlines()
-    assert out[0] == f"directory|755|root|root|2|{ident}|" + out[0].rsplit("|", 1)[1]
+    assert out[0] == f"directory|555|root|root|2|{ident}|" + out[0].rsplit("|", 1)[1]
     assert out[1].startswith("regular file|644|root|root|1|")
     assert out[1].endswith(f"|{len('x')+1}")
     assert out[2].startswith("regular file|444|root|root|1|")

@@ -59,7 +59,7 @@ def test_events_go_to_syslog_with_the_namespace_name(utsfs, syslog):
     # <30> is LOG_DAEMON | LOG_INFO.
     assert created[0].startswith("<30>") and "utsfs[" in created[0]
     syslog.wait_for("web: renamed to www")
-    syslog.wait_for("www: owner 1000:1000, mode 0755")
+    syslog.wait_for("www: owner 1000:1000, mode 0555")
     syslog.wait_for("www: removed")
 
 

@@ -34,14 +34,14 @@ def test_reboot_brings_names_back_with_their_values(utsfs, record):
     utsfs.write("web", "domainname", b"example.org\n")
     utsfs.mkdir("my box")
     os.chown(utsfs.path("my box"), 1000, 1001)
-    os.chmod(utsfs.path("my box"), 0o750)
+    os.chmod(utsfs.path("my box"), 0o550)
     reboot(utsfs)
     assert utsfs.names() == ["my box", "web"]
     assert utsfs.read("web", "hostname") == "web01\n"
     assert utsfs.read("web", "domainname") == "example.org\n"
     assert util.inside(utsfs.state / "web") == "web01"
     st = os.stat(utsfs.path("my box"))
-    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1000, 1001, 0o750)
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1000, 1001, 0o550)
     # "my box" is no hostname: the namespace kept the host's, and so does its successor.
     assert utsfs.read("my box", "hostname") == util.host_names()[0]
     assert [m.fstype for m in util.mounts_at(utsfs.state / "web")] == ["nsfs"]
@@ -89,7 +89,27 @@ def test_record_is_a_readable_key_file(utsfs, record):
     utsfs.mkdir("my box")
     recorded(record, "[my%20box]")
     text = record.read_text()
-    assert "hostname=" in text and "mode=0755" in text
+    assert "hostname=" in text and "mode=0555" in text
+
+
+def test_a_recorded_mode_with_write_bits_comes_back_without_them(utsfs, record):
+    """A record an older utsfs wrote (namespace directories were 0755, 0750
+    then) brings names back without the write bits, as a chmod must ask for
+    none now: in the tree, in .utsfs.conf and in the record written anew."""
+    utsfs.mkdir("web")
+    os.chown(utsfs.path("web"), util.DELEGATE, 1001)
+    os.chmod(utsfs.path("web"), 0o550)
+    recorded(record, "[web]", "mode=0550")
+    utsfs.stop()
+    record.write_text(record.read_text().replace("mode=0550", "mode=0750"))
+    util.umount_everything_under(utsfs.state)
+    run(["rm", "-rf", utsfs.state])
+    utsfs.start()
+    st = os.stat(utsfs.path("web"))
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (util.DELEGATE, 1001, 0o550)
+    group = util.conf_groups(utsfs.state)["web"]
+    assert (group["uid"], group["gid"], group["mode"]) == (str(util.DELEGATE), "1001", "0550")
+    recorded(record, "[web]", "mode=0550", absent=["mode=0750"])
 
 
 def test_a_burst_of_changes_reaches_the_record_whole(utsfs, record):

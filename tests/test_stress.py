@@ -102,7 +102,7 @@ def stress_client(k: int, seed: int, mnt: str, state: str, ops: int, domain: str
         if kind == "mkdir":
             n = rng.choice(absent)
             os.mkdir(path(n))
-            model[n] = [util.nsfs_id(os.path.join(state, n)), n, domain, 0, 0, 0o755,
+            model[n] = [util.nsfs_id(os.path.join(state, n)), n, domain, 0, 0, 0o555,
                         False]
         elif kind == "rmdir":
             n = rng.choice(present)
@@ -237,8 +237,9 @@ def check_private_names(fs, results):
     groups = util.conf_groups(fs.state)
     for name, group in groups.items():
         st = os.stat(fs.path(util.unquote(name)))
-        assert group == {"id": str(st.st_ino), "uid": str(st.st_uid),
-                         "gid": str(st.st_gid), "mode": f"{st.st_mode & 0o7777:04o}"}, name
+        assert st.st_ino == util.nsfs_id(fs.state / util.unquote(name)), name
+        assert group == util.conf_entry(fs.state / util.unquote(name), st.st_uid, st.st_gid,
+                                        st.st_mode & 0o7777), name
     for k, r in enumerate(results):
         mine = {}
         for n in private_names(k):
@@ -255,14 +256,15 @@ def check_private_names(fs, results):
 META_CLIENTS = 8
 META_OPS = 60
 OWNERS = [0, util.DELEGATE, 1001, util.NOBODY]
-MODES = [0o755, 0o750, 0o700, 0o711, 0o1777, 0o2750]
+# No write bits: a chmod that asks for one is refused (test_delegation.py).
+MODES = [0o555, 0o550, 0o500, 0o511, 0o1555, 0o2550]
 
 
 def meta_client(names, seed: int, mnt: str, ops: int) -> dict:
     """One process: ops random chowns and chmods of its own names, each checked
     right away; returns what it set (and errors)."""
     rng = random.Random(seed)
-    want = {n: [0, 0, 0o755] for n in names}
+    want = {n: [0, 0, util.NS_DIR_MODE] for n in names}
     changed, errors = set(), []
     for _ in range(ops):
         n = rng.choice(names)
@@ -319,9 +321,8 @@ def test_concurrent_chowns_and_chmods_lose_no_update(utsfs, figures):
         for n, (uid, gid, mode) in want.items():
             st = os.stat(utsfs.path(n))
             assert [st.st_uid, st.st_gid, st.st_mode & 0o7777] == [uid, gid, mode], n
-            assert groups.get(n) == ({"id": str(util.nsfs_id(utsfs.state / n)),
-                                      "uid": str(uid), "gid": str(gid),
-                                      "mode": f"{mode:04o}"} if n in changed else None), n
+            assert groups.get(n) == (util.conf_entry(utsfs.state / n, uid, gid, mode)
+                                     if n in changed else None), n
     check()
     utsfs.restart()
     check()

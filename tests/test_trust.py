@@ -268,7 +268,7 @@ def test_a_conf_others_could_write_is_set_aside_not_trusted(utsfs, how):
     utsfs.mkdir("web")
     utsfs.stop()
     conf = utsfs.state / util.CONF
-    text = (f"[web]\nid={util.ns_get_id(utsfs.state / 'web')}\nboot={util.boot_id()}\n"
+    text = (f"[web]\nid={util.ns_id(utsfs.state / 'web')}\nboot={util.boot_id()}\n"
             f"uid={STRANGER}\ngid={STRANGER}\nmode=0555\n")
     conf.write_text(text)
     conf.chmod(0o600)

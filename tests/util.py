@@ -285,26 +285,41 @@ def set_inside_now(nsfile, value, field="hostname"):
 
 
 def nsfs_id(nsfile) -> int:
-    """The namespace id of a bind-mounted nsfs file, straight from the kernel."""
+    """The nsfs inode number of a (bind-mounted) nsfs file, straight from the
+    kernel: what `id`, lsns and `stat -L` show. The kernel gives a new
+    namespace the number of a dead one; ns_id() is never reused."""
     return os.stat(nsfile).st_ino
 
 
-NS_GET_ID = 0x8008B70D  # _IOR(0xb7, 13, __u64), Linux 6.18
+# NS_GET_ID (Linux 6.18) = _IOR(NSIO 0xb7, 13, __u64): a namespace's 64-bit id,
+# never reused while the system runs.
+NS_GET_ID = (2 << 30) | (8 << 16) | (0xB7 << 8) | 13
 
 
-def ns_get_id(nsfile) -> int:
-    """The kernel's 64-bit id of the namespace at nsfile (NS_GET_ID), never reused."""
+def ns_id(nsfile) -> int:
+    """The 64-bit id NS_GET_ID gives for an nsfs file: what `nsid` shows."""
     import fcntl
     import struct
     fd = os.open(nsfile, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        return struct.unpack("Q", fcntl.ioctl(fd, NS_GET_ID, bytes(8)))[0]
+        return struct.unpack("=Q", fcntl.ioctl(fd, NS_GET_ID, bytes(8)))[0]
     finally:
         os.close(fd)
 
 
-def boot_id() -> str:
-    return read_text("/proc/sys/kernel/random/boot_id").strip()
+def _kernel_has_ns_ids() -> bool:
+    try:
+        ns_id("/proc/self/ns/uts")
+    except OSError as e:
+        if e.errno in (errno.ENOTTY, errno.EINVAL):
+            return False
+        raise
+    return True
+
+
+# Whether this kernel has NS_GET_ID: utsfs shows `nsid` and keys .utsfs.conf
+# by it only then (by the inode number otherwise).
+HAS_NS_IDS = _kernel_has_ns_ids()
 
 
 def kill_and_wait(proc: subprocess.Popen):
@@ -385,6 +400,38 @@ def nsfs_type(nsfile) -> int:
         return fcntl.ioctl(fd, NS_GET_NSTYPE)
     finally:
         os.close(fd)
+
+
+# The files of a namespace directory, in utsfs's table order; `nsid` only
+# where the kernel tells 64-bit namespace ids.
+ATTR_FILES = ("hostname", "domainname", "id", "ns", "pids") + (("nsid",) if HAS_NS_IDS else ())
+# Namespace directories never show write bits: root:root 0555 unless chmodded.
+NS_DIR_MODE = 0o555
+
+
+def conf_id(nsfile) -> int:
+    """The id .utsfs.conf keys a namespace by: ns_id(), or before Linux 6.18
+    the inode number."""
+    return ns_id(nsfile) if HAS_NS_IDS else nsfs_id(nsfile)
+
+
+def boot_id() -> str:
+    """The kernel's boot id, as .utsfs.conf's boot= keys hold it."""
+    return read_text("/proc/sys/kernel/random/boot_id").strip()
+
+
+def conf_entry(nsfile, uid, gid, mode) -> dict:
+    """The .utsfs.conf group utsfs writes for the namespace at nsfile."""
+    return {"id": str(conf_id(nsfile)), "boot": boot_id(), "uid": str(uid),
+            "gid": str(gid), "mode": f"{mode:04o}"}
+
+
+def keyfile_text(groups: dict, comment: str = "") -> str:
+    """{group: {key: value}} as a GKeyFile's text, in the order given (to
+    write .utsfs.conf by hand, as an older utsfs or another boot left it)."""
+    text = f"# {comment}\n" if comment else ""
+    return text + "\n".join(f"[{g}]\n" + "".join(f"{k}={v}\n" for k, v in keys.items())
+                             for g, keys in groups.items())
 
 
 def read_keyfile(path) -> dict:
