@@ -15,6 +15,7 @@ import pytest
 
 import reliability
 import util
+import pytest_utsfs  # python/, on sys.path through util
 
 # A test body that takes longer than this is hung on a FUSE request: the
 # daemon is killed so the request fails (ECONNABORTED) and the test ends.
@@ -239,6 +240,8 @@ class Utsfs:
         if util.host_names() != self.host_names:
             problems.append(f"host hostname/domainname changed: {self.host_names} -> "
                             f"{util.host_names()}")
+        if os.readlink("/proc/thread-self/ns/uts") != self.host_uts:
+            problems.append("the test left its thread in another UTS namespace")
         if problems:
             pytest.fail("\n".join(problems), pytrace=False)
 
@@ -257,6 +260,10 @@ class Utsfs:
         """Create a namespace through the tree; returns its id from the kernel."""
         os.mkdir(self.path(name))
         return util.nsfs_id(self.state / name)
+
+    def inside(self, name):
+        """A context manager: this thread runs in NAME's namespace (the plugin's inside())."""
+        return pytest_utsfs.inside(self.state / name)
 
     def read(self, name, attr) -> str:
         with open(self.path(name, attr)) as f:

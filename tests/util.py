@@ -8,6 +8,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -17,6 +18,10 @@ from typing import List, NamedTuple, Optional
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# The pytest plugin utsfs ships (python/pytest_utsfs.py), from this tree: the
+# tests enter namespaces with its inside(), so every run tests it.
+sys.path.insert(0, str(REPO / "python"))
+import pytest_utsfs  # noqa: E402
 FSTYPE = "fuse.utsfs"
 # Deadlines against hangs, never assertions about speed.
 MOUNT_DEADLINE = 15
@@ -33,10 +38,9 @@ def fuse_skip_reason() -> Optional[str]:
     """Why FUSE tests cannot run here, or None when they can."""
     if os.geteuid() != 0:
         return "utsfs tests need root (namespaces, bind mounts, allow_other)"
-    if not os.path.exists("/dev/fuse"):
-        return "utsfs tests need /dev/fuse"
-    if shutil.which("fusermount3") is None:
-        return "utsfs tests need fusermount3 (package fuse3)"
+    reason = pytest_utsfs.skip_reason()
+    if reason:
+        return reason
     for tool in ("nsenter", "unshare", "umount"):
         if shutil.which(tool) is None:
             return f"utsfs tests need {tool} (package util-linux)"
@@ -101,35 +105,13 @@ def mount_census() -> Counter:
 # --- starting and stopping the daemon ---------------------------------------
 
 
-def _answers(mnt) -> bool:
-    """Whether the file system on mnt answers: a dead FUSE mount gives ENOTCONN.
-
-    statvfs, not stat: the kernel may answer stat of the root from cached
-    attributes even when the daemon behind the mount is dead.
-    """
-    try:
-        os.statvfs(mnt)
-        return True
-    except OSError:
-        return False
-
-
 def wait_for_mount(proc: subprocess.Popen, mnt):
-    """Wait until a live utsfs mount sits on mnt; fail early if proc died.
-
-    Mount ids and device numbers are reused, so a dead mount left by kill -9
-    is told apart from the new one only by whether it answers.
-    """
-    deadline = time.monotonic() + MOUNT_DEADLINE
-    while True:
-        if any(m.fstype == FSTYPE for m in mounts_at(mnt)) and _answers(mnt):
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"utsfs exited with status {proc.returncode} "
-                        f"before {mnt} was mounted")
-        if time.monotonic() > deadline:
-            pytest.fail(f"{mnt} was not mounted within {MOUNT_DEADLINE} s")
-        time.sleep(0.02)
+    """Wait until a live utsfs mount sits on mnt (the plugin's wait); fail
+    early if proc died."""
+    try:
+        pytest_utsfs.wait_for_mount(proc, mnt, MOUNT_DEADLINE)
+    except pytest_utsfs.UtsfsError as e:
+        pytest.fail(str(e))
 
 
 def stop_process(proc: subprocess.Popen):
@@ -227,8 +209,7 @@ def read_text(path) -> str:
 
 def inside(nsfile, field="hostname") -> str:
     """hostname or domainname of the UTS namespace at nsfile, asked from inside it."""
-    out = run(["nsenter", f"--uts={os.fspath(nsfile)}",
-               "cat", f"/proc/sys/kernel/{field}"]).stdout
+    out = in_namespace(nsfile, lambda: read_text(f"/proc/sys/kernel/{field}"))
     assert out.endswith("\n")
     return out[:-1]
 
@@ -264,15 +245,12 @@ def libc_check(ret, what):
 
 
 def in_namespace(nsfile, fn):
-    """Run fn() in a thread that entered the UTS namespace of nsfile (setns),
-    at once and in this process: only that thread leaves the host's."""
+    """Run fn() in a thread that entered the UTS namespace of nsfile (the
+    plugin's inside()), at once and in this process: only that thread leaves
+    the host's, and it comes back before it ends."""
     def enter_and_run():
-        fd = os.open(nsfile, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            libc_check(LIBC.setns(fd, CLONE_NEWUTS), "setns")
+        with pytest_utsfs.inside(nsfile):
             return fn()
-        finally:
-            os.close(fd)
 
     return in_thread(enter_and_run)
 
@@ -534,11 +512,11 @@ def state_problems(mnt, state) -> List[str]:
 
 
 def inside_both(nsfile):
-    """(hostname, domainname) of the namespace at nsfile, from inside it (one nsenter)."""
-    out = run(["nsenter", f"--uts={os.fspath(nsfile)}", "cat",
-               "/proc/sys/kernel/hostname", "/proc/sys/kernel/domainname"]).stdout
+    """(hostname, domainname) of the namespace at nsfile, from inside it (one setns)."""
+    out = in_namespace(nsfile, lambda: read_text("/proc/sys/kernel/hostname")
+                       + read_text("/proc/sys/kernel/domainname"))
     lines = out.split("\n")
-    assert len(lines) == 3 and lines[2] == "", f"unexpected nsenter output {out!r}"
+    assert len(lines) == 3 and lines[2] == "", f"unexpected output {out!r}"
     return lines[0], lines[1]
 
 
