@@ -145,6 +145,7 @@ static bool is_stale(struct meta *m, const char *group, const char *name)
 static void prune_stale(struct meta *m)
 {
 	g_auto(GStrv) groups = g_key_file_get_groups(m->kf, NULL);
+	struct ns_meta now;
 
 	for (char **g = groups; *g; g++) {
 		g_autofree char *name = g_uri_unescape_string(*g, NULL);
@@ -156,8 +157,13 @@ static void prune_stale(struct meta *m)
 		}
 		if (!g_key_file_has_key(m->kf, *g, "boot", NULL))
 			migrate(m, *g, name);
-		if (is_stale(m, *g, name))
+		if (is_stale(m, *g, name)) {
 			g_key_file_remove_group(m->kf, *g, NULL);
+			continue;
+		}
+		/* The file says what the tree shows: no write bits an older utsfs kept. */
+		meta_from_group(m->kf, *g, &now);
+		meta_to_group(m->kf, *g, &now);
 	}
 }
 

@@ -510,9 +510,6 @@ def test_a_legacy_group_whose_name_holds_its_inode_is_migrated_at_start(fs, act)
     assert util.conf_groups(fs.state)["web"]["boot"] == util.boot_id()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "meta.c migrate() keys a legacy group anew but leaves its mode= as the older "
-    "utsfs wrote it (0750): the tree shows 0550, .utsfs.conf still says 0750"))
 def test_a_migrated_legacy_group_is_written_without_write_bits(fs):
     """.utsfs.conf says what the tree shows: the mode without write bits."""
     fs.stop()

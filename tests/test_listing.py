@@ -155,8 +155,8 @@ def test_ls_l_of_namespace_shows_attributes(fs):
         "id": ("-r--r--r--", "root", "root", len(f"{ident}\n")),
         f"ns -> {fs.state / 'x'}": ("lrwxrwxrwx", "root", "root",
                                     len(str(fs.state / "x"))),
-        # Nothing runs inside the fresh namespace x.
-        "pids": ("-r--r--r--", "root", "root", 0),
+        # A page, as sysfs shows: no scan of /proc per stat.
+        "pids": ("-r--r--r--", "root", "root", 4096),
     } | ({"nsid": ("-r--r--r--", "root", "root", len(f"{util.ns_id(fs.state / 'x')}\n"))}
          if util.HAS_NS_IDS else {})
 
