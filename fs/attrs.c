@@ -4,6 +4,8 @@
 #include "daemon.h"
 #include "nsnode.h"
 
+#include <string.h>
+
 /* hostname and domainname, through the value cache. */
 static int show_field(struct utsfs *fs, const struct attr_def *def, const struct ns_ref *ref,
 		      GString *out)
@@ -26,14 +28,31 @@ static int show_id(struct utsfs *fs G_GNUC_UNUSED, const struct attr_def *def,
 	return 0;
 }
 
-/* The state file itself, so `nsenter --uts=MOUNT/NAME/ns` needs no other path. */
+/*
+ * The state file itself, so `nsenter --uts=MOUNT/NAME/ns` needs no other
+ * path; in the view, the first name's: -ENOENT for a namespace without one.
+ */
 static int show_ns_target(struct utsfs *fs, const struct attr_def *def G_GNUC_UNUSED,
 			  const struct ns_ref *ref, GString *out)
 {
-	g_autofree char *path = g_build_filename(fs->state.path, ref->name, NULL);
+	g_autoptr(GString) names = g_string_new(NULL);
+	int r = ref->name ? 0 : allview_names(fs, ref->id, names);
 
-	g_string_append(out, path);
+	if (r < 0)
+		return r;
+	if (!ref->name && names->len == 0)
+		return -ENOENT;
+	g_string_append_printf(out, "%s/%.*s", fs->state.path,
+			       ref->name ? (int)strlen(ref->name) : (int)strcspn(names->str, "\n"),
+			       ref->name ? ref->name : names->str);
 	return 0;
+}
+
+/* In the view: the names a namespace has in the tree, one per line. */
+static int show_names(struct utsfs *fs, const struct attr_def *def G_GNUC_UNUSED,
+		      const struct ns_ref *ref, GString *out)
+{
+	return allview_names(fs, ref->id, out);
 }
 
 /* One PID per line, like `ip netns pids`, of the processes uid may know of. */
@@ -74,20 +93,31 @@ const struct attr_def attr_table[] = {
 	  .write = ATTR_READ_ONLY, .poll = ATTR_POLL_READABLE },
 	{ .name = "nsid", .mode = S_IFREG | 0444, .show = show_id,
 	  .write = ATTR_READ_ONLY, .poll = ATTR_POLL_READABLE, .needs_ns_ids = true },
+	{ .name = "names", .mode = S_IFREG | 0444, .show = show_names,
+	  .write = ATTR_READ_ONLY, .poll = ATTR_POLL_READABLE, .only = ATTR_IN_VIEW },
 };
 const size_t attr_count = G_N_ELEMENTS(attr_table);
 
 G_STATIC_ASSERT(G_N_ELEMENTS(attr_table) < NODE_STRIDE);
 
-bool attr_present(struct utsfs *fs, const struct attr_def *def)
+bool attr_present(struct utsfs *fs, const struct attr_def *def, const struct ns_ref *ref)
 {
-	return !def->needs_ns_ids || fs->state.ns_ids;
+	g_autoptr(GString) target = g_string_new(NULL);
+
+	if (def->needs_ns_ids && !fs->state.ns_ids)
+		return false;
+	if (def->only == ATTR_IN_VIEW)
+		return !ref->name;
+	/* ns in the view: only while the namespace has a name to point at. */
+	if (!ref->name && def->show == show_ns_target)
+		return show_ns_target(fs, def, ref, target) == 0;
+	return true;
 }
 
-const struct attr_def *attr_by_name(struct utsfs *fs, const char *name, size_t *row)
+const struct attr_def *attr_by_name(const char *name, size_t *row)
 {
 	for (size_t i = 0; i < attr_count; i++) {
-		if (g_str_equal(attr_table[i].name, name) && attr_present(fs, &attr_table[i])) {
+		if (g_str_equal(attr_table[i].name, name)) {
 			*row = i;
 			return &attr_table[i];
 		}

@@ -46,6 +46,8 @@ struct attr_def {
 	enum attr_poll poll;
 	/* Only where the kernel tells NS_GET_ID ids (Linux 6.18): absent elsewhere. */
 	bool needs_ns_ids;
+	/* Where the row is: in every namespace directory, or only in .all's. */
+	enum { ATTR_EVERYWHERE, ATTR_IN_VIEW } only;
 };
 
 /*
@@ -60,10 +62,10 @@ struct attr_def {
 extern const struct attr_def attr_table[];
 extern const size_t attr_count;
 
-/* Whether row def exists on this kernel. */
-bool attr_present(struct utsfs *fs, const struct attr_def *def);
-/* The row called name, or NULL (also when absent here); its index goes to *row. */
-const struct attr_def *attr_by_name(struct utsfs *fs, const char *name, size_t *row);
+/* Whether row def exists in ref's directory (as nsnode_resolve gave it), on this kernel. */
+bool attr_present(struct utsfs *fs, const struct attr_def *def, const struct ns_ref *ref);
+/* The row called name, or NULL; its index goes to *row. */
+const struct attr_def *attr_by_name(const char *name, size_t *row);
 
 static inline fuse_ino_t attr_ino(fuse_ino_t dir, size_t row)
 {

@@ -2,6 +2,7 @@
 /* The daemon's one state struct: each module's part of it, and what they share. */
 #pragma once
 
+#include "allview.h"
 #include "common.h"
 #include "counters.h"
 #include "handles.h"
@@ -25,6 +26,8 @@ struct utsfs {
 	dev_t nsfs_dev;
 	/* Our mount's device: adoption must never look up names through it. */
 	dev_t mount_dev;
+	/* Where we are mounted (absolute), to tell links into .all from others. */
+	const char *mountpoint;
 	/* Times shown for the root: when the daemon started. */
 	struct timespec start_time;
 	/* Serialises mkdir, rmdir, rename, adoption and chown, so their checks hold until they act. */
@@ -44,6 +47,7 @@ struct utsfs {
 	struct listeners listeners;
 	struct meta meta;
 	struct record record;
+	struct allview all;
 };
 
 static inline struct utsfs *utsfs_from_req(fuse_req_t req)

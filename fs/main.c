@@ -104,6 +104,7 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *rest
 	g_mutex_init(&fs->names_lock);
 	g_rw_lock_init(&fs->rename_lock);
 	nodes_init(&fs->nodes);
+	allview_init(&fs->all, nodes_reserve(&fs->nodes));
 	handles_init(&fs->handles);
 	polls_init(&fs->polls);
 	counters_init(&fs->counters);
@@ -148,6 +149,7 @@ static void utsfs_teardown(struct utsfs *fs)
 	nsops_statedir_close(&fs->state);
 	nsops_close_fd(&fs->host_fd);
 	counters_free(&fs->counters);
+	allview_free(&fs->all);
 	nodes_free(&fs->nodes);
 	g_rw_lock_clear(&fs->rename_lock);
 	g_mutex_clear(&fs->names_lock);
@@ -245,6 +247,7 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	log.foreground = opts.foreground;
 	fs.mount_dev = nsops_mount_device(opts.mountpoint, "fuse.utsfs");
+	fs.mountpoint = opts.mountpoint;
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out_unmount;
 	/* The record listens before the watcher looks at who listens. */

@@ -25,8 +25,11 @@ int nsnode_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct 
 	struct stat own;
 	struct stat *seen = st ? st : &own;
 	g_autofree char *before = NULL;
-	int r = nodes_ref(&fs->nodes, dir, ref);
+	int r;
 
+	if (allview_owns(&fs->all, dir))
+		return allview_resolve(fs, dir, ref, st);
+	r = nodes_ref(&fs->nodes, dir, ref);
 	if (r < 0)
 		return r;
 	/*
@@ -53,6 +56,16 @@ int nsnode_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct 
 	return r;
 }
 
+int nsnode_open(struct utsfs *fs, const struct ns_ref *ref, uint64_t *mnt_id)
+{
+	if (ref->name)
+		return nsops_statedir_open_ns(&fs->state, ref->name, ref->id, mnt_id);
+	/* A namespace of the view has no mount of ours: nothing is kept of it. */
+	if (mnt_id)
+		*mnt_id = 0;
+	return allview_open(fs, ref->id);
+}
+
 int nsnode_value(struct utsfs *fs, const struct ns_ref *ref, enum nsops_field field,
 		 char value[NSOPS_VALUE_MAX + 1])
 {
@@ -64,7 +77,7 @@ int nsnode_value(struct utsfs *fs, const struct ns_ref *ref, enum nsops_field fi
 
 	if (nodes_cached_value(&fs->nodes, ref->ino, field, epoch, ref->mnt_id, value))
 		return 0;
-	nsops_autofd int ns_fd = nsops_statedir_open_ns(&fs->state, ref->name, ref->id, &mnt_id);
+	nsops_autofd int ns_fd = nsnode_open(fs, ref, &mnt_id);
 	if (ns_fd < 0)
 		return ns_fd;
 	/* One uname gives both: `cat hostname domainname` enters once. */

@@ -17,6 +17,12 @@ struct utsfs;
  */
 int nsnode_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct stat *st);
 /*
+ * An fd to enter ref's namespace (by its name, or, in the view, by the
+ * task that reaches it), checked to be it; *mnt_id (when not NULL) as
+ * nsops_statedir_open_ns() gives it, 0 for the view.
+ */
+int nsnode_open(struct utsfs *fs, const struct ns_ref *ref, uint64_t *mnt_id);
+/*
  * field of ref's namespace (ref as nsnode_resolve gave it): kept while the
  * values epoch stands still and the name is on the same mount, else read
  * inside it.

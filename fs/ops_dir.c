@@ -45,20 +45,42 @@ static void add_item(GPtrArray *items, const char *name, ino_t st_ino, uint64_t 
 	g_ptr_array_add(items, it);
 }
 
+/* .all: the namespaces uid may see, by id, from a fresh scan of the host. */
+static int list_view(struct utsfs *fs, uid_t uid, GPtrArray *items)
+{
+	g_autoptr(GArray) ids = NULL, inos = NULL;
+	int r = allview_list(fs, uid, &ids, &inos);
+
+	for (guint i = 0; r == 0 && i < ids->len; i++) {
+		char name[24];
+
+		g_snprintf(name, sizeof(name), "%" G_GUINT64_FORMAT, g_array_index(ids, uint64_t, i));
+		add_item(items, name, g_array_index(inos, uint64_t, i), 0, S_IFDIR, false);
+	}
+	return r;
+}
+
 /* A listing is taken once per opendir (and on rewind) so later offsets see one snapshot. */
-static int list_dir(struct utsfs *fs, fuse_ino_t ino, GPtrArray **out)
+static int list_dir(struct utsfs *fs, fuse_ino_t ino, uid_t uid, GPtrArray **out)
 {
 	g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GPtrArray) entries = NULL;
 	g_auto(NsRef) ref = { 0 };
 	int r;
 
-	if (ino == FUSE_ROOT_ID) {
+	if (ino == fs->all.dir) {
+		add_item(items, ".", ino, 0, S_IFDIR, false);
+		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR, false);
+		r = list_view(fs, uid, items);
+		if (r < 0)
+			return r;
+	} else if (ino == FUSE_ROOT_ID) {
 		r = nsops_statedir_list(&fs->state, &entries);
 		if (r < 0)
 			return r;
 		add_item(items, ".", FUSE_ROOT_ID, 0, S_IFDIR, false);
 		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR, false);
+		add_item(items, ALLVIEW_NAME, fs->all.dir, 0, S_IFDIR, false);
 		for (guint i = 0; i < entries->len; i++) {
 			const struct nsops_entry *e = entries->pdata[i];
 
@@ -71,7 +93,7 @@ static int list_dir(struct utsfs *fs, fuse_ino_t ino, GPtrArray **out)
 		add_item(items, ".", ref.ns_ino, 0, S_IFDIR, false);
 		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR, false);
 		for (size_t i = 0; i < attr_count; i++)
-			if (attr_present(fs, &attr_table[i]))
+			if (attr_present(fs, &attr_table[i], &ref))
 				add_item(items, attr_table[i].name, attr_st_ino(ref.ns_ino, i), 0,
 					 attr_table[i].mode & S_IFMT, false);
 	}
@@ -95,7 +117,7 @@ void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	r = list_dir(utsfs_from_req(req), ino, &items);
+	r = list_dir(utsfs_from_req(req), ino, fuse_req_ctx(req)->uid, &items);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -108,7 +130,7 @@ void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * lives (a node keeps its namespace): the kernel may keep the listing,
 	 * and `find` or a file manager walking the tree asks for it once.
 	 */
-	if (ino != FUSE_ROOT_ID) {
+	if (ino != FUSE_ROOT_ID && !allview_owns(&utsfs_from_req(req)->all, ino)) {
 		fi->cache_readdir = 1;
 		fi->keep_cache = 1;
 	}
@@ -128,7 +150,7 @@ static GPtrArray *dir_items(fuse_req_t req, fuse_ino_t ino, off_t off,
 	GPtrArray *fresh = NULL;
 
 	if (off == 0 && dh->served &&
-	    list_dir(utsfs_from_req(req), ino, &fresh) == 0) {
+	    list_dir(utsfs_from_req(req), ino, fuse_req_ctx(req)->uid, &fresh) == 0) {
 		g_ptr_array_unref(dh->items);
 		dh->items = fresh;
 	}
@@ -229,8 +251,16 @@ void utsfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t id;
 	int r;
 
+	if (parent == fs->all.dir) {
+		allview_lookup(req, name);
+		return;
+	}
 	if (parent != FUSE_ROOT_ID) {
 		reply_file_entry(req, parent, name);
+		return;
+	}
+	if (g_str_equal(name, ALLVIEW_NAME)) {
+		allview_entry(req);
 		return;
 	}
 	/* File managers probe .Trash-UID, .hidden and the like: never ours. */
@@ -308,6 +338,39 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 }
 
 /*
+ * Name namespace id of the view. It is held by an fd (reached through the
+ * task the view found it by) while it is bound: one that dies meanwhile
+ * is ENOENT, never another namespace.
+ */
+static int adopt_from_view(struct utsfs *fs, const char *name, uint64_t id)
+{
+	nsops_autofd int fd = allview_open(fs, id);
+
+	return fd < 0 ? fd : nsops_adopt_fd(fs->state.path, name, fd, NULL);
+}
+
+/* Adopt what link names, as the calling thread sees it. */
+static int adopt(fuse_req_t req, const char *link, const char *name)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	g_auto(NsopsView) view = { .root = -1 };
+	uint64_t id;
+	bool in_view = allview_link_id(fs, link, &id);
+	/* The target as the caller sees it: its root, its /proc/self. */
+	int r = in_view ? 0 : nsops_caller_view(fuse_req_ctx(req)->pid, &view);
+
+	if (r < 0)
+		return r;
+	g_mutex_lock(&fs->names_lock);
+	r = meta_forget(&fs->meta, name);
+	if (r == 0)
+		r = in_view ? adopt_from_view(fs, name, id)
+			    : nsops_adopt(fs->state.path, name, &view, link, fs->mount_dev, NULL);
+	g_mutex_unlock(&fs->names_lock);
+	return r == -ENOTTY ? -EPERM : r;
+}
+
+/*
  * `ln -s /proc/PID/ns/uts MOUNT/NAME` names the UTS namespace of a running
  * process, as `ip netns attach` does. The name then is a directory like any
  * other; the kernel is answered with the symlink it asked for, under a node
@@ -318,23 +381,15 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	struct fuse_entry_param e = { 0 };
-	g_auto(NsopsView) view = { .root = -1 };
+	uint64_t id;
 	/* Only namespaces can be named: other symlinks cannot be made. */
-	int r = link[0] != '/' ? -EPERM : check_new_name(parent, name);
+	int r = link[0] != '/' && !allview_link_id(fs, link, &id) ? -EPERM
+								 : check_new_name(parent, name);
 
 	if (r == 0)
 		r = caller_may_act(req);
-	/* The target as the caller sees it: its root, its /proc/self. */
-	if (r == 0)
-		r = nsops_caller_view(fuse_req_ctx(req)->pid, &view);
 	if (r == 0) {
-		g_mutex_lock(&fs->names_lock);
-		r = meta_forget(&fs->meta, name);
-		if (r == 0)
-			r = nsops_adopt(fs->state.path, name, &view, link, fs->mount_dev, NULL);
-		g_mutex_unlock(&fs->names_lock);
-		if (r == -ENOTTY)
-			r = -EPERM;
+		r = adopt(req, link, name);
 		names_changed(fs, "adopt", name, r, "adopted a running UTS namespace");
 	}
 	if (r < 0) {
@@ -379,7 +434,9 @@ static int remove_ns(struct utsfs *fs, const char *name)
 void utsfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct utsfs *fs = utsfs_from_req(req);
-	int r = parent == FUSE_ROOT_ID ? caller_may_act(req) : -EPERM;
+	/* .all and what it shows are no names: `rm -rf MOUNT/.all` removes nothing. */
+	int r = parent != FUSE_ROOT_ID || g_str_equal(name, ALLVIEW_NAME) ? -EPERM
+									 : caller_may_act(req);
 
 	if (r == 0) {
 		g_mutex_lock(&fs->names_lock);
@@ -430,7 +487,8 @@ void utsfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	r = parent != FUSE_ROOT_ID ? -EPERM : check_new_name(newparent, newname);
+	r = parent != FUSE_ROOT_ID || g_str_equal(name, ALLVIEW_NAME) ? -EPERM
+								       : check_new_name(newparent, newname);
 	if (r == 0)
 		r = caller_may_act(req);
 	if (r == 0) {

@@ -173,12 +173,12 @@ static int write_value(struct utsfs *fs, struct open_file *of, const char *buf, 
 	len = nsops_value_parse(value->str, value->len);
 	if (len < 0)
 		return (int)len;
-	nsops_autofd int ns_fd = nsops_statedir_open_ns(&fs->state, ref.name, ref.id, NULL);
+	nsops_autofd int ns_fd = nsnode_open(fs, &ref, NULL);
 	if (ns_fd < 0)
 		return ns_fd;
 	r = nsops_set(fs->host_fd, ns_fd, of->def->field, value->str, (size_t)len);
 	if (r < 0) {
-		utsfs_log_failure(of->def->name, ref.name, r);
+		utsfs_log_failure(of->def->name, ref.name ? ref.name : ALLVIEW_NAME, r);
 		return r;
 	}
 	if (of->written)
@@ -277,6 +277,9 @@ static int change_dir(struct utsfs *fs, fuse_ino_t ino, const struct stat *attr,
 	r = nsnode_resolve(fs, ino, &ref, NULL);
 	if (r < 0)
 		return r;
+	/* The view's namespaces are root's, and show what they are. */
+	if (!ref.name)
+		return -EPERM;
 	r = meta_change(&fs->meta, ref.name, ref.id, &want, fields);
 	utsfs_log_failure("chown/chmod", ref.name, r);
 	if (r < 0)
@@ -311,7 +314,7 @@ void utsfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
 	int r;
 
-	if (ino == FUSE_ROOT_ID)
+	if (ino == FUSE_ROOT_ID || ino == utsfs_from_req(req)->all.dir)
 		r = -EPERM;
 	else if (def)
 		r = truncate_file(def, to_set);

@@ -7,11 +7,12 @@
 
 #include <errno.h>
 
-static void stat_root(struct utsfs *fs, struct stat *st)
+/* The root (0755: root makes names in it) and .all (0555). */
+static void stat_root(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
 {
 	*st = (struct stat){
-		.st_ino = FUSE_ROOT_ID,
-		.st_mode = S_IFDIR | 0755,
+		.st_ino = ino,
+		.st_mode = S_IFDIR | (ino == FUSE_ROOT_ID ? 0755 : 0555),
 		/* 1: "subdirectories not counted", as btrfs does; counting means a scan. */
 		.st_nlink = 1,
 		.st_atim = fs->start_time,
@@ -41,6 +42,9 @@ static int stat_file(struct utsfs *fs, const struct ns_ref *ref, const struct st
 {
 	const struct attr_def *def = &attr_table[row];
 	g_autoptr(GString) content = g_string_new(NULL);
+
+	if (!attr_present(fs, def, ref))
+		return -ENOENT;
 	/* Exact st_size: tools that trust it would otherwise cut or pad. */
 	int r = def->show ? def->show(fs, def, ref, content) : 0;
 
@@ -70,14 +74,18 @@ static int stat_node(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
 	struct stat ns_st;
 	int r;
 
-	if (ino == FUSE_ROOT_ID) {
-		stat_root(fs, st);
+	if (ino == FUSE_ROOT_ID || ino == fs->all.dir) {
+		stat_root(fs, ino, st);
 		return 0;
 	}
 	r = nsnode_resolve(fs, dir, &ref, &ns_st);
 	if (r < 0)
 		return r;
-	meta_get(&fs->meta, ref.name, ref.id, &m);
+	/* The view's namespaces are root's: no owner entry counts there. */
+	if (ref.name)
+		meta_get(&fs->meta, ref.name, ref.id, &m);
+	else
+		m = (struct ns_meta){ .mode = META_DEFAULT_MODE };
 	if (!def) {
 		stat_ns_dir(&ns_st, &m, st);
 		return 0;
@@ -116,7 +124,7 @@ void reply_file_entry(fuse_req_t req, fuse_ino_t dir, const char *name)
 	size_t row;
 	int r;
 
-	if (!attr_by_name(fs, name, &row)) {
+	if (!attr_by_name(name, &row)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
@@ -126,24 +134,30 @@ void reply_file_entry(fuse_req_t req, fuse_ino_t dir, const char *name)
 		fuse_reply_err(req, -r);
 		return;
 	}
-	/* The file stays what it is for its directory's life; its attributes do not. */
-	e.entry_timeout = KCACHE_FIXED_TIMEOUT;
+	/*
+	 * The file stays what it is for its directory's life; its attributes
+	 * do not. In the view nothing is kept: ns comes and goes with names.
+	 */
+	e.entry_timeout = allview_owns(&fs->all, dir) ? 0 : KCACHE_FIXED_TIMEOUT;
 	e.attr_timeout = KCACHE_FILE_ATTR_TIMEOUT;
 	fuse_reply_entry(req, &e);
 }
 
 void reply_attr(fuse_req_t req, fuse_ino_t ino, const GString *snapshot)
 {
+	struct utsfs *fs = utsfs_from_req(req);
 	struct stat st;
 	fuse_ino_t dir;
 	size_t row;
-	bool file = attr_from_ino(ino, &dir, &row) != NULL;
-	int r = stat_node(utsfs_from_req(req), ino, &st);
+	/* The view's namespace directories end with no event to tell: never kept. */
+	bool kept = attr_from_ino(ino, &dir, &row) == NULL &&
+		    (ino == fs->all.dir || !allview_owns(&fs->all, ino));
+	int r = stat_node(fs, ino, &st);
 
 	if (r == 0 && snapshot)
 		st.st_size = (off_t)snapshot->len;
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, file ? KCACHE_FILE_ATTR_TIMEOUT : KCACHE_FIXED_TIMEOUT);
+		fuse_reply_attr(req, &st, kept ? KCACHE_FIXED_TIMEOUT : KCACHE_FILE_ATTR_TIMEOUT);
 }

@@ -314,16 +314,41 @@ static int open_path_as(const struct nsops_view *view, const char *path, dev_t a
 	return r;
 }
 
-int nsops_adopt(const char *dir, const char *name, const struct nsops_view *view,
-		const char *target, dev_t avoid, uint64_t *id)
+int nsops_adopt_fd(const char *dir, const char *name, int ns_fd, uint64_t *id)
 {
 	g_autofree char *path = g_build_filename(dir, name, NULL);
 	g_autofree char *source = NULL;
 	uint64_t new_id;
+	int r = check_uts_fd(ns_fd);
+
+	if (r == 0)
+		r = nsops_ns_id(ns_fd, &new_id);
+	if (r == 0)
+		r = create_name_file(path);
+	if (r < 0)
+		return r;
+	/*
+	 * Bind what was checked, not a path again: /proc/PID can be a
+	 * different process by now.
+	 */
+	source = g_strdup_printf("/proc/self/fd/%d", ns_fd);
+	if (mount(source, path, "none", MS_BIND, NULL) < 0) {
+		r = -errno;
+		unlink(path);
+		return r;
+	}
+	if (id)
+		*id = new_id;
+	return 0;
+}
+
+int nsops_adopt(const char *dir, const char *name, const struct nsops_view *view,
+		const char *target, dev_t avoid, uint64_t *id)
+{
+	g_autofree char *source = NULL;
 	struct statfs sfs;
 	nsops_autofd int opath = open_path_as(view, target, avoid);
 	nsops_autofd int fd = -1;
-	int r;
 
 	if (opath < 0)
 		return opath;
@@ -336,29 +361,7 @@ int nsops_adopt(const char *dir, const char *name, const struct nsops_view *view
 	fd = open(source, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	g_clear_pointer(&source, g_free);
-	r = check_uts_fd(fd);
-	if (r < 0)
-		return r;
-	r = nsops_ns_id(fd, &new_id);
-	if (r < 0)
-		return r;
-	r = create_name_file(path);
-	if (r < 0)
-		return r;
-	/*
-	 * Bind what was checked, not the path again: /proc/PID can be a
-	 * different process by now.
-	 */
-	source = g_strdup_printf("/proc/self/fd/%d", fd);
-	if (mount(source, path, "none", MS_BIND, NULL) < 0) {
-		r = -errno;
-		unlink(path);
-		return r;
-	}
-	if (id)
-		*id = new_id;
-	return 0;
+	return nsops_adopt_fd(dir, name, fd, id);
 }
 
 int nsops_destroy(const char *dir, const char *name)

@@ -125,6 +125,8 @@ int nsops_create(int host_fd, const char *dir, const char *name,
  */
 int nsops_adopt(const char *dir, const char *name, const struct nsops_view *view,
 		const char *target, dev_t avoid, uint64_t *id);
+/* Name the UTS namespace ns_fd is open on (checked to be one) as dir/name; its id to *id. */
+int nsops_adopt_fd(const char *dir, const char *name, int ns_fd, uint64_t *id);
 /* Forget a name: lazy unmount and unlink. -ENOENT when absent. */
 int nsops_destroy(const char *dir, const char *name);
 /*
@@ -219,6 +221,8 @@ void nsops_statedir_remove_temporaries(struct nsops_statedir *sd, const char *pr
  * uid. Processes that exit meanwhile are skipped.
  */
 int nsops_pids(dev_t dev, uint64_t ino, uid_t uid, GArray **pids);
+/* Whether process pid runs with real or effective uid uid (false when gone). */
+bool nsops_pid_runs_as(pid_t pid, uid_t uid);
 
 
 /* --- all.c: every UTS namespace on the host ------------------------------ */

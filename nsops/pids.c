@@ -14,14 +14,14 @@ static gint compare_pids(gconstpointer a, gconstpointer b)
 }
 
 /*
- * Whether process pid (its /proc directory) runs with real or effective
- * uid: what a caller may know of. The kernel's own rule for
+ * What a caller may know of: whether process pid runs with real or
+ * effective uid. The kernel's own rule for
  * /proc/PID/ns/uts (ptrace access, capabilities, security modules) cannot
  * be reproduced from a uid; this one errs on the side of showing less.
  */
-static bool runs_as(const char *pid, uid_t uid)
+bool nsops_pid_runs_as(pid_t pid, uid_t uid)
 {
-	g_autofree char *path = g_strdup_printf("/proc/%s/status", pid);
+	g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
 	g_autofree char *status = NULL;
 	const char *line;
 	unsigned int real, effective;
@@ -52,7 +52,7 @@ int nsops_pids(dev_t dev, uint64_t ino, uid_t uid, GArray **pids)
 		snprintf(path, sizeof(path), "/proc/%s/ns/uts", entry);
 		if (stat(path, &st) < 0 || st.st_ino != ino || st.st_dev != dev)
 			continue;
-		if (uid != 0 && !runs_as(entry, uid))
+		if (uid != 0 && !nsops_pid_runs_as((pid_t)pid, uid))
 			continue;
 		g_array_append_val(out, (pid_t){ (pid_t)pid });
 	}

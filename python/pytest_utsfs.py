@@ -391,7 +391,8 @@ class Utsfs:
         return self.state / name
 
     def names(self) -> List[str]:
-        return sorted(os.listdir(self.mount))
+        """The names in the mount, without .all (the view of every namespace on the host)."""
+        return sorted(n for n in os.listdir(self.mount) if n != ".all")
 
     def mkdir(self, name, hostname: Optional[str] = None,
               domainname: Optional[str] = None) -> Path:

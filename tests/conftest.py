@@ -251,7 +251,8 @@ class Utsfs:
         return self.mnt.joinpath(*parts)
 
     def names(self):
-        return sorted(os.listdir(self.mnt))
+        """The names, as `ls` shows them: without the dot entry .all (the host-wide view)."""
+        return sorted(n for n in os.listdir(self.mnt) if n != ".all")
 
     def state_names(self):
         return sorted(os.listdir(self.state))

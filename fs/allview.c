@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* MOUNT/.all: every UTS namespace on the host, named or not, by its id. */
+#include "allview.h"
+#include "daemon.h"
+
+#include <errno.h>
+#include <string.h>
+
+/*
+ * The view keeps the last scan of the host (no namespace fds: they would
+ * keep dead namespaces alive; each found one is reached again through the
+ * task it was found by) and one node id per namespace seen, dropped once a
+ * scan no longer sees it: ids are never reused, so a gone one stays gone.
+ * Nothing of the view is cached by the kernel (timeouts 0, no kept
+ * listing): no event tells of a namespace's end.
+ */
+struct view_node {
+	uint64_t id;
+	fuse_ino_t node;
+};
+
+void allview_init(struct allview *v, fuse_ino_t dir)
+{
+	g_mutex_init(&v->lock);
+	v->found = g_hash_table_new(g_int64_hash, g_int64_equal);
+	v->node_of = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
+	v->id_of = g_hash_table_new(g_int64_hash, g_int64_equal);
+	v->dir = dir;
+}
+
+void allview_free(struct allview *v)
+{
+	if (!v->found)
+		return;
+	g_clear_pointer(&v->found, g_hash_table_unref);
+	g_clear_pointer(&v->id_of, g_hash_table_unref);
+	g_clear_pointer(&v->node_of, g_hash_table_unref);
+	g_mutex_clear(&v->lock);
+}
+
+bool allview_owns(struct allview *v, fuse_ino_t ino)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&v->lock);
+
+	return ino == v->dir || g_hash_table_contains(v->id_of, &ino);
+}
+
+/* A fresh look at the host replaces the last one. */
+static int rescan(struct utsfs *fs)
+{
+	struct allview *v = &fs->all;
+	GHashTable *found = NULL;
+	GHashTableIter it;
+	struct view_node *vn;
+	int r = nsops_all_scan(&found);
+
+	if (r < 0)
+		return r;
+	g_mutex_lock(&v->lock);
+	g_hash_table_iter_init(&it, v->node_of);
+	while (g_hash_table_iter_next(&it, NULL, (gpointer *)&vn)) {
+		if (!g_hash_table_contains(found, &vn->id)) {
+			g_hash_table_remove(v->id_of, &vn->node);
+			g_hash_table_iter_remove(&it);
+		}
+	}
+	g_hash_table_unref(v->found);
+	v->found = found;
+	g_mutex_unlock(&v->lock);
+	return 0;
+}
+
+/* The node id of namespace id, made when first needed. Under v->lock. */
+static fuse_ino_t node_for(struct utsfs *fs, uint64_t id)
+{
+	struct view_node *vn = g_hash_table_lookup(fs->all.node_of, &id);
+
+	if (!vn) {
+		vn = g_new(struct view_node, 1);
+		*vn = (struct view_node){ .id = id, .node = nodes_reserve(&fs->nodes) };
+		g_hash_table_insert(fs->all.node_of, &vn->id, vn);
+		g_hash_table_insert(fs->all.id_of, &vn->node, vn);
+	}
+	return vn->node;
+}
+
+/*
+ * An fd on namespace id, and a copy of what the scan found of it (pids
+ * aside), through the task the last scan found it by; when that task left
+ * it, after one more scan (another task may still hold it).
+ */
+static int reach(struct utsfs *fs, uint64_t id, struct nsops_found *copy)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->all.lock);
+		const struct nsops_found *f = g_hash_table_lookup(fs->all.found, &id);
+		int fd = f ? nsops_all_open(f) : -ENOENT;
+
+		if (fd >= 0) {
+			*copy = (struct nsops_found){ .id = f->id, .ino = f->ino, .st = f->st };
+			return fd;
+		}
+		g_clear_pointer(&locker, g_mutex_locker_free);
+		if (pass == 0 && rescan(fs) < 0)
+			break;
+	}
+	return -ENOENT;
+}
+
+int allview_open(struct utsfs *fs, uint64_t id)
+{
+	struct nsops_found f;
+
+	return reach(fs, id, &f);
+}
+
+int allview_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct stat *st)
+{
+	struct nsops_found f;
+	struct view_node *vn;
+	uint64_t id;
+	int fd;
+
+	g_mutex_lock(&fs->all.lock);
+	vn = g_hash_table_lookup(fs->all.id_of, &dir);
+	id = vn ? vn->id : 0;
+	g_mutex_unlock(&fs->all.lock);
+	fd = vn ? reach(fs, id, &f) : -ENOENT;
+	if (fd < 0)
+		return fd;
+	nsops_close_fd(&fd);
+	*ref = (struct ns_ref){ .ino = dir, .id = f.id, .ns_ino = f.ino };
+	if (st)
+		*st = f.st;
+	return 0;
+}
+
+/* Root sees every namespace; anyone else those that hold a process of theirs (the pids rule). */
+static bool visible(const struct nsops_found *f, uid_t uid)
+{
+	for (guint i = 0; uid != 0 && i < f->pids->len; i++)
+		if (nsops_pid_runs_as(g_array_index(f->pids, pid_t, i), uid))
+			return true;
+	return uid == 0;
+}
+
+static gint compare_ids(gconstpointer a, gconstpointer b)
+{
+	uint64_t ia = *(const uint64_t *)a, ib = *(const uint64_t *)b;
+
+	return ia < ib ? -1 : ia > ib;
+}
+
+int allview_list(struct utsfs *fs, uid_t uid, GArray **ids, GArray **inos)
+{
+	g_autoptr(GArray) out = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	g_autoptr(GArray) ino = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	GHashTableIter it;
+	const struct nsops_found *f;
+	int r = rescan(fs);
+
+	if (r < 0)
+		return r;
+	g_mutex_lock(&fs->all.lock);
+	g_hash_table_iter_init(&it, fs->all.found);
+	while (g_hash_table_iter_next(&it, NULL, (gpointer *)&f))
+		if (visible(f, uid))
+			g_array_append_val(out, f->id);
+	g_array_sort(out, compare_ids);
+	for (guint i = 0; i < out->len; i++) {
+		f = g_hash_table_lookup(fs->all.found, &g_array_index(out, uint64_t, i));
+		g_array_append_val(ino, f->ino);
+	}
+	g_mutex_unlock(&fs->all.lock);
+	*ids = g_steal_pointer(&out);
+	*inos = g_steal_pointer(&ino);
+	return 0;
+}
+
+/* What stat shows of a namespace of the view: root's, no write bits, its nsfs inode. */
+static void stat_view_dir(const struct nsops_found *f, struct stat *st)
+{
+	*st = (struct stat){
+		.st_ino = f->ino,
+		.st_mode = S_IFDIR | 0555,
+		.st_nlink = 2,
+		.st_atim = f->st.st_atim,
+		.st_mtim = f->st.st_mtim,
+		.st_ctim = f->st.st_ctim,
+	};
+}
+
+void allview_lookup(fuse_req_t req, const char *name)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	struct fuse_entry_param e = { 0 };
+	struct nsops_found f;
+	bool shown;
+	guint64 id;
+	int fd;
+
+	if (!g_ascii_string_to_unsigned(name, 10, 1, G_MAXUINT64, &id, NULL)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	fd = reach(fs, id, &f);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	nsops_close_fd(&fd);
+	g_mutex_lock(&fs->all.lock);
+	{
+		const struct nsops_found *seen = g_hash_table_lookup(fs->all.found, &id);
+
+		shown = seen && visible(seen, fuse_req_ctx(req)->uid);
+		if (shown)
+			e.ino = node_for(fs, id);
+	}
+	g_mutex_unlock(&fs->all.lock);
+	if (!shown) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	stat_view_dir(&f, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+void allview_entry(fuse_req_t req)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	struct fuse_entry_param e = {
+		.ino = fs->all.dir,
+		.attr = { .st_ino = fs->all.dir, .st_mode = S_IFDIR | 0555, .st_nlink = 1,
+			  .st_atim = fs->start_time, .st_mtim = fs->start_time,
+			  .st_ctim = fs->start_time },
+		.attr_timeout = KCACHE_FIXED_TIMEOUT,
+		.entry_timeout = KCACHE_FIXED_TIMEOUT,
+	};
+
+	fuse_reply_entry(req, &e);
+}
+
+bool allview_link_id(struct utsfs *fs, const char *link, uint64_t *id)
+{
+	g_autofree char *prefix = g_strconcat(fs->mountpoint, "/" ALLVIEW_NAME "/", NULL);
+	const char *rest = g_str_has_prefix(link, ALLVIEW_NAME "/") ? link + strlen(ALLVIEW_NAME "/")
+			   : g_str_has_prefix(link, prefix) ? link + strlen(prefix) : NULL;
+	guint64 n;
+
+	if (!rest || !g_ascii_string_to_unsigned(rest, 10, 1, G_MAXUINT64, &n, NULL))
+		return false;
+	*id = n;
+	return true;
+}
+
+int allview_names(struct utsfs *fs, uint64_t id, GString *out)
+{
+	g_autoptr(GPtrArray) entries = NULL;
+	int r = nsops_statedir_list(&fs->state, &entries);
+
+	for (guint i = 0; r == 0 && i < entries->len; i++) {
+		const struct nsops_entry *e = entries->pdata[i];
+
+		if (e->id == id)
+			g_string_append_printf(out, "%s\n", e->name);
+	}
+	return r;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* MOUNT/.all: every UTS namespace on the host, named or not, by its id. */
+#pragma once
+
+#include "nodes.h"
+
+#include <sys/stat.h>
+
+struct utsfs;
+
+#define ALLVIEW_NAME ".all"
+
+struct allview {
+	/* Guards found and the node maps. */
+	GMutex lock;
+	/* The last scan (nsops_all_scan): id -> struct nsops_found. */
+	GHashTable *found;
+	/* Node ids of the namespaces seen, both ways: fresh ones, never a name's. */
+	GHashTable *node_of;
+	GHashTable *id_of;
+	/* The node id of MOUNT/.all itself. */
+	fuse_ino_t dir;
+};
+
+void allview_init(struct allview *v, fuse_ino_t dir);
+void allview_free(struct allview *v);
+/* Whether node ino is .all or one of its namespace directories. */
+bool allview_owns(struct allview *v, fuse_ino_t ino);
+/*
+ * nsnode_resolve() for a directory node of the view: its namespace's id
+ * and inode number to *ref (no name), its nsfs file's stat to *st;
+ * -ENOENT once it is gone.
+ */
+int allview_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct stat *st);
+/* An fd to enter namespace id of the view; -ENOENT once it is gone. */
+int allview_open(struct utsfs *fs, uint64_t id);
+/* Requests on .all and on its entries. */
+void allview_lookup(fuse_req_t req, const char *name);
+void allview_entry(fuse_req_t req);
+/* The ids uid may see, ascending: a fresh scan (a GArray of uint64_t, and their node ids). */
+int allview_list(struct utsfs *fs, uid_t uid, GArray **ids, GArray **nodes);
+/*
+ * The id that link names when it is a path to a namespace of the view:
+ * ".all/ID", or MOUNTPOINT/.all/ID. Text only: nothing is looked up
+ * (the kernel holds our root locked during SYMLINK).
+ */
+bool allview_link_id(struct utsfs *fs, const char *link, uint64_t *id);
+/* The names in the state directory that hold namespace id, one per line, into out. */
+int allview_names(struct utsfs *fs, uint64_t id, GString *out);

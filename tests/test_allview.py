@@ -1,0 +1,237 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""MOUNT/.all: every UTS namespace on the host, named or not, live and browsable."""
+
+import errno
+import os
+import subprocess
+import time
+
+import pytest
+
+import util
+
+DEADLINE = 10
+STRANGER = 65534
+
+
+def wait_until(predicate, what):
+    end = time.monotonic() + DEADLINE
+    while not predicate():
+        if time.monotonic() > end:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def contained(utsfs, hostname, user=None):
+    """A process in a UTS namespace of its own (as `unshare -u` makes one); its 64-bit id."""
+    argv = ["unshare", "--uts", "sh", "-c", f"hostname {hostname} && exec sleep 60"]
+    if user is not None:
+        argv = ["unshare", "--uts", "sh", "-c",
+                f"hostname {hostname} && exec setpriv --reuid={user} --regid={user} "
+                "--clear-groups sleep 60"]
+    proc = utsfs.spawn(argv)
+    nsfile = f"/proc/{proc.pid}/ns/uts"
+    wait_until(lambda: os.stat(nsfile).st_ino != util.nsfs_id("/proc/self/ns/uts")
+               and util.inside(nsfile) == hostname
+               and (user is None or os.stat(f"/proc/{proc.pid}").st_uid == user),
+               f"the process of {hostname}")
+    return proc, util.ns_id(nsfile)
+
+
+def view(utsfs, *parts):
+    return utsfs.path(".all", *map(str, parts))
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def test_the_view_is_a_hidden_entry_ls_does_not_show(utsfs):
+    utsfs.mkdir("web")
+    assert util.run(["ls", utsfs.mnt]).stdout == "web\n"
+    assert ".all" in util.run(["ls", "-a", utsfs.mnt]).stdout.split()
+    st = os.stat(view(utsfs))
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, 0, 0o555)
+
+
+def test_unshared_processes_appear_with_their_hostname_pids_and_id(utsfs):
+    a, ida = contained(utsfs, "box-a")
+    b, idb = contained(utsfs, "box-b")
+    listed = os.listdir(view(utsfs))
+    assert str(ida) in listed and str(idb) in listed
+    for proc, ident, host in ((a, ida, "box-a"), (b, idb, "box-b")):
+        assert read(view(utsfs, ident, "hostname")) == f"{host}\n"
+        assert read(view(utsfs, ident, "pids")) == f"{proc.pid}\n"
+        assert read(view(utsfs, ident, "nsid")) == f"{ident}\n"
+        ino = os.stat(f"/proc/{proc.pid}/ns/uts").st_ino
+        assert read(view(utsfs, ident, "id")) == f"{ino}\n"
+        assert os.stat(view(utsfs, ident)).st_ino == ino
+        assert read(view(utsfs, ident, "names")) == ""
+        assert not os.path.lexists(view(utsfs, ident, "ns"))
+    # The host's own namespace is there too.
+    host = util.ns_id("/proc/self/ns/uts")
+    assert read(view(utsfs, host, "hostname")) == util.host_names()[0]
+    assert str(os.getpid()) in read(view(utsfs, host, "pids")).split()
+
+
+def test_grep_over_the_view_answers_for_the_whole_host(utsfs):
+    contained(utsfs, "grep-a")
+    contained(utsfs, "grep-b")
+    out = util.sh(f"cd {util.q(view(utsfs))} && grep . */hostname").stdout
+    hostnames = {line.split(":", 1)[1] for line in out.splitlines()}
+    assert {"grep-a", "grep-b", util.host_names()[0].strip()} <= hostnames
+
+
+def test_a_namespace_held_only_by_a_bind_mount_appears(utsfs, tmp_path):
+    proc, ident = contained(utsfs, "bound")
+    holder = tmp_path / "holder"
+    holder.touch()
+    util.run(["mount", "--bind", f"/proc/{proc.pid}/ns/uts", holder])
+    try:
+        util.kill_and_wait(proc)
+        assert str(ident) in os.listdir(view(utsfs))
+        assert read(view(utsfs, ident, "hostname")) == "bound\n"
+        assert read(view(utsfs, ident, "pids")) == ""
+    finally:
+        util.run(["umount", holder])
+    assert str(ident) not in os.listdir(view(utsfs))
+
+
+def test_every_namespace_lsns_lists_is_in_the_view(utsfs):
+    contained(utsfs, "lsns-a")
+    res = util.run(["lsns", "-t", "uts", "-n", "-o", "NS"])
+    expected = {int(line) for line in res.stdout.split()}
+    got = {os.stat(view(utsfs, n)).st_ino for n in os.listdir(view(utsfs))}
+    assert expected <= got, f"missing from .all: {expected - got}"
+
+
+def test_a_namespace_whose_last_process_exits_is_gone_at_once(utsfs):
+    proc, ident = contained(utsfs, "short")
+    entry = view(utsfs, ident)
+    fd = os.open(view(utsfs, ident, "hostname"), os.O_RDONLY)
+    try:
+        assert os.pread(fd, 100, 0) == b"short\n"
+        util.kill_and_wait(proc)
+        with pytest.raises(FileNotFoundError):
+            os.stat(entry)
+        with pytest.raises(OSError) as info:
+            os.pread(fd, 100, 0)
+        assert info.value.errno == errno.ENOENT
+    finally:
+        os.close(fd)
+    assert str(ident) not in os.listdir(view(utsfs))
+
+
+def test_values_are_current_and_root_writes_them(utsfs):
+    proc, ident = contained(utsfs, "before")
+    nsfile = f"/proc/{proc.pid}/ns/uts"
+    util.set_inside(nsfile, "inside")
+    assert read(view(utsfs, ident, "hostname")) == "inside\n"
+    with open(view(utsfs, ident, "hostname"), "w") as f:
+        f.write("written\n")
+    assert util.inside(nsfile) == "written"
+    with pytest.raises(OSError) as info:
+        with open(view(utsfs, ident, "hostname"), "w") as f:
+            f.write("-bad\n")
+    assert info.value.errno == errno.EINVAL
+    assert util.inside(nsfile) == "written"
+
+
+def test_a_named_namespace_shows_its_names_and_ns(utsfs):
+    utsfs.mkdir("web")
+    ident = util.ns_id(utsfs.state / "web")
+    os.rename(utsfs.path("web"), utsfs.path("site"))
+    assert read(view(utsfs, ident, "names")) == "site\n"
+    assert os.readlink(view(utsfs, ident, "ns")) == str(utsfs.state / "site")
+    # The view's directories are never the names' own nodes.
+    assert os.stat(view(utsfs, ident)).st_ino == os.stat(utsfs.path("site")).st_ino
+    assert read(view(utsfs, ident, "hostname")) == read(utsfs.path("site", "hostname"))
+
+
+@pytest.mark.parametrize("form", ["relative", "absolute"])
+def test_ln_s_from_the_view_names_it_and_keeps_it_alive(utsfs, form):
+    proc, ident = contained(utsfs, "adopted")
+    target = f".all/{ident}" if form == "relative" else str(view(utsfs, ident))
+    os.symlink(target, utsfs.path("kept"))
+    assert utsfs.names() == ["kept"]
+    util.kill_and_wait(proc)
+    assert read(utsfs.path("kept", "hostname")) == "adopted\n"
+    assert read(view(utsfs, ident, "names")) == "kept\n"
+    utsfs.restart()
+    assert read(utsfs.path("kept", "hostname")) == "adopted\n"
+    assert util.ns_id(utsfs.state / "kept") == ident
+
+
+def test_ln_s_from_the_view_of_a_dead_or_unknown_id_is_enoent(utsfs):
+    proc, ident = contained(utsfs, "dying")
+    util.kill_and_wait(proc)
+    before = utsfs.snapshot()
+    for target in (f".all/{ident}", ".all/999999999999"):
+        with pytest.raises(FileNotFoundError):
+            os.symlink(target, utsfs.path("late"))
+    # Other relative targets are still no namespace.
+    with pytest.raises(PermissionError):
+        os.symlink("all/1", utsfs.path("late"))
+    assert utsfs.snapshot() == before
+
+
+def test_others_see_exactly_the_namespaces_of_their_processes_and_write_nothing(utsfs):
+    _, theirs = contained(utsfs, "theirs", user=STRANGER)
+    _, roots = contained(utsfs, "roots")
+    seen = set(util.as_user(STRANGER, "listdir", view(utsfs)))
+    assert str(theirs) in seen and str(roots) not in seen
+    # The host's is seen through the listing process itself, gone by now.
+    for ident in seen - {str(util.ns_id("/proc/self/ns/uts"))}:
+        pids = read(view(utsfs, ident, "pids")).split()
+        assert any(os.stat(f"/proc/{p}").st_uid == STRANGER or
+                   util.read_text(f"/proc/{p}/status").count(f"\t{STRANGER}\t") for p in pids)
+    with pytest.raises(FileNotFoundError):
+        util.as_user(STRANGER, "read", view(utsfs, roots, "hostname"))
+    assert util.as_user(STRANGER, "read", view(utsfs, theirs, "hostname")) == "theirs\n"
+    with pytest.raises(PermissionError):
+        util.as_user(STRANGER, "write", view(utsfs, theirs, "hostname"), "mine\n")
+
+
+def test_rm_rf_of_the_view_removes_nothing(utsfs):
+    utsfs.mkdir("web")
+    contained(utsfs, "survivor")
+    before = utsfs.snapshot()
+    res = util.run(["rm", "-rf", view(utsfs)], check=False)
+    assert res.returncode != 0 and "Operation not permitted" in res.stderr
+    res = util.run(["find", view(utsfs), "-delete"], check=False)
+    assert res.returncode != 0
+    assert utsfs.snapshot() == before
+    for op in (lambda: os.rmdir(view(utsfs)),
+               lambda: os.rename(view(utsfs), utsfs.path("moved")),
+               lambda: os.chmod(view(utsfs), 0o755),
+               lambda: os.mkdir(view(utsfs, "new"))):
+        with pytest.raises(PermissionError):
+            op()
+    assert utsfs.snapshot() == before
+
+
+def test_root_without_cap_sys_admin_cannot_write_through_the_view(utsfs):
+    proc, ident = contained(utsfs, "guarded")
+    res = util.run(["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "--",
+                    "sh", "-c", f"echo x > {util.q(view(utsfs, ident, 'hostname'))}"],
+                   check=False)
+    assert res.returncode != 0
+    assert util.inside(f"/proc/{proc.pid}/ns/uts") == "guarded"
+
+
+def test_the_view_is_not_cached_by_the_kernel(utsfs):
+    """No event tells of a namespace's end: a listing right after one is gone lacks it."""
+    proc, ident = contained(utsfs, "cached")
+    assert str(ident) in os.listdir(view(utsfs))
+    os.stat(view(utsfs, ident, "hostname"))
+    util.kill_and_wait(proc)
+    assert str(ident) not in os.listdir(view(utsfs))
+    assert not os.path.exists(view(utsfs, ident, "hostname"))
+
+
+def test_the_host_hostname_is_untouched(utsfs):
+    host = util.host_names()
+    contained(utsfs, "elsewhere")
+    util.sh(f"grep -r . {util.q(view(utsfs))} > /dev/null || true")
+    assert util.host_names() == host
