@@ -86,8 +86,8 @@ static fuse_ino_t node_for(struct utsfs *fs, uint64_t id)
 
 /*
  * An fd on namespace id, and a copy of what the scan found of it (pids
- * aside), through the task the last scan found it by; when that task left
- * it, after one more scan (another task may still hold it).
+ * aside), through the tasks the last scan found in it. An id the last
+ * scan did not see (a namespace made since) costs one more scan.
  */
 static int reach(struct utsfs *fs, uint64_t id, struct nsops_found *copy)
 {
@@ -101,7 +101,8 @@ static int reach(struct utsfs *fs, uint64_t id, struct nsops_found *copy)
 			return fd;
 		}
 		g_clear_pointer(&locker, g_mutex_locker_free);
-		if (pass == 0 && rescan(fs) < 0)
+		/* Seen and gone: ids are never reused, it stays gone. */
+		if (f || (pass == 0 && rescan(fs) < 0))
 			break;
 	}
 	return -ENOENT;

@@ -133,11 +133,26 @@ static void scan_mounts(struct scan *s, const char *pid)
 static void scan_tasks(struct scan *s, const char *pid)
 {
 	g_autofree char *dir = g_strdup_printf("/proc/%s/task", pid);
-	g_autoptr(GDir) tasks = g_dir_open(dir, 0, NULL);
+	g_autoptr(GDir) tasks = NULL;
 	pid_t p = (pid_t)g_ascii_strtoll(pid, NULL, 10);
 	const char *tid;
+	struct stat dst;
 
-	while (tasks && (tid = g_dir_read_name(tasks))) {
+	/* The task directory's link count is 2 + its threads: most have one, itself. */
+	if (stat(dir, &dst) == 0 && dst.st_nlink <= 3)
+		tasks = NULL;
+	else
+		tasks = g_dir_open(dir, 0, NULL);
+	if (!tasks) {
+		g_autofree char *path = g_strdup_printf("/proc/%s/ns/uts", pid);
+		struct nsops_found *f;
+		struct stat st;
+
+		if (stat(path, &st) == 0 && (f = found_at(s, st.st_ino, path, p, NULL)))
+			g_array_append_val(f->pids, p);
+		return;
+	}
+	while ((tid = g_dir_read_name(tasks))) {
 		g_autofree char *path = g_strdup_printf("%s/%s/ns/uts", dir, tid);
 		struct nsops_found *f;
 		struct stat st;
@@ -197,7 +212,29 @@ int nsops_all_scan(GHashTable **found)
 	return 0;
 }
 
-int nsops_all_open(const struct nsops_found *f)
+/*
+ * Another process the scan saw in it: the id is checked, so a PID reused
+ * meanwhile by a process elsewhere is no harm, and one in it proves it lives.
+ */
+static int open_by_pids(const struct nsops_found *f)
+{
+	for (guint i = 0; i < f->pids->len; i++) {
+		g_autofree char *path = g_strdup_printf("/proc/%d/ns/uts",
+							(int)g_array_index(f->pids, pid_t, i));
+		struct stat st;
+		uint64_t id;
+		int fd = open_uts(path, &id, &st);
+
+		if (fd >= 0 && id == f->id)
+			return fd;
+		if (fd >= 0)
+			nsops_close_fd(&fd);
+	}
+	return -ENOENT;
+}
+
+/* Through the pinned task (or its mount namespace's bind mount). */
+static int open_pinned(const struct nsops_found *f)
 {
 	g_autofree char *path = NULL;
 	struct stat st;
@@ -230,4 +267,11 @@ int nsops_all_open(const struct nsops_found *f)
 		return -ENOENT;
 	}
 	return fd;
+}
+
+int nsops_all_open(const struct nsops_found *f)
+{
+	int fd = open_pinned(f);
+
+	return fd >= 0 ? fd : open_by_pids(f);
 }

@@ -253,7 +253,10 @@ struct nsops_found {
  * cannot be seen.
  */
 int nsops_all_scan(GHashTable **found);
-/* An fd on f's namespace if its pinned task still reaches it; -ENOENT otherwise. */
+/*
+ * An fd on f's namespace, through its pinned task, else through any of
+ * its processes the scan saw; -ENOENT when none reaches it any more.
+ */
 int nsops_all_open(const struct nsops_found *f);
 
 /* --- events.c: the kernel's event files ----------------------------------- */
