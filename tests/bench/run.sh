@@ -164,6 +164,17 @@ wait_for_mount "$lmnt" "$lag_pid"
 } | tee -a "$out"
 fusermount3 -u "$lmnt"
 wait "$lag_pid" 2>/dev/null
+# The host-wide view: 500 namespaces of 4 processes (2,000; 100 of 4 for --quick).
+"$utsfs" -f -o "state_dir=$lstate" "$lmnt" &
+view_pid=$!
+pids+=("$view_pid")
+wait_for_mount "$lmnt" "$view_pid"
+{
+	echo
+	/usr/bin/python3 "$here/allview.py" "$lmnt" "$([ "$quick" = 1 ] && echo 100 || echo 500)" 4
+} | tee -a "$out"
+fusermount3 -u "$lmnt"
+wait "$view_pid" 2>/dev/null
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Which FUSE requests one operation costs, counted from `-d` output (a
