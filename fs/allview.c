@@ -84,10 +84,26 @@ static fuse_ino_t node_for(struct utsfs *fs, uint64_t id)
 	return vn->node;
 }
 
+/* Through a name in the state directory: one named since the scan (ln -s .all/ID NAME). */
+static int open_by_name(struct utsfs *fs, uint64_t id)
+{
+	g_autoptr(GPtrArray) entries = NULL;
+	int r = nsops_statedir_list(&fs->state, &entries);
+
+	for (guint i = 0; r == 0 && i < entries->len; i++) {
+		const struct nsops_entry *e = entries->pdata[i];
+
+		if (e->id == id)
+			return nsops_statedir_open_ns(&fs->state, e->name, id, NULL);
+	}
+	return -ENOENT;
+}
+
 /*
  * An fd on namespace id, and a copy of what the scan found of it (pids
- * aside), through the tasks the last scan found in it. An id the last
- * scan did not see (a namespace made since) costs one more scan.
+ * aside), through the tasks the last scan found in it, else a name of
+ * ours. An id the last scan did not see (a namespace made since) costs one
+ * more scan.
  */
 static int reach(struct utsfs *fs, uint64_t id, struct nsops_found *copy)
 {
@@ -96,13 +112,13 @@ static int reach(struct utsfs *fs, uint64_t id, struct nsops_found *copy)
 		const struct nsops_found *f = g_hash_table_lookup(fs->all.found, &id);
 		int fd = f ? nsops_all_open(f) : -ENOENT;
 
-		if (fd >= 0) {
+		if (f) {
 			*copy = (struct nsops_found){ .id = f->id, .ino = f->ino, .st = f->st };
-			return fd;
+			g_clear_pointer(&locker, g_mutex_locker_free);
+			return fd >= 0 ? fd : open_by_name(fs, id);
 		}
 		g_clear_pointer(&locker, g_mutex_locker_free);
-		/* Seen and gone: ids are never reused, it stays gone. */
-		if (f || (pass == 0 && rescan(fs) < 0))
+		if (pass == 0 && rescan(fs) < 0)
 			break;
 	}
 	return -ENOENT;

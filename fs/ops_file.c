@@ -110,9 +110,14 @@ void utsfs_read(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, size_t size, off_t
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	struct open_file *of = open_file_of(fi);
-	g_autoptr(GString) fresh = g_string_new(NULL);
-	GString *content = of->snapshot ? of->snapshot : fresh;
-	int r = of->snapshot ? 0 : attr_content(fs, of->def, of->dir, 0, fresh);
+	/*
+	 * A copy even of a snapshot: once the reply is out, a release may free
+	 * the handle while writev still returns (and ASan looks at its buffer).
+	 */
+	g_autoptr(GString) content = of->snapshot ? g_string_new_len(of->snapshot->str,
+								       (gssize)of->snapshot->len)
+						  : g_string_new(NULL);
+	int r = of->snapshot ? 0 : attr_content(fs, of->def, of->dir, 0, content);
 
 	if (r < 0) {
 		fuse_reply_err(req, -r);
