@@ -37,10 +37,11 @@ static int show_ns_target(struct utsfs *fs, const struct attr_def *def G_GNUC_UN
 }
 
 /* One PID per line, like `ip netns pids`, of the processes uid may know of. */
-static int snapshot_pids(struct utsfs *fs, const struct ns_ref *ref, uid_t uid, GString *out)
+static int snapshot_pids(struct utsfs *fs G_GNUC_UNUSED, const struct ns_ref *ref, uid_t uid,
+			 GString *out)
 {
 	g_autoptr(GArray) pids = NULL;
-	int r = nsops_pids(fs->nsfs_dev, ref->ns_ino, uid, &pids);
+	int r = nsops_pids(ref->ns_ino, uid, &pids);
 
 	if (r < 0)
 		return r;

@@ -113,9 +113,6 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *rest
 			g_strerror(-fs->host_fd));
 		return fs->host_fd;
 	}
-	r = nsops_nsfs_device(fs->host_fd, &fs->nsfs_dev);
-	if (r < 0)
-		return r;
 	r = nsops_statedir_open(path, &fs->state);
 	if (r < 0) {
 		fprintf(stderr, "utsfs: cannot use state directory %s: %s%s\n", path,

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -80,14 +79,4 @@ int nsops_set(int host_fd, int ns_fd, enum nsops_field field,
 	r = r < 0 ? -errno : 0;
 	nsops_return_home(host_fd);
 	return r;
-}
-
-int nsops_nsfs_device(int ns_fd, dev_t *dev)
-{
-	struct stat st;
-
-	if (fstat(ns_fd, &st) < 0)
-		return -errno;
-	*dev = st.st_dev;
-	return 0;
 }
