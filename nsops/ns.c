@@ -167,20 +167,18 @@ err_unlink:
 	return r;
 }
 
-static int link_name(const char *dir, const char *from, const char *to)
+/* Bind source onto a new name at path: the whole name, or on failure nothing. */
+static int bind_name(const char *source, const char *path)
 {
-	g_autofree char *from_path = g_build_filename(dir, from, NULL);
-	g_autofree char *to_path = g_build_filename(dir, to, NULL);
-	int r = create_name_file(to_path);
+	int r = create_name_file(path);
 
 	if (r < 0)
 		return r;
-	if (mount(from_path, to_path, "none", MS_BIND, NULL) < 0) {
-		r = -errno;
-		unlink(to_path);
-		return r;
-	}
-	return 0;
+	if (mount(source, path, "none", MS_BIND, NULL) == 0)
+		return 0;
+	r = -errno;
+	unlink(path);
+	return r;
 }
 
 #define MAX_SYMLINKS 40
@@ -336,26 +334,19 @@ int nsops_adopt(const char *dir, const char *name, const struct nsops_view *view
 	fd = open(source, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	g_clear_pointer(&source, g_free);
 	r = check_uts_fd(fd);
 	if (r < 0)
 		return r;
 	r = nsops_ns_id(fd, &new_id);
 	if (r < 0)
 		return r;
-	r = create_name_file(path);
-	if (r < 0)
-		return r;
 	/*
 	 * Bind what was checked, not the path again: /proc/PID can be a
 	 * different process by now.
 	 */
-	source = g_strdup_printf("/proc/self/fd/%d", fd);
-	if (mount(source, path, "none", MS_BIND, NULL) < 0) {
-		r = -errno;
-		unlink(path);
+	r = bind_name(source, path);
+	if (r < 0)
 		return r;
-	}
 	if (id)
 		*id = new_id;
 	return 0;
@@ -392,7 +383,9 @@ int nsops_destroy(const char *dir, const char *name)
 
 int nsops_rename(const char *dir, const char *from, const char *to)
 {
-	int r = link_name(dir, from, to);
+	g_autofree char *from_path = g_build_filename(dir, from, NULL);
+	g_autofree char *to_path = g_build_filename(dir, to, NULL);
+	int r = bind_name(from_path, to_path);
 
 	if (r < 0)
 		return r;
