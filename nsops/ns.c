@@ -183,21 +183,11 @@ static int bind_name(const char *source, const char *path)
 
 #define MAX_SYMLINKS 40
 
-/* Follow a symlink in /proc (a "magic" one jumps without any lookup). */
 static bool is_proc_dir(int fd)
 {
 	struct statfs sfs;
 
 	return fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
-}
-
-/* An O_PATH fd on the caller's root and the rest of path, for an absolute path. */
-static int open_root(const struct nsops_view *view, const char *path, GString *rest)
-{
-	while (*path == '/')
-		path++;
-	g_string_assign(rest, path);
-	return openat(view->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
 /* Whether fd is on device avoid (-EPERM), or its stat fails (-errno); its stat to *st. */
@@ -215,8 +205,7 @@ static char *next_component(GString *rest)
 	char *comp = g_strndup(rest->str, len);
 
 	g_string_erase(rest, 0, (gssize)len);
-	while (rest->len > 0 && rest->str[0] == '/')
-		g_string_erase(rest, 0, 1);
+	g_string_erase(rest, 0, (gssize)strspn(rest->str, "/"));
 	return comp;
 }
 
@@ -231,7 +220,7 @@ static char *next_component(GString *rest)
  */
 static int open_path_as(const struct nsops_view *view, const char *path, dev_t avoid)
 {
-	g_autoptr(GString) rest = g_string_new(NULL);
+	g_autoptr(GString) rest = g_string_new(path);
 	nsops_autofd int dir = -1;
 	struct stat root, here;
 	int links = 0;
@@ -241,16 +230,23 @@ static int open_path_as(const struct nsops_view *view, const char *path, dev_t a
 		return -EINVAL;
 	if (fstat(view->root, &root) < 0)
 		return -errno;
-	dir = open_root(view, path, rest);
-	if (dir < 0)
-		return -errno;
 	while (rest->len > 0) {
 		char target[PATH_MAX];
 		struct stat st;
-		g_autofree char *comp = next_component(rest);
+		g_autofree char *comp = NULL;
 		int next;
 		ssize_t n;
 
+		/* The path, or an absolute symlink's target, starts at the caller's root. */
+		if (rest->str[0] == '/') {
+			nsops_close_fd(&dir);
+			dir = openat(view->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (dir < 0)
+				return -errno;
+			g_string_erase(rest, 0, (gssize)strspn(rest->str, "/"));
+			continue;
+		}
+		comp = next_component(rest);
 		r = check_device(dir, avoid, &here);
 		if (r < 0)
 			return r;
@@ -292,17 +288,7 @@ static int open_path_as(const struct nsops_view *view, const char *path, dev_t a
 		target[n] = '\0';
 		if (rest->len > 0)
 			g_string_prepend(rest, "/");
-		if (target[0] == '/') {
-			g_autoptr(GString) tail = g_string_new(NULL);
-
-			nsops_close_fd(&dir);
-			dir = open_root(view, target, tail);
-			if (dir < 0)
-				return -errno;
-			g_string_prepend(rest, tail->str);
-		} else {
-			g_string_prepend(rest, target);
-		}
+		g_string_prepend(rest, target);
 	}
 	r = check_device(dir, avoid, &here);
 	if (r < 0)
