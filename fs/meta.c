@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Owner and mode of delegated namespaces, and the rename journal, kept in STATE_DIR/.utsfs.conf. */
-#include "log.h"
 #include "meta.h"
 
 #include <errno.h>
@@ -161,9 +160,34 @@ static void prune_stale(struct meta *m)
 	}
 }
 
-int meta_open(struct meta *m, struct nsops_statedir *sd)
+int keyfile_load_trusted(GKeyFile *kf, const char *path, char **text)
 {
 	g_autoptr(GError) error = NULL;
+	g_autofree char *why = NULL, *aside = NULL;
+	int r = nsops_file_set_aside_untrusted(path, &why, &aside);
+
+	*text = NULL;
+	if (r < 0) {
+		fprintf(stderr, "utsfs: cannot set aside untrusted %s: %s\n", path, g_strerror(-r));
+		return r;
+	}
+	if (r > 0)
+		g_warning("not trusting %s: %s; moved it to %s, going on without it", path, why,
+			  aside);
+	r = nsops_file_read(path, text);
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0 && !g_key_file_load_from_data(kf, *text, (gsize)-1, G_KEY_FILE_KEEP_COMMENTS,
+						 &error))
+		r = -EINVAL;
+	if (r < 0)
+		fprintf(stderr, "utsfs: cannot read %s: %s\n", path,
+			error ? error->message : g_strerror(-r));
+	return r;
+}
+
+int meta_open(struct meta *m, struct nsops_statedir *sd)
+{
 	g_autofree char *text = NULL;
 	int r;
 
@@ -180,19 +204,9 @@ int meta_open(struct meta *m, struct nsops_statedir *sd)
 	g_strstrip(m->boot);
 	/* What an atomic write killed midway leaves. */
 	nsops_statedir_remove_temporaries(sd, META_FILE ".");
-	r = utsfs_distrust(m->path);
+	r = keyfile_load_trusted(m->kf, m->path, &text);
 	if (r < 0)
 		return r;
-	r = nsops_file_read(m->path, &text);
-	if (r < 0 && r != -ENOENT) {
-		fprintf(stderr, "utsfs: cannot read %s: %s\n", m->path, g_strerror(-r));
-		return r;
-	}
-	if (r == 0 && !g_key_file_load_from_data(m->kf, text, (gsize)-1, G_KEY_FILE_KEEP_COMMENTS,
-						  &error)) {
-		fprintf(stderr, "utsfs: cannot read %s: %s\n", m->path, error->message);
-		return -EINVAL;
-	}
 	recover_rename(m, sd);
 	prune_stale(m);
 	return meta_save(m);
