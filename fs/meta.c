@@ -91,7 +91,8 @@ static void migrate(struct meta *m, const char *group, const char *name)
 	struct stat st;
 	uint64_t id;
 
-	if (nsops_statedir_identify(m->sd, name, &st, &id, NULL) == 0 &&
+	if (!g_key_file_has_key(m->kf, group, "boot", NULL) &&
+	    nsops_statedir_identify(m->sd, name, &st, &id, NULL) == 0 &&
 	    st.st_ino == g_key_file_get_uint64(m->kf, group, "id", NULL))
 		set_id(m, group, id);
 }
@@ -113,8 +114,7 @@ static void recover_rename(struct meta *m, struct nsops_statedir *sd)
 		g_key_file_remove_group(m->kf, RENAME_GROUP, NULL);
 		return;
 	}
-	if (!g_key_file_has_key(m->kf, RENAME_GROUP, "boot", NULL))
-		migrate(m, RENAME_GROUP, to);
+	migrate(m, RENAME_GROUP, to);
 	id = g_key_file_get_uint64(m->kf, RENAME_GROUP, "id", NULL);
 	now = this_boot(m, RENAME_GROUP);
 	g_key_file_remove_group(m->kf, RENAME_GROUP, NULL);
@@ -153,8 +153,7 @@ static void prune_stale(struct meta *m)
 			g_key_file_remove_group(m->kf, *g, NULL);
 			continue;
 		}
-		if (!g_key_file_has_key(m->kf, *g, "boot", NULL))
-			migrate(m, *g, name);
+		migrate(m, *g, name);
 		if (is_stale(m, *g, name))
 			g_key_file_remove_group(m->kf, *g, NULL);
 	}
@@ -236,15 +235,21 @@ void keyfile_copy_group(GKeyFile *src, const char *from, GKeyFile *dst, const ch
 }
 
 /*
- * A change that could not be written must not show either: put the groups
- * kept in backup (taken before the change) back as they were.
+ * Write a change to groups, made under the lock and released since. A
+ * change that could not be written must not show either: the groups kept
+ * in backup (taken before the change) go back as they were.
  */
-static void undo_groups(struct meta *m, GKeyFile *backup, const char *const *groups)
+static int save_or_undo(struct meta *m, GKeyFile *backup, const char *const *groups)
 {
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&m->lock);
+	int r = meta_save(m);
 
-	for (; *groups; groups++)
-		keyfile_copy_group(backup, *groups, m->kf, *groups);
+	if (r < 0) {
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&m->lock);
+
+		for (; *groups; groups++)
+			keyfile_copy_group(backup, *groups, m->kf, *groups);
+	}
+	return r;
 }
 
 void meta_from_group(GKeyFile *kf, const char *group, struct ns_meta *out)
@@ -308,7 +313,6 @@ int meta_change(struct meta *m, const char *name, uint64_t id,
 	g_autoptr(GKeyFile) backup = g_key_file_new();
 	const char *changed[] = { group, NULL };
 	struct ns_meta now;
-	int r;
 
 	keyfile_copy_group(m->kf, group, backup, group);
 	/* Read and change under one lock: two chowns must not lose one. */
@@ -322,10 +326,7 @@ int meta_change(struct meta *m, const char *name, uint64_t id,
 	set_id(m, group, id);
 	meta_to_group(m->kf, group, &now);
 	g_clear_pointer(&locker, g_mutex_locker_free);
-	r = meta_save(m);
-	if (r < 0)
-		undo_groups(m, backup, changed);
-	return r;
+	return save_or_undo(m, backup, changed);
 }
 
 int meta_forget(struct meta *m, const char *name)
@@ -346,7 +347,6 @@ int meta_begin_rename(struct meta *m, const char *from, const char *to, uint64_t
 	g_autofree char *to_group = group_of(to);
 	g_autoptr(GKeyFile) backup = g_key_file_new();
 	const char *changed[] = { RENAME_GROUP, to_group, NULL };
-	int r;
 
 	for (const char *const *g = changed; *g; g++)
 		keyfile_copy_group(m->kf, *g, backup, *g);
@@ -355,10 +355,7 @@ int meta_begin_rename(struct meta *m, const char *from, const char *to, uint64_t
 	set_id(m, RENAME_GROUP, id);
 	keyfile_copy_group(m->kf, from_group, m->kf, to_group);
 	g_clear_pointer(&locker, g_mutex_locker_free);
-	r = meta_save(m);
-	if (r < 0)
-		undo_groups(m, backup, changed);
-	return r;
+	return save_or_undo(m, backup, changed);
 }
 
 void meta_end_rename(struct meta *m, const char *from, const char *to, bool done)
