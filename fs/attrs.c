@@ -85,26 +85,22 @@ bool attr_present(struct utsfs *fs, const struct attr_def *def)
 	return !def->needs_ns_ids || fs->state.ns_ids;
 }
 
-const struct attr_def *attr_by_name(struct utsfs *fs, const char *name, size_t *row)
+const struct attr_def *attr_by_name(struct utsfs *fs, const char *name)
 {
-	for (size_t i = 0; i < attr_count; i++) {
-		if (g_str_equal(attr_table[i].name, name) && attr_present(fs, &attr_table[i])) {
-			*row = i;
-			return &attr_table[i];
-		}
-	}
+	for (const struct attr_def *def = attr_table; def < attr_table + attr_count; def++)
+		if (g_str_equal(def->name, name) && attr_present(fs, def))
+			return def;
 	return NULL;
 }
 
-const struct attr_def *attr_from_ino(fuse_ino_t ino, fuse_ino_t *dir, size_t *row)
+const struct attr_def *attr_from_ino(fuse_ino_t ino, fuse_ino_t *dir)
 {
 	fuse_ino_t rest = ino % NODE_STRIDE;
 
 	if (ino == FUSE_ROOT_ID || rest == 0 || rest > attr_count)
 		return NULL;
 	*dir = ino - rest;
-	*row = rest - 1;
-	return &attr_table[*row];
+	return &attr_table[rest - 1];
 }
 
 int attr_content(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir, uid_t uid,

@@ -73,8 +73,7 @@ static void utsfs_link(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
  */
 static void utsfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	size_t row;
-	bool ours = parent != FUSE_ROOT_ID && attr_by_name(utsfs_from_req(req), name, &row);
+	bool ours = parent != FUSE_ROOT_ID && attr_by_name(utsfs_from_req(req), name);
 
 	fuse_reply_err(req, ours && fuse_req_ctx(req)->uid == 0 && caller_may_act(req) == 0 ? 0
 										    : EPERM);

@@ -72,7 +72,7 @@ static int list_dir(struct utsfs *fs, fuse_ino_t ino, GPtrArray **out)
 		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR, false);
 		for (size_t i = 0; i < attr_count; i++)
 			if (attr_present(fs, &attr_table[i]))
-				add_item(items, attr_table[i].name, attr_st_ino(ref.ns_ino, i), 0,
+				add_item(items, attr_table[i].name, attr_st_ino(ref.ns_ino, &attr_table[i]), 0,
 					 attr_table[i].mode & S_IFMT, false);
 	}
 	*out = g_steal_pointer(&items);
@@ -91,7 +91,7 @@ void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	GPtrArray *items = NULL;
 	int r;
 
-	if (attr_from_ino(ino, &(fuse_ino_t){ 0 }, &(size_t){ 0 })) {
+	if (attr_from_ino(ino, &(fuse_ino_t){ 0 })) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}

@@ -48,8 +48,7 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	fuse_ino_t dir = 0;
-	size_t row;
-	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+	const struct attr_def *def = attr_from_ino(ino, &dir);
 	struct open_file *of;
 	int r = may_open(fs, def, dir, fi->flags);
 
@@ -236,8 +235,7 @@ void utsfs_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct utsfs *fs = utsfs_from_req(req);
 	g_autoptr(GString) target = g_string_new(NULL);
 	fuse_ino_t dir;
-	size_t row;
-	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+	const struct attr_def *def = attr_from_ino(ino, &dir);
 	int r;
 
 	if (!def || !S_ISLNK(def->mode)) {
@@ -307,8 +305,7 @@ void utsfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 		   struct fuse_file_info *fi G_GNUC_UNUSED)
 {
 	fuse_ino_t dir;
-	size_t row;
-	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+	const struct attr_def *def = attr_from_ino(ino, &dir);
 	int r;
 
 	if (ino == FUSE_ROOT_ID)

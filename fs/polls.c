@@ -105,8 +105,7 @@ void polls_wake_changed(struct utsfs *fs)
 	g_hash_table_iter_init(&it, files);
 	while (g_hash_table_iter_next(&it, &key, NULL)) {
 		fuse_ino_t dir;
-		size_t row;
-		const struct attr_def *def = attr_from_ino(*(const fuse_ino_t *)key, &dir, &row);
+		const struct attr_def *def = attr_from_ino(*(const fuse_ino_t *)key, &dir);
 
 		g_hash_table_iter_replace(&it, content_now(fs, def, dir));
 	}

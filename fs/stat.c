@@ -37,9 +37,8 @@ static void stat_ns_dir(const struct stat *ns_st, const struct ns_meta *m, struc
 
 /* The files follow their directory's owner: delegating it delegates them. */
 static int stat_file(struct utsfs *fs, const struct ns_ref *ref, const struct stat *ns_st,
-		     const struct ns_meta *m, size_t row, struct stat *st)
+		     const struct ns_meta *m, const struct attr_def *def, struct stat *st)
 {
-	const struct attr_def *def = &attr_table[row];
 	g_autoptr(GString) content = g_string_new(NULL);
 	/* Exact st_size: tools that trust it would otherwise cut or pad. */
 	int r = def->show ? def->show(fs, def, ref, content) : 0;
@@ -47,7 +46,7 @@ static int stat_file(struct utsfs *fs, const struct ns_ref *ref, const struct st
 	if (r < 0)
 		return r;
 	*st = (struct stat){
-		.st_ino = attr_st_ino(ref->ns_ino, row),
+		.st_ino = attr_st_ino(ref->ns_ino, def),
 		.st_mode = def->mode,
 		.st_nlink = 1,
 		.st_uid = m->uid,
@@ -64,8 +63,7 @@ static int stat_node(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
 {
 	g_auto(NsRef) ref = { 0 };
 	fuse_ino_t dir = ino;
-	size_t row = 0;
-	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+	const struct attr_def *def = attr_from_ino(ino, &dir);
 	struct ns_meta m;
 	struct stat ns_st;
 	int r;
@@ -82,7 +80,7 @@ static int stat_node(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
 		stat_ns_dir(&ns_st, &m, st);
 		return 0;
 	}
-	return stat_file(fs, &ref, &ns_st, &m, row, st);
+	return stat_file(fs, &ref, &ns_st, &m, def, st);
 }
 
 void name_entry(fuse_req_t req, const char *name, uint64_t id, const struct stat *ns_st,
@@ -113,14 +111,14 @@ void reply_file_entry(fuse_req_t req, fuse_ino_t dir, const char *name)
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	struct fuse_entry_param e = { 0 };
-	size_t row;
+	const struct attr_def *def = attr_by_name(fs, name);
 	int r;
 
-	if (!attr_by_name(fs, name, &row)) {
+	if (!def) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	e.ino = attr_ino(dir, row);
+	e.ino = attr_ino(dir, def);
 	r = stat_node(fs, e.ino, &e.attr);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
@@ -136,8 +134,7 @@ void reply_attr(fuse_req_t req, fuse_ino_t ino, const GString *snapshot)
 {
 	struct stat st;
 	fuse_ino_t dir;
-	size_t row;
-	bool file = attr_from_ino(ino, &dir, &row) != NULL;
+	bool file = attr_from_ino(ino, &dir) != NULL;
 	int r = stat_node(utsfs_from_req(req), ino, &st);
 
 	if (r == 0 && snapshot)
