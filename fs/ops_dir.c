@@ -214,13 +214,6 @@ void utsfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	reply_listing(req, ino, size, off, fi, true);
 }
 
-void utsfs_releasedir(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
-		      struct fuse_file_info *fi)
-{
-	handle_release(&utsfs_from_req(req)->handles, fi->fh);
-	fuse_reply_err(req, 0);
-}
-
 void utsfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct utsfs *fs = utsfs_from_req(req);

@@ -93,12 +93,6 @@ void utsfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	reply_attr(req, ino, fi ? open_file_of(fi)->snapshot : NULL);
 }
 
-void utsfs_release(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, struct fuse_file_info *fi)
-{
-	handle_release(&utsfs_from_req(req)->handles, fi->fh);
-	fuse_reply_err(req, 0);
-}
-
 /*
  * Every read shows the current value from its offset, as
  * /proc/sys/kernel/hostname does: a pread at 3 after a change elsewhere
