@@ -49,13 +49,18 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct utsfs *fs = utsfs_from_req(req);
 	fuse_ino_t dir = 0;
 	const struct attr_def *def = attr_from_ino(ino, &dir);
+	g_autoptr(GString) snapshot = NULL;
 	struct open_file *of;
 	int r = may_open(fs, def, dir, fi->flags);
 
 	/* Checked once per open, as the kernel checks a file's modes. */
 	if (r == 0 && (fi->flags & O_ACCMODE) != O_RDONLY)
 		r = caller_may_act(req);
-
+	/* One scan of /proc per open, whatever the reads and stats after it. */
+	if (r == 0 && def->snapshot) {
+		snapshot = g_string_new(NULL);
+		r = attr_content(fs, def, dir, fuse_req_ctx(req)->uid, snapshot);
+	}
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -65,17 +70,8 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	of->ino = ino;
 	of->dir = dir;
 	of->def = def;
+	of->snapshot = g_steal_pointer(&snapshot);
 	g_mutex_init(&of->lock);
-	/* One scan of /proc per open, whatever the reads and stats after it. */
-	if (def->snapshot) {
-		of->snapshot = g_string_new(NULL);
-		r = attr_content(fs, def, dir, fuse_req_ctx(req)->uid, of->snapshot);
-		if (r < 0) {
-			open_file_free(of);
-			fuse_reply_err(req, -r);
-			return;
-		}
-	}
 	/* The kernel can change every row behind our back: the page cache never answers. */
 	fi->direct_io = 1;
 	fi->fh = handle_add(&fs->handles, of, open_file_free);
