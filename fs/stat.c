@@ -133,8 +133,6 @@ void reply_file_entry(fuse_req_t req, fuse_ino_t dir, const char *name)
 void reply_attr(fuse_req_t req, fuse_ino_t ino, const GString *snapshot)
 {
 	struct stat st;
-	fuse_ino_t dir;
-	bool file = attr_from_ino(ino, &dir) != NULL;
 	int r = stat_node(utsfs_from_req(req), ino, &st);
 
 	if (r == 0 && snapshot)
@@ -142,5 +140,6 @@ void reply_attr(fuse_req_t req, fuse_ino_t ino, const GString *snapshot)
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, file ? KCACHE_FILE_ATTR_TIMEOUT : KCACHE_FIXED_TIMEOUT);
+		fuse_reply_attr(req, &st,
+				S_ISDIR(st.st_mode) ? KCACHE_FIXED_TIMEOUT : KCACHE_FILE_ATTR_TIMEOUT);
 }
