@@ -342,16 +342,10 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	fuse_reply_entry(req, &e);
 }
 
-/* The id of the namespace name holds. */
-static int ns_id(struct utsfs *fs, const char *name, uint64_t *id)
-{
-	return nsops_statedir_identify(&fs->state, name, NULL, id, NULL);
-}
-
 static int remove_ns(struct utsfs *fs, const char *name)
 {
 	uint64_t id;
-	int r = ns_id(fs, name, &id);
+	int r = nsops_statedir_identify(&fs->state, name, NULL, &id, NULL);
 
 	if (r < 0)
 		return r;
@@ -387,13 +381,13 @@ static int rename_ns(struct utsfs *fs, const char *from, const char *to,
 		     unsigned int flags)
 {
 	uint64_t id, other;
-	int r = ns_id(fs, from, &id);
+	int r = nsops_statedir_identify(&fs->state, from, NULL, &id, NULL);
 
 	if (r < 0)
 		return r;
 	if (g_str_equal(from, to))
 		return 0;
-	r = ns_id(fs, to, &other);
+	r = nsops_statedir_identify(&fs->state, to, NULL, &other, NULL);
 	if (r == 0)
 		/* rename(2) onto a non-empty directory; RENAME_NOREPLACE asks for EEXIST. */
 		return flags & RENAME_NOREPLACE ? -EEXIST : -ENOTEMPTY;
