@@ -23,16 +23,14 @@ struct dir_handle {
 
 struct dir_item {
 	ino_t st_ino;
-	/* A name's namespace id, as listed. */
+	/* A name's namespace id, as listed (READDIRPLUS hands out its entry); 0 for the rest. */
 	uint64_t id;
 	mode_t mode;
-	/* A name in the root (not . or ..): READDIRPLUS hands out its entry. */
-	bool is_name;
 	char name[];
 };
 
 static void add_item(GPtrArray *items, const char *name, ino_t st_ino, uint64_t id,
-		     mode_t mode, bool is_name)
+		     mode_t mode)
 {
 	size_t len = strlen(name);
 	struct dir_item *it = g_malloc(sizeof(*it) + len + 1);
@@ -40,7 +38,6 @@ static void add_item(GPtrArray *items, const char *name, ino_t st_ino, uint64_t 
 	it->st_ino = st_ino;
 	it->id = id;
 	it->mode = mode;
-	it->is_name = is_name;
 	memcpy(it->name, name, len + 1);
 	g_ptr_array_add(items, it);
 }
@@ -57,23 +54,23 @@ static int list_dir(struct utsfs *fs, fuse_ino_t ino, GPtrArray **out)
 		r = nsops_statedir_list(&fs->state, &entries);
 		if (r < 0)
 			return r;
-		add_item(items, ".", FUSE_ROOT_ID, 0, S_IFDIR, false);
-		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR, false);
+		add_item(items, ".", FUSE_ROOT_ID, 0, S_IFDIR);
+		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR);
 		for (guint i = 0; i < entries->len; i++) {
 			const struct nsops_entry *e = entries->pdata[i];
 
-			add_item(items, e->name, e->ino, e->id, S_IFDIR, true);
+			add_item(items, e->name, e->ino, e->id, S_IFDIR);
 		}
 	} else {
 		r = nsnode_resolve(fs, ino, &ref, NULL);
 		if (r < 0)
 			return r;
-		add_item(items, ".", ref.ns_ino, 0, S_IFDIR, false);
-		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR, false);
-		for (size_t i = 0; i < attr_count; i++)
-			if (attr_present(fs, &attr_table[i]))
-				add_item(items, attr_table[i].name, attr_st_ino(ref.ns_ino, &attr_table[i]), 0,
-					 attr_table[i].mode & S_IFMT, false);
+		add_item(items, ".", ref.ns_ino, 0, S_IFDIR);
+		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR);
+		for (const struct attr_def *def = attr_table; def < attr_table + attr_count; def++)
+			if (attr_present(fs, def))
+				add_item(items, def->name, attr_st_ino(ref.ns_ino, def), 0,
+					 def->mode & S_IFMT);
 	}
 	*out = g_steal_pointer(&items);
 	return 0;
@@ -158,7 +155,7 @@ static void plus_entry(fuse_req_t req, const struct dir_item *it, uint64_t gen,
 	struct utsfs *fs = utsfs_from_req(req);
 	struct stat ns_st;
 
-	if (it->is_name && nsops_statedir_holds(&fs->state, it->name, it->id, &ns_st, NULL) == 0)
+	if (it->id && nsops_statedir_holds(&fs->state, it->name, it->id, &ns_st, NULL) == 0)
 		name_entry(req, it->name, it->id, &ns_st, gen, e);
 }
 
