@@ -248,7 +248,7 @@ static void names_changed(struct utsfs *fs, const char *what, const char *name,
 	if (r < 0)
 		return;
 	g_info("%s: %s", name, event);
-	listeners_notify(&fs->listeners, CHANGED_NAMES);
+	listeners_notify(&fs->listeners);
 }
 
 static int create_ns(struct utsfs *fs, const char *name, uint64_t *id)

@@ -191,7 +191,7 @@ void utsfs_write(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *buf, 
 		fuse_reply_err(req, -r);
 		return;
 	}
-	listeners_notify(&fs->listeners, CHANGED_VALUES);
+	listeners_notify(&fs->listeners);
 	fuse_reply_write(req, size);
 }
 
@@ -272,7 +272,7 @@ static int change_dir(struct utsfs *fs, fuse_ino_t ino, const struct stat *attr,
 	meta_get(&fs->meta, ref.name, ref.id, &now);
 	g_info("%s: owner %u:%u, mode %04o", ref.name, (unsigned)now.uid, (unsigned)now.gid,
 	       (unsigned)now.mode);
-	listeners_notify(&fs->listeners, CHANGED_OWNERS);
+	listeners_notify(&fs->listeners);
 	return 0;
 }
 

@@ -121,7 +121,7 @@ bool record_save(struct utsfs *fs)
 #define SAVE_RETRY_MAX (5 * G_TIME_SPAN_SECOND)
 
 /* A listener: names, values, owners, whatever changed belongs in the record. */
-static void record_changed(void *data, unsigned int changes G_GNUC_UNUSED)
+static void record_changed(void *data)
 {
 	struct record *rec = data;
 

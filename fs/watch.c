@@ -97,13 +97,13 @@ static gpointer watch_thread(gpointer data)
 			start = watch_thread_cpu();
 			kcache_check_names(fs);
 			names = watch_pace(start, GAP_MIN);
-			listeners_notify(&fs->listeners, CHANGED_NAMES);
+			listeners_notify(&fs->listeners);
 		}
 		if (happened(&fds[NSOPS_EVENT_HOSTNAME]) || happened(&fds[NSOPS_EVENT_DOMAINNAME])) {
 			start = watch_thread_cpu();
 			polls_wake_changed(fs);
 			values = watch_pace(start, GAP_MIN);
-			listeners_notify(&fs->listeners, CHANGED_VALUES);
+			listeners_notify(&fs->listeners);
 		}
 	}
 	return NULL;
