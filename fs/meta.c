@@ -69,12 +69,6 @@ static bool this_boot(struct meta *m, const char *group)
 	return boot && g_str_equal(boot, m->boot);
 }
 
-/* Whether group is for namespace id (of this boot). */
-static bool group_is_for(struct meta *m, const char *group, uint64_t id)
-{
-	return this_boot(m, group) && g_key_file_get_uint64(m->kf, group, "id", NULL) == id;
-}
-
 /* Key group to namespace id of this boot. */
 static void set_id(struct meta *m, const char *group, uint64_t id)
 {
@@ -273,11 +267,11 @@ void meta_to_group(GKeyFile *kf, const char *group, const struct ns_meta *m)
 	g_key_file_set_string(kf, group, "mode", mode);
 }
 
-/* An entry counts only for the namespace it was set for; false when another's is there. */
+/* Only an entry set for namespace id in this boot counts; false when another's is there. */
 static bool read_locked(struct meta *m, const char *group, uint64_t id,
 			struct ns_meta *out)
 {
-	bool mine = group_is_for(m, group, id);
+	bool mine = this_boot(m, group) && g_key_file_get_uint64(m->kf, group, "id", NULL) == id;
 
 	if (mine)
 		meta_from_group(m->kf, group, out);
