@@ -107,6 +107,9 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *rest
 	handles_init(&fs->handles);
 	polls_init(&fs->polls);
 	counters_init(&fs->counters);
+	r = watch_init(&fs->watcher);
+	if (r < 0)
+		return r;
 	fs->host_fd = nsops_open_host();
 	if (fs->host_fd < 0) {
 		fprintf(stderr, "utsfs: cannot open /proc/thread-self/ns/uts: %s\n",
@@ -128,7 +131,7 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *rest
 			return r;
 		record_save(fs);
 	}
-	return watch_init(&fs->watcher);
+	return 0;
 }
 
 static void utsfs_teardown(struct utsfs *fs)
@@ -183,10 +186,8 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
 	struct utsfs_options conf = { .positional = g_ptr_array_new_with_free_func(g_free) };
-	struct utsfs fs = { .host_fd = -1,
-			    .watcher = { .stop_fd = -1, .fds = { -1, -1, -1 } },
-			    .counters = { .fds = { -1, -1 } },
-			    .state = { .lock_fd = -1, .dir_fd = -1 } };
+	/* What utsfs_teardown() closes before utsfs_setup() opened it. */
+	struct utsfs fs = { .host_fd = -1, .state = { .lock_fd = -1, .dir_fd = -1 } };
 	struct fuse_session *se;
 	/* Until the command line says otherwise, messages go to the terminal too. */
 	struct utsfs_log log = { .foreground = true };

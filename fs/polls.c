@@ -11,8 +11,6 @@ void polls_init(struct polls *p)
 
 void polls_free(struct polls *p)
 {
-	if (!p->pending)
-		return;
 	g_clear_pointer(&p->pending, g_hash_table_unref);
 	g_mutex_clear(&p->lock);
 }
