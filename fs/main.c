@@ -80,11 +80,7 @@ static void usage(const char *progname)
 	       progname);
 }
 
-/*
- * A daemon killed with -9 leaves its mount behind, answering ENOTCONN;
- * libfuse cannot even resolve such a mount point. Clear it so a restart
- * needs no manual clean-up.
- */
+/* libfuse cannot even resolve a dead mount point: clear it, so a restart needs no clean-up. */
 static void clear_dead_mount(const char *mountpoint)
 {
 	int r = mountpoint ? nsops_clear_dead_mount(mountpoint) : 0;

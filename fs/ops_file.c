@@ -278,11 +278,8 @@ static int change_dir(struct utsfs *fs, fuse_ino_t ino, const struct stat *attr,
 
 /*
  * As with /proc/sys/kernel/hostname, truncating changes nothing: not the
- * value, and not what a later write continues. utsfs cannot tell an O_TRUNC
- * open from truncate(2) anyway: without atomic_o_trunc the kernel strips
- * O_TRUNC from the OPEN and sends a SETATTR of size 0 without the file
- * handle; with it, the kernel would set the size it holds to 0 and cut off
- * an asynchronous O_DIRECT read without asking us.
+ * value, and not what a later write continues. An O_TRUNC open comes here
+ * too, as a SETATTR of size 0 without the file handle (see utsfs_init).
  */
 static int truncate_file(const struct attr_def *def, int to_set)
 {
