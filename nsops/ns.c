@@ -95,12 +95,9 @@ int nsops_open(int dir_fd, const char *name, struct stat *out, uint64_t *id)
 
 int nsops_identify(int dir_fd, const char *name, struct stat *st, uint64_t *id)
 {
-	int fd = nsops_open(dir_fd, name, st, id);
+	nsops_autofd int fd = nsops_open(dir_fd, name, st, id);
 
-	if (fd < 0)
-		return fd;
-	nsops_close_fd(&fd);
-	return 0;
+	return fd < 0 ? fd : 0;
 }
 
 /* The empty file a name is bind-mounted on; O_EXCL guards against a second creator. */
