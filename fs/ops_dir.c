@@ -341,8 +341,8 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 
 static int remove_ns(struct utsfs *fs, const char *name)
 {
-	uint64_t id;
-	int r = nsops_statedir_identify(&fs->state, name, NULL, &id, NULL);
+	/* Only a name that holds a namespace: other files there are not ours. */
+	int r = nsops_statedir_identify(&fs->state, name, NULL, NULL, NULL);
 
 	if (r < 0)
 		return r;
@@ -377,14 +377,14 @@ void utsfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static int rename_ns(struct utsfs *fs, const char *from, const char *to,
 		     unsigned int flags)
 {
-	uint64_t id, other;
+	uint64_t id;
 	int r = nsops_statedir_identify(&fs->state, from, NULL, &id, NULL);
 
 	if (r < 0)
 		return r;
 	if (g_str_equal(from, to))
 		return 0;
-	r = nsops_statedir_identify(&fs->state, to, NULL, &other, NULL);
+	r = nsops_statedir_identify(&fs->state, to, NULL, NULL, NULL);
 	if (r == 0)
 		/* rename(2) onto a non-empty directory; RENAME_NOREPLACE asks for EEXIST. */
 		return flags & RENAME_NOREPLACE ? -EEXIST : -ENOTEMPTY;

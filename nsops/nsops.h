@@ -218,7 +218,6 @@ void nsops_statedir_remove_temporaries(struct nsops_statedir *sd, const char *pr
  */
 int nsops_pids(uint64_t ino, uid_t uid, GArray **pids);
 
-
 /* --- events.c: the kernel's event files ----------------------------------- */
 
 enum nsops_event {
