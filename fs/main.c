@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
