@@ -35,9 +35,12 @@ static void stat_ns_dir(const struct stat *ns_st, const struct ns_meta *m, struc
 	};
 }
 
-/* The files follow their directory's owner: delegating it delegates them. */
-static int stat_file(struct utsfs *fs, const struct ns_ref *ref, const struct stat *ns_st,
-		     const struct ns_meta *m, const struct attr_def *def, struct stat *st)
+/*
+ * A file's stat from its directory's (st): the files follow their
+ * directory's owner (delegating it delegates them) and times.
+ */
+static int stat_file(struct utsfs *fs, const struct ns_ref *ref, const struct attr_def *def,
+		     struct stat *st)
 {
 	g_autoptr(GString) content = g_string_new(NULL);
 	/* Exact st_size: tools that trust it would otherwise cut or pad. */
@@ -45,17 +48,10 @@ static int stat_file(struct utsfs *fs, const struct ns_ref *ref, const struct st
 
 	if (r < 0)
 		return r;
-	*st = (struct stat){
-		.st_ino = attr_st_ino(ref->ns_ino, def),
-		.st_mode = def->mode,
-		.st_nlink = 1,
-		.st_uid = m->uid,
-		.st_gid = m->gid,
-		.st_size = (off_t)(def->show ? content->len : ATTR_SNAPSHOT_SIZE),
-		.st_atim = ns_st->st_atim,
-		.st_mtim = ns_st->st_mtim,
-		.st_ctim = ns_st->st_ctim,
-	};
+	st->st_ino = attr_st_ino(ref->ns_ino, def);
+	st->st_mode = def->mode;
+	st->st_nlink = 1;
+	st->st_size = (off_t)(def->show ? content->len : ATTR_SNAPSHOT_SIZE);
 	return 0;
 }
 
@@ -76,11 +72,8 @@ static int stat_node(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
 	if (r < 0)
 		return r;
 	meta_get(&fs->meta, ref.name, ref.id, &m);
-	if (!def) {
-		stat_ns_dir(&ns_st, &m, st);
-		return 0;
-	}
-	return stat_file(fs, &ref, &ns_st, &m, def, st);
+	stat_ns_dir(&ns_st, &m, st);
+	return def ? stat_file(fs, &ref, def, st) : 0;
 }
 
 void name_entry(fuse_req_t req, const char *name, uint64_t id, const struct stat *ns_st,
