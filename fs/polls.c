@@ -19,8 +19,7 @@ void polls_add(struct polls *p, struct open_file *of, struct fuse_pollhandle *ph
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&p->lock);
 
-	if (of->ph)
-		fuse_pollhandle_destroy(of->ph);
+	g_clear_pointer(&of->ph, fuse_pollhandle_destroy);
 	of->ph = ph;
 	g_hash_table_add(p->pending, of);
 }
@@ -31,10 +30,8 @@ void polls_forget(struct polls *p, struct open_file *of)
 
 	if (of->last_read)
 		g_string_free(g_steal_pointer(&of->last_read), TRUE);
-	if (!g_hash_table_remove(p->pending, of))
-		return;
-	fuse_pollhandle_destroy(of->ph);
-	of->ph = NULL;
+	g_hash_table_remove(p->pending, of);
+	g_clear_pointer(&of->ph, fuse_pollhandle_destroy);
 }
 
 void polls_note_read(struct polls *p, struct open_file *of, const GString *content)
@@ -117,8 +114,7 @@ void polls_wake_changed(struct utsfs *fs)
 		    !is_news(of, content))
 			continue;
 		fuse_lowlevel_notify_poll(of->ph);
-		fuse_pollhandle_destroy(of->ph);
-		of->ph = NULL;
+		g_clear_pointer(&of->ph, fuse_pollhandle_destroy);
 		g_hash_table_iter_remove(&it);
 	}
 	g_mutex_unlock(&fs->polls.lock);
