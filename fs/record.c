@@ -192,8 +192,7 @@ void record_stop(struct record *rec)
 	rec->stop = true;
 	g_cond_signal(&rec->thread_cond);
 	g_mutex_unlock(&rec->thread_lock);
-	g_thread_join(rec->thread);
-	rec->thread = NULL;
+	g_clear_pointer(&rec->thread, g_thread_join);
 }
 
 static int restore_name(struct utsfs *fs, GKeyFile *kf, const char *group, const char *name)

@@ -142,8 +142,7 @@ void watch_stop(struct utsfs *fs)
 	if (w->thread) {
 		kcache_cache_names(&fs->kcache, false);
 		eventfd_write(w->stop_fd, 1);
-		g_thread_join(w->thread);
-		w->thread = NULL;
+		g_clear_pointer(&w->thread, g_thread_join);
 	}
 	nsops_close_fd(&w->stop_fd);
 	for (int i = 0; i < NSOPS_EVENTS; i++)
