@@ -126,44 +126,6 @@ static int create_name_file(const char *path)
 	return linkat(AT_FDCWD, tmp, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 }
 
-int nsops_create(int host_fd, const char *dir, const char *name,
-		 const char *hostname, uint64_t *id)
-{
-	g_autofree char *path = g_build_filename(dir, name, NULL);
-	uint64_t new_id = 0;
-	int r = create_name_file(path);
-
-	if (r < 0)
-		return r;
-	/* unshare(CLONE_NEWUTS) changes only this thread, so others keep serving. */
-	if (unshare(CLONE_NEWUTS) < 0) {
-		r = -errno;
-		goto err_unlink;
-	}
-	if (hostname && sethostname(hostname, strlen(hostname)) < 0) {
-		r = -errno;
-		goto err_home;
-	}
-	r = nsops_current_id(&new_id);
-	if (r < 0)
-		goto err_home;
-	/* The bind mount comes last: once it exists, the name is complete. */
-	if (mount(THREAD_UTS, path, "none", MS_BIND, NULL) < 0) {
-		r = -errno;
-		goto err_home;
-	}
-	nsops_return_home(host_fd);
-	if (id)
-		*id = new_id;
-	return 0;
-
-err_home:
-	nsops_return_home(host_fd);
-err_unlink:
-	unlink(path);
-	return r;
-}
-
 /* Bind source onto a new name at path: the whole name, or on failure nothing. */
 static int bind_name(const char *source, const char *path)
 {
@@ -175,6 +137,29 @@ static int bind_name(const char *source, const char *path)
 		return 0;
 	r = -errno;
 	unlink(path);
+	return r;
+}
+
+int nsops_create(int host_fd, const char *dir, const char *name,
+		 const char *hostname, uint64_t *id)
+{
+	g_autofree char *path = g_build_filename(dir, name, NULL);
+	uint64_t new_id = 0;
+	int r = 0;
+
+	/* unshare(CLONE_NEWUTS) changes only this thread, so others keep serving. */
+	if (unshare(CLONE_NEWUTS) < 0)
+		return -errno;
+	if (hostname && sethostname(hostname, strlen(hostname)) < 0)
+		r = -errno;
+	if (r == 0)
+		r = nsops_current_id(&new_id);
+	/* The bind mount comes last: once it exists, the name is complete. */
+	if (r == 0)
+		r = bind_name(THREAD_UTS, path);
+	nsops_return_home(host_fd);
+	if (r == 0 && id)
+		*id = new_id;
 	return r;
 }
 

@@ -106,10 +106,10 @@ int nsops_open(int dir_fd, const char *name, struct stat *st, uint64_t *id);
 /* nsops_open without keeping the fd: whether dir/name is a namespace, its stat and id. */
 int nsops_identify(int dir_fd, const char *name, struct stat *st, uint64_t *id);
 /*
- * Create a new UTS namespace and persist it as dir/name: O_EXCL empty file,
- * unshare in this thread, set hostname (when hostname is not NULL), bind-mount
- * /proc/thread-self/ns/uts onto the file, return to the host. Every failure
- * undoes the earlier steps. -EEXIST when the name exists.
+ * Create a new UTS namespace and persist it as dir/name: unshare in this
+ * thread, set hostname (when hostname is not NULL), bind-mount
+ * /proc/thread-self/ns/uts onto a new (O_EXCL) empty file, return to the
+ * host. Every failure undoes the earlier steps. -EEXIST when the name exists.
  */
 int nsops_create(int host_fd, const char *dir, const char *name,
 		 const char *hostname, uint64_t *id);
