@@ -56,10 +56,11 @@ static int show_names(struct utsfs *fs, const struct attr_def *def G_GNUC_UNUSED
 }
 
 /* One PID per line, like `ip netns pids`, of the processes uid may know of. */
-static int snapshot_pids(struct utsfs *fs, const struct ns_ref *ref, uid_t uid, GString *out)
+static int snapshot_pids(struct utsfs *fs G_GNUC_UNUSED, const struct ns_ref *ref, uid_t uid,
+			 GString *out)
 {
 	g_autoptr(GArray) pids = NULL;
-	int r = nsops_pids(fs->nsfs_dev, ref->ns_ino, uid, &pids);
+	int r = nsops_pids(ref->ns_ino, uid, &pids);
 
 	if (r < 0)
 		return r;
@@ -114,26 +115,22 @@ bool attr_present(struct utsfs *fs, const struct attr_def *def, const struct ns_
 	return true;
 }
 
-const struct attr_def *attr_by_name(const char *name, size_t *row)
+const struct attr_def *attr_by_name(const char *name)
 {
-	for (size_t i = 0; i < attr_count; i++) {
-		if (g_str_equal(attr_table[i].name, name)) {
-			*row = i;
-			return &attr_table[i];
-		}
-	}
+	for (const struct attr_def *def = attr_table; def < attr_table + attr_count; def++)
+		if (g_str_equal(def->name, name))
+			return def;
 	return NULL;
 }
 
-const struct attr_def *attr_from_ino(fuse_ino_t ino, fuse_ino_t *dir, size_t *row)
+const struct attr_def *attr_from_ino(fuse_ino_t ino, fuse_ino_t *dir)
 {
 	fuse_ino_t rest = ino % NODE_STRIDE;
 
 	if (ino == FUSE_ROOT_ID || rest == 0 || rest > attr_count)
 		return NULL;
 	*dir = ino - rest;
-	*row = rest - 1;
-	return &attr_table[*row];
+	return &attr_table[rest - 1];
 }
 
 int attr_content(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir, uid_t uid,

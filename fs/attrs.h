@@ -64,22 +64,22 @@ extern const size_t attr_count;
 
 /* Whether row def exists in ref's directory (as nsnode_resolve gave it), on this kernel. */
 bool attr_present(struct utsfs *fs, const struct attr_def *def, const struct ns_ref *ref);
-/* The row called name, or NULL; its index goes to *row. */
-const struct attr_def *attr_by_name(const char *name, size_t *row);
+/* The row called name, or NULL. */
+const struct attr_def *attr_by_name(const char *name);
 
-static inline fuse_ino_t attr_ino(fuse_ino_t dir, size_t row)
+static inline fuse_ino_t attr_ino(fuse_ino_t dir, const struct attr_def *def)
 {
-	return dir + 1 + row;
+	return dir + 1 + (fuse_ino_t)(def - attr_table);
 }
 
 /* Attribute files' st_ino: above every nsfs inode number (those are 32-bit). */
-static inline ino_t attr_st_ino(uint64_t id, size_t row)
+static inline ino_t attr_st_ino(uint64_t id, const struct attr_def *def)
 {
-	return ((uint64_t)(row + 1) << 32) | id;
+	return ((uint64_t)(def - attr_table + 1) << 32) | id;
 }
 
-/* For an attribute file's node id: its directory's node id and its row; NULL for others. */
-const struct attr_def *attr_from_ino(fuse_ino_t ino, fuse_ino_t *dir, size_t *row);
+/* For an attribute file's node id: its row, and its directory's node id to *dir; else NULL. */
+const struct attr_def *attr_from_ino(fuse_ino_t ino, fuse_ino_t *dir);
 
 /*
  * The current content of row def in directory node dir, as uid may see

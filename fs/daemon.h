@@ -22,8 +22,6 @@ struct utsfs {
 	struct nsops_statedir state;
 	/* The host UTS namespace every thread returns to. */
 	int host_fd;
-	/* The nsfs device: with an inode number, a namespace. */
-	dev_t nsfs_dev;
 	/* Our mount's device: adoption must never look up names through it. */
 	dev_t mount_dev;
 	/* Where we are mounted (absolute), to tell links into .all from others. */

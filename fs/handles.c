@@ -13,8 +13,6 @@ void handles_free(struct handles *h)
 	GHashTableIter it;
 	gpointer handle, free_func;
 
-	if (!h->table)
-		return;
 	g_hash_table_iter_init(&it, h->table);
 	while (g_hash_table_iter_next(&it, &handle, &free_func))
 		((GDestroyNotify)free_func)(handle);

@@ -8,8 +8,8 @@ void listeners_add(struct listeners *l, listener_fn fn, void *data)
 	l->list[l->len++] = (struct listener){ .fn = fn, .data = data };
 }
 
-void listeners_notify(const struct listeners *l, unsigned int changes)
+void listeners_notify(const struct listeners *l)
 {
 	for (unsigned int i = 0; i < l->len; i++)
-		l->list[i].fn(l->list[i].data, changes);
+		l->list[i].fn(l->list[i].data);
 }

@@ -4,16 +4,7 @@
 
 #include "common.h"
 
-enum listener_change {
-	/* A name came, went or was renamed (through the mount or not). */
-	CHANGED_NAMES = 1,
-	/* A hostname or domainname changed somewhere on the host. */
-	CHANGED_VALUES = 2,
-	/* An owner or mode changed. */
-	CHANGED_OWNERS = 4,
-};
-
-typedef void (*listener_fn)(void *data, unsigned int changes);
+typedef void (*listener_fn)(void *data);
 
 /* Added before the watcher starts, read-only after: no lock. Empty at start. */
 struct listeners {
@@ -25,5 +16,9 @@ struct listeners {
 };
 
 void listeners_add(struct listeners *l, listener_fn fn, void *data);
-/* Notify every listener of changes (enum listener_change bits); they must not block. */
-void listeners_notify(const struct listeners *l, unsigned int changes);
+/*
+ * Notify every listener (they must not block) that a name came, went or was
+ * renamed (through the mount or not), a hostname or domainname changed
+ * somewhere on the host, or an owner or mode changed.
+ */
+void listeners_notify(const struct listeners *l);

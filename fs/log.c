@@ -79,16 +79,3 @@ void utsfs_log_failure(const char *what, const char *name, int err)
 		g_warning("%s: %s failed: %s", name ? name : "?", what, g_strerror(-err));
 	}
 }
-
-int utsfs_distrust(const char *path)
-{
-	g_autofree char *why = NULL, *aside = NULL;
-	int r = nsops_file_set_aside_untrusted(path, &why, &aside);
-
-	if (r < 0)
-		g_printerr("utsfs: cannot set aside untrusted %s: %s\n", path, g_strerror(-r));
-	else if (r > 0)
-		g_warning("not trusting %s: %s; moved it to %s, going on without it", path, why,
-			  aside);
-	return r < 0 ? r : 0;
-}

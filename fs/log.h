@@ -16,9 +16,3 @@ struct utsfs_log {
 void utsfs_log_init(struct utsfs_log *log);
 /* Log an unexpected failure once, at the FUSE boundary, with the name it concerns. */
 void utsfs_log_failure(const char *what, const char *name, int err);
-/*
- * Before trusting one of utsfs's files (.utsfs.conf, the record): set it
- * aside, with a log line, when someone but root could have written it.
- * 0 when it may be read (or is absent), -errno when it could not be moved.
- */
-int utsfs_distrust(const char *path);

@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,11 +82,7 @@ static void usage(const char *progname)
 	       progname);
 }
 
-/*
- * A daemon killed with -9 leaves its mount behind, answering ENOTCONN;
- * libfuse cannot even resolve such a mount point. Clear it so a restart
- * needs no manual clean-up.
- */
+/* libfuse cannot even resolve a dead mount point: clear it, so a restart needs no clean-up. */
 static void clear_dead_mount(const char *mountpoint)
 {
 	int r = mountpoint ? nsops_clear_dead_mount(mountpoint) : 0;
@@ -111,15 +106,15 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *rest
 	handles_init(&fs->handles);
 	polls_init(&fs->polls);
 	counters_init(&fs->counters);
+	r = watch_init(&fs->watcher);
+	if (r < 0)
+		return r;
 	fs->host_fd = nsops_open_host();
 	if (fs->host_fd < 0) {
 		fprintf(stderr, "utsfs: cannot open /proc/thread-self/ns/uts: %s\n",
 			g_strerror(-fs->host_fd));
 		return fs->host_fd;
 	}
-	r = nsops_nsfs_device(fs->host_fd, &fs->nsfs_dev);
-	if (r < 0)
-		return r;
 	r = nsops_statedir_open(path, &fs->state);
 	if (r < 0) {
 		fprintf(stderr, "utsfs: cannot use state directory %s: %s%s\n", path,
@@ -135,7 +130,7 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *rest
 			return r;
 		record_save(fs);
 	}
-	return watch_init(&fs->watcher);
+	return 0;
 }
 
 static void utsfs_teardown(struct utsfs *fs)
@@ -191,10 +186,8 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts opts = { 0 };
 	struct utsfs_options conf = { .positional = g_ptr_array_new_with_free_func(g_free) };
-	struct utsfs fs = { .host_fd = -1,
-			    .watcher = { .stop_fd = -1, .fds = { -1, -1, -1 } },
-			    .counters = { .fds = { -1, -1 } },
-			    .state = { .lock_fd = -1, .dir_fd = -1 } };
+	/* What utsfs_teardown() closes before utsfs_setup() opened it. */
+	struct utsfs fs = { .host_fd = -1, .state = { .lock_fd = -1, .dir_fd = -1 } };
 	struct fuse_session *se;
 	/* Until the command line says otherwise, messages go to the terminal too. */
 	struct utsfs_log log = { .foreground = true };

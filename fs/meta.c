@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Owner and mode of delegated namespaces, and the rename journal, kept in STATE_DIR/.utsfs.conf. */
-#include "log.h"
 #include "meta.h"
 
 #include <errno.h>
@@ -70,12 +69,6 @@ static bool this_boot(struct meta *m, const char *group)
 	return boot && g_str_equal(boot, m->boot);
 }
 
-/* Whether group is for namespace id (of this boot). */
-static bool group_is_for(struct meta *m, const char *group, uint64_t id)
-{
-	return this_boot(m, group) && g_key_file_get_uint64(m->kf, group, "id", NULL) == id;
-}
-
 /* Key group to namespace id of this boot. */
 static void set_id(struct meta *m, const char *group, uint64_t id)
 {
@@ -92,7 +85,8 @@ static void migrate(struct meta *m, const char *group, const char *name)
 	struct stat st;
 	uint64_t id;
 
-	if (nsops_statedir_identify(m->sd, name, &st, &id, NULL) == 0 &&
+	if (!g_key_file_has_key(m->kf, group, "boot", NULL) &&
+	    nsops_statedir_identify(m->sd, name, &st, &id, NULL) == 0 &&
 	    st.st_ino == g_key_file_get_uint64(m->kf, group, "id", NULL))
 		set_id(m, group, id);
 }
@@ -114,8 +108,7 @@ static void recover_rename(struct meta *m, struct nsops_statedir *sd)
 		g_key_file_remove_group(m->kf, RENAME_GROUP, NULL);
 		return;
 	}
-	if (!g_key_file_has_key(m->kf, RENAME_GROUP, "boot", NULL))
-		migrate(m, RENAME_GROUP, to);
+	migrate(m, RENAME_GROUP, to);
 	id = g_key_file_get_uint64(m->kf, RENAME_GROUP, "id", NULL);
 	now = this_boot(m, RENAME_GROUP);
 	g_key_file_remove_group(m->kf, RENAME_GROUP, NULL);
@@ -155,8 +148,7 @@ static void prune_stale(struct meta *m)
 			g_key_file_remove_group(m->kf, *g, NULL);
 			continue;
 		}
-		if (!g_key_file_has_key(m->kf, *g, "boot", NULL))
-			migrate(m, *g, name);
+		migrate(m, *g, name);
 		if (is_stale(m, *g, name)) {
 			g_key_file_remove_group(m->kf, *g, NULL);
 			continue;
@@ -167,9 +159,34 @@ static void prune_stale(struct meta *m)
 	}
 }
 
-int meta_open(struct meta *m, struct nsops_statedir *sd)
+int keyfile_load_trusted(GKeyFile *kf, const char *path, char **text)
 {
 	g_autoptr(GError) error = NULL;
+	g_autofree char *why = NULL, *aside = NULL;
+	int r = nsops_file_set_aside_untrusted(path, &why, &aside);
+
+	*text = NULL;
+	if (r < 0) {
+		fprintf(stderr, "utsfs: cannot set aside untrusted %s: %s\n", path, g_strerror(-r));
+		return r;
+	}
+	if (r > 0)
+		g_warning("not trusting %s: %s; moved it to %s, going on without it", path, why,
+			  aside);
+	r = nsops_file_read(path, text);
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0 && !g_key_file_load_from_data(kf, *text, (gsize)-1, G_KEY_FILE_KEEP_COMMENTS,
+						 &error))
+		r = -EINVAL;
+	if (r < 0)
+		fprintf(stderr, "utsfs: cannot read %s: %s\n", path,
+			error ? error->message : g_strerror(-r));
+	return r;
+}
+
+int meta_open(struct meta *m, struct nsops_statedir *sd)
+{
 	g_autofree char *text = NULL;
 	int r;
 
@@ -186,19 +203,9 @@ int meta_open(struct meta *m, struct nsops_statedir *sd)
 	g_strstrip(m->boot);
 	/* What an atomic write killed midway leaves. */
 	nsops_statedir_remove_temporaries(sd, META_FILE ".");
-	r = utsfs_distrust(m->path);
+	r = keyfile_load_trusted(m->kf, m->path, &text);
 	if (r < 0)
 		return r;
-	r = nsops_file_read(m->path, &text);
-	if (r < 0 && r != -ENOENT) {
-		fprintf(stderr, "utsfs: cannot read %s: %s\n", m->path, g_strerror(-r));
-		return r;
-	}
-	if (r == 0 && !g_key_file_load_from_data(m->kf, text, (gsize)-1, G_KEY_FILE_KEEP_COMMENTS,
-						  &error)) {
-		fprintf(stderr, "utsfs: cannot read %s: %s\n", m->path, error->message);
-		return -EINVAL;
-	}
 	recover_rename(m, sd);
 	prune_stale(m);
 	return meta_save(m);
@@ -228,15 +235,21 @@ void keyfile_copy_group(GKeyFile *src, const char *from, GKeyFile *dst, const ch
 }
 
 /*
- * A change that could not be written must not show either: put the groups
- * kept in backup (taken before the change) back as they were.
+ * Write a change to groups, made under the lock and released since. A
+ * change that could not be written must not show either: the groups kept
+ * in backup (taken before the change) go back as they were.
  */
-static void undo_groups(struct meta *m, GKeyFile *backup, const char *const *groups)
+static int save_or_undo(struct meta *m, GKeyFile *backup, const char *const *groups)
 {
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&m->lock);
+	int r = meta_save(m);
 
-	for (; *groups; groups++)
-		keyfile_copy_group(backup, *groups, m->kf, *groups);
+	if (r < 0) {
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&m->lock);
+
+		for (; *groups; groups++)
+			keyfile_copy_group(backup, *groups, m->kf, *groups);
+	}
+	return r;
 }
 
 void meta_from_group(GKeyFile *kf, const char *group, struct ns_meta *out)
@@ -260,11 +273,11 @@ void meta_to_group(GKeyFile *kf, const char *group, const struct ns_meta *m)
 	g_key_file_set_string(kf, group, "mode", mode);
 }
 
-/* An entry counts only for the namespace it was set for; false when another's is there. */
+/* Only an entry set for namespace id in this boot counts; false when another's is there. */
 static bool read_locked(struct meta *m, const char *group, uint64_t id,
 			struct ns_meta *out)
 {
-	bool mine = group_is_for(m, group, id);
+	bool mine = this_boot(m, group) && g_key_file_get_uint64(m->kf, group, "id", NULL) == id;
 
 	if (mine)
 		meta_from_group(m->kf, group, out);
@@ -300,7 +313,6 @@ int meta_change(struct meta *m, const char *name, uint64_t id,
 	g_autoptr(GKeyFile) backup = g_key_file_new();
 	const char *changed[] = { group, NULL };
 	struct ns_meta now;
-	int r;
 
 	keyfile_copy_group(m->kf, group, backup, group);
 	/* Read and change under one lock: two chowns must not lose one. */
@@ -314,10 +326,7 @@ int meta_change(struct meta *m, const char *name, uint64_t id,
 	set_id(m, group, id);
 	meta_to_group(m->kf, group, &now);
 	g_clear_pointer(&locker, g_mutex_locker_free);
-	r = meta_save(m);
-	if (r < 0)
-		undo_groups(m, backup, changed);
-	return r;
+	return save_or_undo(m, backup, changed);
 }
 
 int meta_forget(struct meta *m, const char *name)
@@ -338,7 +347,6 @@ int meta_begin_rename(struct meta *m, const char *from, const char *to, uint64_t
 	g_autofree char *to_group = group_of(to);
 	g_autoptr(GKeyFile) backup = g_key_file_new();
 	const char *changed[] = { RENAME_GROUP, to_group, NULL };
-	int r;
 
 	for (const char *const *g = changed; *g; g++)
 		keyfile_copy_group(m->kf, *g, backup, *g);
@@ -347,10 +355,7 @@ int meta_begin_rename(struct meta *m, const char *from, const char *to, uint64_t
 	set_id(m, RENAME_GROUP, id);
 	keyfile_copy_group(m->kf, from_group, m->kf, to_group);
 	g_clear_pointer(&locker, g_mutex_locker_free);
-	r = meta_save(m);
-	if (r < 0)
-		undo_groups(m, backup, changed);
-	return r;
+	return save_or_undo(m, backup, changed);
 }
 
 void meta_end_rename(struct meta *m, const char *from, const char *to, bool done)

@@ -34,6 +34,13 @@ void meta_from_group(GKeyFile *kf, const char *group, struct ns_meta *out);
 void meta_to_group(GKeyFile *kf, const char *group, const struct ns_meta *m);
 /* Make group `to` of dst a copy of group `from` of src (absent when that is). */
 void keyfile_copy_group(GKeyFile *src, const char *from, GKeyFile *dst, const char *to);
+/*
+ * Load one of utsfs's own files (.utsfs.conf, the record) into kf, and its
+ * text into *text (NULL when absent). One that someone but root could have
+ * written is set aside first, with a log line, and counts as absent.
+ * -errno, with a message, when it cannot be set aside, read or parsed.
+ */
+int keyfile_load_trusted(GKeyFile *kf, const char *path, char **text);
 /* Load STATE_DIR/.utsfs.conf, settle an interrupted rename, drop stale entries. */
 int meta_open(struct meta *m, struct nsops_statedir *sd);
 void meta_close(struct meta *m);

@@ -110,14 +110,6 @@ void nodes_forget(struct nodes *n, fuse_ino_t ino, uint64_t nlookup)
 	}
 }
 
-/* The node ino, when it still has a name; under the lock. */
-static struct ns_node *named_node(struct nodes *n, fuse_ino_t ino)
-{
-	struct ns_node *node = g_hash_table_lookup(n->by_ino, &ino);
-
-	return node && node->name ? node : NULL;
-}
-
 static void ref_of(const struct ns_node *node, struct ns_ref *ref)
 {
 	*ref = (struct ns_ref){ .ino = node->ino, .name = g_strdup(node->name), .id = node->id };
@@ -179,20 +171,12 @@ GArray *nodes_named_copy(struct nodes *n)
 	return named;
 }
 
-/* Node ino, if it is still called name; under the lock. */
-static struct ns_node *node_called(struct nodes *n, fuse_ino_t ino, const char *name)
-{
-	struct ns_node *node = named_node(n, ino);
-
-	return node && g_str_equal(node->name, name) ? node : NULL;
-}
-
 bool nodes_unname_stale(struct nodes *n, fuse_ino_t ino, const char *name, bool rebound)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&n->lock);
-	struct ns_node *node = node_called(n, ino, name);
+	struct ns_node *node = g_hash_table_lookup(n->by_ino, &ino);
 
-	if (!node)
+	if (!node || !node->name || !g_str_equal(node->name, name))
 		return false;
 	node_unname(n, node);
 	node->stale = rebound;

@@ -42,6 +42,14 @@ static void utsfs_forget_multi(fuse_req_t req, size_t count,
 	fuse_reply_none(req);
 }
 
+/* Open files and directories alike: their handles free themselves. */
+static void utsfs_release(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
+			  struct fuse_file_info *fi)
+{
+	handle_release(&utsfs_from_req(req)->handles, fi->fh);
+	fuse_reply_err(req, 0);
+}
+
 /* The tree's shape is fixed: only namespace directories come and go. */
 static void utsfs_mknod(fuse_req_t req, fuse_ino_t parent G_GNUC_UNUSED,
 			const char *name G_GNUC_UNUSED, mode_t mode G_GNUC_UNUSED,
@@ -73,9 +81,8 @@ static void utsfs_link(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
  */
 static void utsfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	size_t row;
 	bool ours = parent != FUSE_ROOT_ID && !allview_owns(&utsfs_from_req(req)->all, parent) &&
-		    attr_by_name(name, &row);
+		    attr_by_name(name);
 
 	fuse_reply_err(req, ours && fuse_req_ctx(req)->uid == 0 && caller_may_act(req) == 0 ? 0
 										    : EPERM);
@@ -103,7 +110,7 @@ const struct fuse_lowlevel_ops utsfs_ops = {
 	.opendir = utsfs_opendir,
 	.readdir = utsfs_readdir,
 	.readdirplus = utsfs_readdirplus,
-	.releasedir = utsfs_releasedir,
+	.releasedir = utsfs_release,
 	.create = utsfs_create,
 	.poll = utsfs_poll,
 };

@@ -28,12 +28,10 @@ void utsfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		   struct fuse_file_info *fi);
 void utsfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi);
-void utsfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 /* ops_file.c */
 void utsfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void utsfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void utsfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi);
 void utsfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,

@@ -23,16 +23,14 @@ struct dir_handle {
 
 struct dir_item {
 	ino_t st_ino;
-	/* A name's namespace id, as listed. */
+	/* A name's namespace id, as listed (READDIRPLUS hands out its entry); 0 for the rest. */
 	uint64_t id;
 	mode_t mode;
-	/* A name in the root (not . or ..): READDIRPLUS hands out its entry. */
-	bool is_name;
 	char name[];
 };
 
 static void add_item(GPtrArray *items, const char *name, ino_t st_ino, uint64_t id,
-		     mode_t mode, bool is_name)
+		     mode_t mode)
 {
 	size_t len = strlen(name);
 	struct dir_item *it = g_malloc(sizeof(*it) + len + 1);
@@ -40,7 +38,6 @@ static void add_item(GPtrArray *items, const char *name, ino_t st_ino, uint64_t 
 	it->st_ino = st_ino;
 	it->id = id;
 	it->mode = mode;
-	it->is_name = is_name;
 	memcpy(it->name, name, len + 1);
 	g_ptr_array_add(items, it);
 }
@@ -55,7 +52,7 @@ static int list_view(struct utsfs *fs, uid_t uid, GPtrArray *items)
 		char name[24];
 
 		g_snprintf(name, sizeof(name), "%" G_GUINT64_FORMAT, g_array_index(ids, uint64_t, i));
-		add_item(items, name, g_array_index(inos, uint64_t, i), 0, S_IFDIR, false);
+		add_item(items, name, g_array_index(inos, uint64_t, i), 0, S_IFDIR);
 	}
 	return r;
 }
@@ -69,8 +66,8 @@ static int list_dir(struct utsfs *fs, fuse_ino_t ino, uid_t uid, GPtrArray **out
 	int r;
 
 	if (ino == fs->all.dir) {
-		add_item(items, ".", ino, 0, S_IFDIR, false);
-		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR, false);
+		add_item(items, ".", ino, 0, S_IFDIR);
+		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR);
 		r = list_view(fs, uid, items);
 		if (r < 0)
 			return r;
@@ -78,24 +75,24 @@ static int list_dir(struct utsfs *fs, fuse_ino_t ino, uid_t uid, GPtrArray **out
 		r = nsops_statedir_list(&fs->state, &entries);
 		if (r < 0)
 			return r;
-		add_item(items, ".", FUSE_ROOT_ID, 0, S_IFDIR, false);
-		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR, false);
-		add_item(items, ALLVIEW_NAME, fs->all.dir, 0, S_IFDIR, false);
+		add_item(items, ".", FUSE_ROOT_ID, 0, S_IFDIR);
+		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR);
+		add_item(items, ALLVIEW_NAME, fs->all.dir, 0, S_IFDIR);
 		for (guint i = 0; i < entries->len; i++) {
 			const struct nsops_entry *e = entries->pdata[i];
 
-			add_item(items, e->name, e->ino, e->id, S_IFDIR, true);
+			add_item(items, e->name, e->ino, e->id, S_IFDIR);
 		}
 	} else {
 		r = nsnode_resolve(fs, ino, &ref, NULL);
 		if (r < 0)
 			return r;
-		add_item(items, ".", ref.ns_ino, 0, S_IFDIR, false);
-		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR, false);
-		for (size_t i = 0; i < attr_count; i++)
-			if (attr_present(fs, &attr_table[i], &ref))
-				add_item(items, attr_table[i].name, attr_st_ino(ref.ns_ino, i), 0,
-					 attr_table[i].mode & S_IFMT, false);
+		add_item(items, ".", ref.ns_ino, 0, S_IFDIR);
+		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR);
+		for (const struct attr_def *def = attr_table; def < attr_table + attr_count; def++)
+			if (attr_present(fs, def, &ref))
+				add_item(items, def->name, attr_st_ino(ref.ns_ino, def), 0,
+					 def->mode & S_IFMT);
 	}
 	*out = g_steal_pointer(&items);
 	return 0;
@@ -113,7 +110,7 @@ void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	GPtrArray *items = NULL;
 	int r;
 
-	if (attr_from_ino(ino, &(fuse_ino_t){ 0 }, &(size_t){ 0 })) {
+	if (attr_from_ino(ino, &(fuse_ino_t){ 0 })) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
@@ -180,7 +177,7 @@ static void plus_entry(fuse_req_t req, const struct dir_item *it, uint64_t gen,
 	struct utsfs *fs = utsfs_from_req(req);
 	struct stat ns_st;
 
-	if (it->is_name && nsops_statedir_holds(&fs->state, it->name, it->id, &ns_st, NULL) == 0)
+	if (it->id && nsops_statedir_holds(&fs->state, it->name, it->id, &ns_st, NULL) == 0)
 		name_entry(req, it->name, it->id, &ns_st, gen, e);
 }
 
@@ -236,13 +233,6 @@ void utsfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	reply_listing(req, ino, size, off, fi, true);
 }
 
-void utsfs_releasedir(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED,
-		      struct fuse_file_info *fi)
-{
-	handle_release(&utsfs_from_req(req)->handles, fi->fh);
-	fuse_reply_err(req, 0);
-}
-
 void utsfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct utsfs *fs = utsfs_from_req(req);
@@ -288,7 +278,7 @@ static void names_changed(struct utsfs *fs, const char *what, const char *name,
 	if (r < 0)
 		return;
 	g_info("%s: %s", name, event);
-	listeners_notify(&fs->listeners, CHANGED_NAMES);
+	listeners_notify(&fs->listeners);
 }
 
 static int create_ns(struct utsfs *fs, const char *name, uint64_t *id)
@@ -404,16 +394,10 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	fuse_reply_entry(req, &e);
 }
 
-/* The id of the namespace name holds. */
-static int ns_id(struct utsfs *fs, const char *name, uint64_t *id)
-{
-	return nsops_statedir_identify(&fs->state, name, NULL, id, NULL);
-}
-
 static int remove_ns(struct utsfs *fs, const char *name)
 {
-	uint64_t id;
-	int r = ns_id(fs, name, &id);
+	/* Only a name that holds a namespace: other files there are not ours. */
+	int r = nsops_statedir_identify(&fs->state, name, NULL, NULL, NULL);
 
 	if (r < 0)
 		return r;
@@ -450,14 +434,14 @@ void utsfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static int rename_ns(struct utsfs *fs, const char *from, const char *to,
 		     unsigned int flags)
 {
-	uint64_t id, other;
-	int r = ns_id(fs, from, &id);
+	uint64_t id;
+	int r = nsops_statedir_identify(&fs->state, from, NULL, &id, NULL);
 
 	if (r < 0)
 		return r;
 	if (g_str_equal(from, to))
 		return 0;
-	r = ns_id(fs, to, &other);
+	r = nsops_statedir_identify(&fs->state, to, NULL, NULL, NULL);
 	if (r == 0)
 		/* rename(2) onto a non-empty directory; RENAME_NOREPLACE asks for EEXIST. */
 		return flags & RENAME_NOREPLACE ? -EEXIST : -ENOTEMPTY;

@@ -48,15 +48,19 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	fuse_ino_t dir = 0;
-	size_t row;
-	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+	const struct attr_def *def = attr_from_ino(ino, &dir);
+	g_autoptr(GString) snapshot = NULL;
 	struct open_file *of;
 	int r = may_open(fs, def, dir, fi->flags);
 
 	/* Checked once per open, as the kernel checks a file's modes. */
 	if (r == 0 && (fi->flags & O_ACCMODE) != O_RDONLY)
 		r = caller_may_act(req);
-
+	/* One scan of /proc per open, whatever the reads and stats after it. */
+	if (r == 0 && def->snapshot) {
+		snapshot = g_string_new(NULL);
+		r = attr_content(fs, def, dir, fuse_req_ctx(req)->uid, snapshot);
+	}
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -66,17 +70,8 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	of->ino = ino;
 	of->dir = dir;
 	of->def = def;
+	of->snapshot = g_steal_pointer(&snapshot);
 	g_mutex_init(&of->lock);
-	/* One scan of /proc per open, whatever the reads and stats after it. */
-	if (def->snapshot) {
-		of->snapshot = g_string_new(NULL);
-		r = attr_content(fs, def, dir, fuse_req_ctx(req)->uid, of->snapshot);
-		if (r < 0) {
-			open_file_free(of);
-			fuse_reply_err(req, -r);
-			return;
-		}
-	}
 	/* The kernel can change every row behind our back: the page cache never answers. */
 	fi->direct_io = 1;
 	fi->fh = handle_add(&fs->handles, of, open_file_free);
@@ -92,12 +87,6 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void utsfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	reply_attr(req, ino, fi ? open_file_of(fi)->snapshot : NULL);
-}
-
-void utsfs_release(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, struct fuse_file_info *fi)
-{
-	handle_release(&utsfs_from_req(req)->handles, fi->fh);
-	fuse_reply_err(req, 0);
 }
 
 /*
@@ -207,7 +196,7 @@ void utsfs_write(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, const char *buf, 
 		fuse_reply_err(req, -r);
 		return;
 	}
-	listeners_notify(&fs->listeners, CHANGED_VALUES);
+	listeners_notify(&fs->listeners);
 	fuse_reply_write(req, size);
 }
 
@@ -241,8 +230,7 @@ void utsfs_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct utsfs *fs = utsfs_from_req(req);
 	g_autoptr(GString) target = g_string_new(NULL);
 	fuse_ino_t dir;
-	size_t row;
-	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+	const struct attr_def *def = attr_from_ino(ino, &dir);
 	int r;
 
 	if (!def || !S_ISLNK(def->mode)) {
@@ -292,17 +280,14 @@ static int change_dir(struct utsfs *fs, fuse_ino_t ino, const struct stat *attr,
 	meta_get(&fs->meta, ref.name, ref.id, &now);
 	g_info("%s: owner %u:%u, mode %04o", ref.name, (unsigned)now.uid, (unsigned)now.gid,
 	       (unsigned)now.mode);
-	listeners_notify(&fs->listeners, CHANGED_OWNERS);
+	listeners_notify(&fs->listeners);
 	return 0;
 }
 
 /*
  * As with /proc/sys/kernel/hostname, truncating changes nothing: not the
- * value, and not what a later write continues. utsfs cannot tell an O_TRUNC
- * open from truncate(2) anyway: without atomic_o_trunc the kernel strips
- * O_TRUNC from the OPEN and sends a SETATTR of size 0 without the file
- * handle; with it, the kernel would set the size it holds to 0 and cut off
- * an asynchronous O_DIRECT read without asking us.
+ * value, and not what a later write continues. An O_TRUNC open comes here
+ * too, as a SETATTR of size 0 without the file handle (see utsfs_init).
  */
 static int truncate_file(const struct attr_def *def, int to_set)
 {
@@ -315,8 +300,7 @@ void utsfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 		   struct fuse_file_info *fi G_GNUC_UNUSED)
 {
 	fuse_ino_t dir;
-	size_t row;
-	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+	const struct attr_def *def = attr_from_ino(ino, &dir);
 	int r;
 
 	if (ino == FUSE_ROOT_ID || ino == utsfs_from_req(req)->all.dir)

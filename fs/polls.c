@@ -11,8 +11,6 @@ void polls_init(struct polls *p)
 
 void polls_free(struct polls *p)
 {
-	if (!p->pending)
-		return;
 	g_clear_pointer(&p->pending, g_hash_table_unref);
 	g_mutex_clear(&p->lock);
 }
@@ -21,8 +19,7 @@ void polls_add(struct polls *p, struct open_file *of, struct fuse_pollhandle *ph
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&p->lock);
 
-	if (of->ph)
-		fuse_pollhandle_destroy(of->ph);
+	g_clear_pointer(&of->ph, fuse_pollhandle_destroy);
 	of->ph = ph;
 	g_hash_table_add(p->pending, of);
 }
@@ -33,10 +30,8 @@ void polls_forget(struct polls *p, struct open_file *of)
 
 	if (of->last_read)
 		g_string_free(g_steal_pointer(&of->last_read), TRUE);
-	if (!g_hash_table_remove(p->pending, of))
-		return;
-	fuse_pollhandle_destroy(of->ph);
-	of->ph = NULL;
+	g_hash_table_remove(p->pending, of);
+	g_clear_pointer(&of->ph, fuse_pollhandle_destroy);
 }
 
 void polls_note_read(struct polls *p, struct open_file *of, const GString *content)
@@ -105,8 +100,7 @@ void polls_wake_changed(struct utsfs *fs)
 	g_hash_table_iter_init(&it, files);
 	while (g_hash_table_iter_next(&it, &key, NULL)) {
 		fuse_ino_t dir;
-		size_t row;
-		const struct attr_def *def = attr_from_ino(*(const fuse_ino_t *)key, &dir, &row);
+		const struct attr_def *def = attr_from_ino(*(const fuse_ino_t *)key, &dir);
 
 		g_hash_table_iter_replace(&it, content_now(fs, def, dir));
 	}
@@ -120,8 +114,7 @@ void polls_wake_changed(struct utsfs *fs)
 		    !is_news(of, content))
 			continue;
 		fuse_lowlevel_notify_poll(of->ph);
-		fuse_pollhandle_destroy(of->ph);
-		of->ph = NULL;
+		g_clear_pointer(&of->ph, fuse_pollhandle_destroy);
 		g_hash_table_iter_remove(&it);
 	}
 	g_mutex_unlock(&fs->polls.lock);

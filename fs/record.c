@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* -o restore=PATH: a record of every name and its values, to bring names back after a reboot. */
 #include "daemon.h"
-#include "log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -122,7 +121,7 @@ bool record_save(struct utsfs *fs)
 #define SAVE_RETRY_MAX (5 * G_TIME_SPAN_SECOND)
 
 /* A listener: names, values, owners, whatever changed belongs in the record. */
-static void record_changed(void *data, unsigned int changes G_GNUC_UNUSED)
+static void record_changed(void *data)
 {
 	struct record *rec = data;
 
@@ -193,8 +192,7 @@ void record_stop(struct record *rec)
 	rec->stop = true;
 	g_cond_signal(&rec->thread_cond);
 	g_mutex_unlock(&rec->thread_lock);
-	g_thread_join(rec->thread);
-	rec->thread = NULL;
+	g_clear_pointer(&rec->thread, g_thread_join);
 }
 
 static int restore_name(struct utsfs *fs, GKeyFile *kf, const char *group, const char *name)
@@ -224,7 +222,6 @@ static int restore_name(struct utsfs *fs, GKeyFile *kf, const char *group, const
 int record_restore(struct utsfs *fs, const char *path)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autoptr(GError) error = NULL;
 	g_autofree char *full = g_canonicalize_filename(path, NULL);
 	g_autofree char *text = NULL;
 	g_auto(GStrv) groups = NULL;
@@ -236,24 +233,15 @@ int record_restore(struct utsfs *fs, const char *path)
 			g_strerror(-r));
 		return r;
 	}
-	r = utsfs_distrust(full);
-	if (r < 0)
-		return r;
 	/*
 	 * Only a record that was read (or does not exist yet) is ever written:
 	 * one that cannot be read must not be overwritten with less.
 	 */
-	r = nsops_file_read(full, &text);
-	if (r < 0 && r != -ENOENT) {
-		fprintf(stderr, "utsfs: cannot read the record %s: %s\n", full, g_strerror(-r));
+	r = keyfile_load_trusted(kf, full, &text);
+	if (r < 0)
 		return r;
-	}
-	if (r == 0 && !g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, &error)) {
-		fprintf(stderr, "utsfs: cannot read the record %s: %s\n", full, error->message);
-		return -EINVAL;
-	}
 	/* Written anew: one an older utsfs left readable to all becomes 0600. */
-	if (r == 0)
+	if (text)
 		nsops_file_write(full, text, strlen(text));
 	g_mutex_init(&fs->record.lock);
 	g_mutex_init(&fs->record.thread_lock);

@@ -36,11 +36,13 @@ static void stat_ns_dir(const struct stat *ns_st, const struct ns_meta *m, struc
 	};
 }
 
-/* The files follow their directory's owner: delegating it delegates them. */
-static int stat_file(struct utsfs *fs, const struct ns_ref *ref, const struct stat *ns_st,
-		     const struct ns_meta *m, size_t row, struct stat *st)
+/*
+ * A file's stat from its directory's (st): the files follow their
+ * directory's owner (delegating it delegates them) and times.
+ */
+static int stat_file(struct utsfs *fs, const struct ns_ref *ref, const struct attr_def *def,
+		     struct stat *st)
 {
-	const struct attr_def *def = &attr_table[row];
 	g_autoptr(GString) content = g_string_new(NULL);
 
 	if (!attr_present(fs, def, ref))
@@ -50,17 +52,10 @@ static int stat_file(struct utsfs *fs, const struct ns_ref *ref, const struct st
 
 	if (r < 0)
 		return r;
-	*st = (struct stat){
-		.st_ino = attr_st_ino(ref->ns_ino, row),
-		.st_mode = def->mode,
-		.st_nlink = 1,
-		.st_uid = m->uid,
-		.st_gid = m->gid,
-		.st_size = (off_t)(def->show ? content->len : ATTR_SNAPSHOT_SIZE),
-		.st_atim = ns_st->st_atim,
-		.st_mtim = ns_st->st_mtim,
-		.st_ctim = ns_st->st_ctim,
-	};
+	st->st_ino = attr_st_ino(ref->ns_ino, def);
+	st->st_mode = def->mode;
+	st->st_nlink = 1;
+	st->st_size = (off_t)(def->show ? content->len : ATTR_SNAPSHOT_SIZE);
 	return 0;
 }
 
@@ -68,8 +63,7 @@ static int stat_node(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
 {
 	g_auto(NsRef) ref = { 0 };
 	fuse_ino_t dir = ino;
-	size_t row = 0;
-	const struct attr_def *def = attr_from_ino(ino, &dir, &row);
+	const struct attr_def *def = attr_from_ino(ino, &dir);
 	struct ns_meta m;
 	struct stat ns_st;
 	int r;
@@ -86,11 +80,8 @@ static int stat_node(struct utsfs *fs, fuse_ino_t ino, struct stat *st)
 		meta_get(&fs->meta, ref.name, ref.id, &m);
 	else
 		m = (struct ns_meta){ .mode = META_DEFAULT_MODE };
-	if (!def) {
-		stat_ns_dir(&ns_st, &m, st);
-		return 0;
-	}
-	return stat_file(fs, &ref, &ns_st, &m, row, st);
+	stat_ns_dir(&ns_st, &m, st);
+	return def ? stat_file(fs, &ref, def, st) : 0;
 }
 
 void name_entry(fuse_req_t req, const char *name, uint64_t id, const struct stat *ns_st,
@@ -121,14 +112,14 @@ void reply_file_entry(fuse_req_t req, fuse_ino_t dir, const char *name)
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	struct fuse_entry_param e = { 0 };
-	size_t row;
+	const struct attr_def *def = attr_by_name(name);
 	int r;
 
-	if (!attr_by_name(name, &row)) {
+	if (!def) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	e.ino = attr_ino(dir, row);
+	e.ino = attr_ino(dir, def);
 	r = stat_node(fs, e.ino, &e.attr);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
@@ -147,11 +138,8 @@ void reply_attr(fuse_req_t req, fuse_ino_t ino, const GString *snapshot)
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	struct stat st;
-	fuse_ino_t dir;
-	size_t row;
 	/* The view's namespace directories end with no event to tell: never kept. */
-	bool kept = attr_from_ino(ino, &dir, &row) == NULL &&
-		    (ino == fs->all.dir || !allview_owns(&fs->all, ino));
+	bool kept = ino == fs->all.dir || !allview_owns(&fs->all, ino);
 	int r = stat_node(fs, ino, &st);
 
 	if (r == 0 && snapshot)
@@ -159,5 +147,6 @@ void reply_attr(fuse_req_t req, fuse_ino_t ino, const GString *snapshot)
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, kept ? KCACHE_FIXED_TIMEOUT : KCACHE_FILE_ATTR_TIMEOUT);
+		fuse_reply_attr(req, &st, S_ISDIR(st.st_mode) && kept ? KCACHE_FIXED_TIMEOUT
+								       : KCACHE_FILE_ATTR_TIMEOUT);
 }

@@ -97,13 +97,13 @@ static gpointer watch_thread(gpointer data)
 			start = watch_thread_cpu();
 			kcache_check_names(fs);
 			names = watch_pace(start, GAP_MIN);
-			listeners_notify(&fs->listeners, CHANGED_NAMES);
+			listeners_notify(&fs->listeners);
 		}
 		if (happened(&fds[NSOPS_EVENT_HOSTNAME]) || happened(&fds[NSOPS_EVENT_DOMAINNAME])) {
 			start = watch_thread_cpu();
 			polls_wake_changed(fs);
 			values = watch_pace(start, GAP_MIN);
-			listeners_notify(&fs->listeners, CHANGED_VALUES);
+			listeners_notify(&fs->listeners);
 		}
 	}
 	return NULL;
@@ -142,8 +142,7 @@ void watch_stop(struct utsfs *fs)
 	if (w->thread) {
 		kcache_cache_names(&fs->kcache, false);
 		eventfd_write(w->stop_fd, 1);
-		g_thread_join(w->thread);
-		w->thread = NULL;
+		g_clear_pointer(&w->thread, g_thread_join);
 	}
 	nsops_close_fd(&w->stop_fd);
 	for (int i = 0; i < NSOPS_EVENTS; i++)

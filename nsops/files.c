@@ -76,26 +76,23 @@ static const char *distrust(const struct stat *st)
 /* Why path, or a directory above it, cannot be trusted (g_free it), or NULL. */
 static char *distrust_path(const char *path, const struct stat *st)
 {
-	g_autofree char *dir = g_path_get_dirname(path);
+	g_autofree char *at = g_strdup(path);
 	const char *why = S_ISREG(st->st_mode) ? distrust(st) : "is not a regular file";
 
-	if (why)
-		return g_strdup_printf("%s %s", path, why);
-	for (;;) {
+	while (!why) {
 		struct stat dst;
 		char *up;
 
-		if (stat(dir, &dst) < 0)
-			return g_strdup_printf("%s cannot be looked at", dir);
-		why = distrust(&dst);
-		if (why)
-			return g_strdup_printf("%s %s", dir, why);
-		if (g_str_equal(dir, "/") || g_str_equal(dir, "."))
+		if (g_str_equal(at, "/") || g_str_equal(at, "."))
 			return NULL;
-		up = g_path_get_dirname(dir);
-		g_free(dir);
-		dir = up;
+		up = g_path_get_dirname(at);
+		g_free(at);
+		at = up;
+		if (stat(at, &dst) < 0)
+			return g_strdup_printf("%s cannot be looked at", at);
+		why = distrust(&dst);
 	}
+	return g_strdup_printf("%s %s", at, why);
 }
 
 int nsops_file_set_aside_untrusted(const char *path, char **why, char **aside)

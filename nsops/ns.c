@@ -95,12 +95,9 @@ int nsops_open(int dir_fd, const char *name, struct stat *out, uint64_t *id)
 
 int nsops_identify(int dir_fd, const char *name, struct stat *st, uint64_t *id)
 {
-	int fd = nsops_open(dir_fd, name, st, id);
+	nsops_autofd int fd = nsops_open(dir_fd, name, st, id);
 
-	if (fd < 0)
-		return fd;
-	nsops_close_fd(&fd);
-	return 0;
+	return fd < 0 ? fd : 0;
 }
 
 /* The empty file a name is bind-mounted on; O_EXCL guards against a second creator. */
@@ -129,77 +126,50 @@ static int create_name_file(const char *path)
 	return linkat(AT_FDCWD, tmp, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 }
 
+/* Bind source onto a new name at path: the whole name, or on failure nothing. */
+static int bind_name(const char *source, const char *path)
+{
+	int r = create_name_file(path);
+
+	if (r < 0)
+		return r;
+	if (mount(source, path, "none", MS_BIND, NULL) == 0)
+		return 0;
+	r = -errno;
+	unlink(path);
+	return r;
+}
+
 int nsops_create(int host_fd, const char *dir, const char *name,
 		 const char *hostname, uint64_t *id)
 {
 	g_autofree char *path = g_build_filename(dir, name, NULL);
 	uint64_t new_id = 0;
-	int r = create_name_file(path);
+	int r = 0;
 
-	if (r < 0)
-		return r;
 	/* unshare(CLONE_NEWUTS) changes only this thread, so others keep serving. */
-	if (unshare(CLONE_NEWUTS) < 0) {
+	if (unshare(CLONE_NEWUTS) < 0)
+		return -errno;
+	if (hostname && sethostname(hostname, strlen(hostname)) < 0)
 		r = -errno;
-		goto err_unlink;
-	}
-	if (hostname && sethostname(hostname, strlen(hostname)) < 0) {
-		r = -errno;
-		goto err_home;
-	}
-	r = nsops_current_id(&new_id);
-	if (r < 0)
-		goto err_home;
+	if (r == 0)
+		r = nsops_current_id(&new_id);
 	/* The bind mount comes last: once it exists, the name is complete. */
-	if (mount(THREAD_UTS, path, "none", MS_BIND, NULL) < 0) {
-		r = -errno;
-		goto err_home;
-	}
+	if (r == 0)
+		r = bind_name(THREAD_UTS, path);
 	nsops_return_home(host_fd);
-	if (id)
+	if (r == 0 && id)
 		*id = new_id;
-	return 0;
-
-err_home:
-	nsops_return_home(host_fd);
-err_unlink:
-	unlink(path);
 	return r;
-}
-
-static int link_name(const char *dir, const char *from, const char *to)
-{
-	g_autofree char *from_path = g_build_filename(dir, from, NULL);
-	g_autofree char *to_path = g_build_filename(dir, to, NULL);
-	int r = create_name_file(to_path);
-
-	if (r < 0)
-		return r;
-	if (mount(from_path, to_path, "none", MS_BIND, NULL) < 0) {
-		r = -errno;
-		unlink(to_path);
-		return r;
-	}
-	return 0;
 }
 
 #define MAX_SYMLINKS 40
 
-/* Follow a symlink in /proc (a "magic" one jumps without any lookup). */
 static bool is_proc_dir(int fd)
 {
 	struct statfs sfs;
 
 	return fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
-}
-
-/* An O_PATH fd on the caller's root and the rest of path, for an absolute path. */
-static int open_root(const struct nsops_view *view, const char *path, GString *rest)
-{
-	while (*path == '/')
-		path++;
-	g_string_assign(rest, path);
-	return openat(view->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
 /* Whether fd is on device avoid (-EPERM), or its stat fails (-errno); its stat to *st. */
@@ -217,8 +187,7 @@ static char *next_component(GString *rest)
 	char *comp = g_strndup(rest->str, len);
 
 	g_string_erase(rest, 0, (gssize)len);
-	while (rest->len > 0 && rest->str[0] == '/')
-		g_string_erase(rest, 0, 1);
+	g_string_erase(rest, 0, (gssize)strspn(rest->str, "/"));
 	return comp;
 }
 
@@ -233,7 +202,7 @@ static char *next_component(GString *rest)
  */
 static int open_path_as(const struct nsops_view *view, const char *path, dev_t avoid)
 {
-	g_autoptr(GString) rest = g_string_new(NULL);
+	g_autoptr(GString) rest = g_string_new(path);
 	nsops_autofd int dir = -1;
 	struct stat root, here;
 	int links = 0;
@@ -243,16 +212,23 @@ static int open_path_as(const struct nsops_view *view, const char *path, dev_t a
 		return -EINVAL;
 	if (fstat(view->root, &root) < 0)
 		return -errno;
-	dir = open_root(view, path, rest);
-	if (dir < 0)
-		return -errno;
 	while (rest->len > 0) {
 		char target[PATH_MAX];
 		struct stat st;
-		g_autofree char *comp = next_component(rest);
+		g_autofree char *comp = NULL;
 		int next;
 		ssize_t n;
 
+		/* The path, or an absolute symlink's target, starts at the caller's root. */
+		if (rest->str[0] == '/') {
+			nsops_close_fd(&dir);
+			dir = openat(view->root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (dir < 0)
+				return -errno;
+			g_string_erase(rest, 0, (gssize)strspn(rest->str, "/"));
+			continue;
+		}
+		comp = next_component(rest);
 		r = check_device(dir, avoid, &here);
 		if (r < 0)
 			return r;
@@ -294,17 +270,7 @@ static int open_path_as(const struct nsops_view *view, const char *path, dev_t a
 		target[n] = '\0';
 		if (rest->len > 0)
 			g_string_prepend(rest, "/");
-		if (target[0] == '/') {
-			g_autoptr(GString) tail = g_string_new(NULL);
-
-			nsops_close_fd(&dir);
-			dir = open_root(view, target, tail);
-			if (dir < 0)
-				return -errno;
-			g_string_prepend(rest, tail->str);
-		} else {
-			g_string_prepend(rest, target);
-		}
+		g_string_prepend(rest, target);
 	}
 	r = check_device(dir, avoid, &here);
 	if (r < 0)
@@ -323,8 +289,6 @@ int nsops_adopt_fd(const char *dir, const char *name, int ns_fd, uint64_t *id)
 
 	if (r == 0)
 		r = nsops_ns_id(ns_fd, &new_id);
-	if (r == 0)
-		r = create_name_file(path);
 	if (r < 0)
 		return r;
 	/*
@@ -332,11 +296,9 @@ int nsops_adopt_fd(const char *dir, const char *name, int ns_fd, uint64_t *id)
 	 * different process by now.
 	 */
 	source = g_strdup_printf("/proc/self/fd/%d", ns_fd);
-	if (mount(source, path, "none", MS_BIND, NULL) < 0) {
-		r = -errno;
-		unlink(path);
+	r = bind_name(source, path);
+	if (r < 0)
 		return r;
-	}
 	if (id)
 		*id = new_id;
 	return 0;
@@ -395,7 +357,9 @@ int nsops_destroy(const char *dir, const char *name)
 
 int nsops_rename(const char *dir, const char *from, const char *to)
 {
-	int r = link_name(dir, from, to);
+	g_autofree char *from_path = g_build_filename(dir, from, NULL);
+	g_autofree char *to_path = g_build_filename(dir, to, NULL);
+	int r = bind_name(from_path, to_path);
 
 	if (r < 0)
 		return r;

@@ -56,8 +56,6 @@ void nsops_close_fd(int *fd);
 int nsops_open_host(void);
 /* Id (nsops_ns_id) of the UTS namespace the calling thread is in. */
 int nsops_current_id(uint64_t *id);
-/* The device of nsfs, where ns_fd's namespace lives: with an inode number, a namespace. */
-int nsops_nsfs_device(int ns_fd, dev_t *dev);
 /* Both fields of the namespace ns_fd (NUL-terminated), with one visit to it. */
 int nsops_get_both(int host_fd, int ns_fd, char hostname[NSOPS_VALUE_MAX + 1],
 		   char domainname[NSOPS_VALUE_MAX + 1]);
@@ -108,10 +106,10 @@ int nsops_open(int dir_fd, const char *name, struct stat *st, uint64_t *id);
 /* nsops_open without keeping the fd: whether dir/name is a namespace, its stat and id. */
 int nsops_identify(int dir_fd, const char *name, struct stat *st, uint64_t *id);
 /*
- * Create a new UTS namespace and persist it as dir/name: O_EXCL empty file,
- * unshare in this thread, set hostname (when hostname is not NULL), bind-mount
- * /proc/thread-self/ns/uts onto the file, return to the host. Every failure
- * undoes the earlier steps. -EEXIST when the name exists.
+ * Create a new UTS namespace and persist it as dir/name: unshare in this
+ * thread, set hostname (when hostname is not NULL), bind-mount
+ * /proc/thread-self/ns/uts onto a new (O_EXCL) empty file, return to the
+ * host. Every failure undoes the earlier steps. -EEXIST when the name exists.
  */
 int nsops_create(int host_fd, const char *dir, const char *name,
 		 const char *hostname, uint64_t *id);
@@ -215,15 +213,14 @@ void nsops_statedir_remove_temporaries(struct nsops_statedir *sd, const char *pr
 /* --- pids.c: which processes are in a namespace --------------------------- */
 
 /*
- * The PIDs whose UTS namespace is nsfs inode ino on device dev (a live
- * namespace's: unique while it lives), ascending, as a GArray of pid_t:
- * all of them for uid 0, for others those whose real or effective uid is
- * uid. Processes that exit meanwhile are skipped.
+ * The PIDs whose UTS namespace is nsfs inode ino (a live namespace's:
+ * unique while it lives), ascending, as a GArray of pid_t: all of them for
+ * uid 0, for others those whose real or effective uid is uid. Processes
+ * that exit meanwhile are skipped.
  */
-int nsops_pids(dev_t dev, uint64_t ino, uid_t uid, GArray **pids);
+int nsops_pids(uint64_t ino, uid_t uid, GArray **pids);
 /* Whether process pid runs with real or effective uid uid (false when gone). */
 bool nsops_pid_runs_as(pid_t pid, uid_t uid);
-
 
 /* --- all.c: every UTS namespace on the host ------------------------------ */
 

@@ -33,7 +33,7 @@ bool nsops_pid_runs_as(pid_t pid, uid_t uid)
 	       (real == uid || effective == uid);
 }
 
-int nsops_pids(dev_t dev, uint64_t ino, uid_t uid, GArray **pids)
+int nsops_pids(uint64_t ino, uid_t uid, GArray **pids)
 {
 	g_autoptr(GArray) out = g_array_new(FALSE, FALSE, sizeof(pid_t));
 	g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
@@ -48,9 +48,9 @@ int nsops_pids(dev_t dev, uint64_t ino, uid_t uid, GArray **pids)
 
 		if (!g_ascii_string_to_unsigned(entry, 10, 1, G_MAXINT32, &pid, NULL))
 			continue;
-		/* stat follows the magic link to the nsfs inode: dev and ino identify it. */
+		/* stat follows the magic link to the nsfs inode: nsfs has one device. */
 		snprintf(path, sizeof(path), "/proc/%s/ns/uts", entry);
-		if (stat(path, &st) < 0 || st.st_ino != ino || st.st_dev != dev)
+		if (stat(path, &st) < 0 || st.st_ino != ino)
 			continue;
 		if (uid != 0 && !nsops_pid_runs_as((pid_t)pid, uid))
 			continue;

@@ -117,13 +117,15 @@ static void mount_set_add(GHashTable *set, uint64_t mnt_id, uint64_t ns_id)
 	g_hash_table_add(set, g_memdup2(&k, sizeof(k)));
 }
 
-/* Whether statx tells unique mount ids here (Linux 6.8 and later). */
-static bool has_unique_mount_ids(int dir_fd)
+/* The unique id of the mount fd is on, or 0 when the kernel does not tell (before Linux 6.8). */
+static uint64_t mount_of(int fd)
 {
 	struct statx sx;
 
-	return statx(dir_fd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
-	       (sx.stx_mask & STATX_MNT_ID_UNIQUE);
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
+	    (sx.stx_mask & STATX_MNT_ID_UNIQUE))
+		return sx.stx_mnt_id;
+	return 0;
 }
 
 int nsops_statedir_open(const char *path, struct nsops_statedir *sd)
@@ -160,7 +162,7 @@ int nsops_statedir_open(const char *path, struct nsops_statedir *sd)
 	if (r < 0)
 		goto err;
 	sd->known_listed = (guint)r;
-	sd->mount_ids = has_unique_mount_ids(sd->dir_fd);
+	sd->mount_ids = mount_of(sd->dir_fd) != 0;
 	sd->ns_ids = nsops_has_ns_ids();
 	sd->path = g_strdup(path);
 	return 0;
@@ -231,17 +233,6 @@ static void stat_from_statx(const struct statx *sx, struct stat *st)
 		.st_mtim = { sx->stx_mtime.tv_sec, sx->stx_mtime.tv_nsec },
 		.st_ctim = { sx->stx_ctime.tv_sec, sx->stx_ctime.tv_nsec },
 	};
-}
-
-/* The unique id of the mount fd is on, or 0 when the kernel does not tell. */
-static uint64_t mount_of(int fd)
-{
-	struct statx sx;
-
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
-	    (sx.stx_mask & STATX_MNT_ID_UNIQUE))
-		return sx.stx_mnt_id;
-	return 0;
 }
 
 static int identify_seen(struct nsops_statedir *sd, const char *name, struct stat *st,

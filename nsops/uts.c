@@ -5,8 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -24,11 +22,6 @@ int nsops_current_id(uint64_t *id)
 	return fd < 0 ? -errno : nsops_ns_id(fd, id);
 }
 
-int nsops_enter(int ns_fd)
-{
-	return setns(ns_fd, CLONE_NEWUTS) < 0 ? -errno : 0;
-}
-
 void nsops_return_home(int host_fd)
 {
 	/*
@@ -41,24 +34,16 @@ void nsops_return_home(int host_fd)
 			g_strerror(errno));
 }
 
-/* uname(2) as seen inside ns_fd's namespace. */
-static int uname_in(int host_fd, int ns_fd, struct utsname *u)
-{
-	int r = nsops_enter(ns_fd);
-
-	if (r < 0)
-		return r;
-	r = uname(u) < 0 ? -errno : 0;
-	nsops_return_home(host_fd);
-	return r;
-}
-
 int nsops_get_both(int host_fd, int ns_fd, char hostname[NSOPS_VALUE_MAX + 1],
 		   char domainname[NSOPS_VALUE_MAX + 1])
 {
 	struct utsname u;
-	int r = uname_in(host_fd, ns_fd, &u);
+	int r;
 
+	if (setns(ns_fd, CLONE_NEWUTS) < 0)
+		return -errno;
+	r = uname(&u) < 0 ? -errno : 0;
+	nsops_return_home(host_fd);
 	if (r < 0)
 		return r;
 	g_strlcpy(hostname, u.nodename, NSOPS_VALUE_MAX + 1);
@@ -69,10 +54,10 @@ int nsops_get_both(int host_fd, int ns_fd, char hostname[NSOPS_VALUE_MAX + 1],
 int nsops_set(int host_fd, int ns_fd, enum nsops_field field,
 	      const char *value, size_t len)
 {
-	int r = nsops_enter(ns_fd);
+	int r;
 
-	if (r < 0)
-		return r;
+	if (setns(ns_fd, CLONE_NEWUTS) < 0)
+		return -errno;
 	if (field == NSOPS_HOSTNAME)
 		r = sethostname(value, len);
 	else
@@ -80,14 +65,4 @@ int nsops_set(int host_fd, int ns_fd, enum nsops_field field,
 	r = r < 0 ? -errno : 0;
 	nsops_return_home(host_fd);
 	return r;
-}
-
-int nsops_nsfs_device(int ns_fd, dev_t *dev)
-{
-	struct stat st;
-
-	if (fstat(ns_fd, &st) < 0)
-		return -errno;
-	*dev = st.st_dev;
-	return 0;
 }

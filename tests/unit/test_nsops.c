@@ -700,17 +700,17 @@ static void test_pids_of_a_namespace(struct fixture *f, gconstpointer d G_GNUC_U
 		return;
 	open_state(f);
 	g_assert_cmpint(fstat(f->host_fd, &st), ==, 0);
-	g_assert_cmpint(nsops_pids(st.st_dev, st.st_ino, 0, &host), ==, 0);
+	g_assert_cmpint(nsops_pids(st.st_ino, 0, &host), ==, 0);
 	g_assert_true(pids_has(host, getpid()));
 	for (guint i = 1; i < host->len; i++)
 		g_assert_cmpint(g_array_index(host, pid_t, i - 1), <, g_array_index(host, pid_t, i));
 	create_ns(f, "empty", NULL);
 	g_assert_cmpint(nsops_identify(f->sd.dir_fd, "empty", &new, NULL), ==, 0);
-	g_assert_cmpint(nsops_pids(st.st_dev, new.st_ino, 0, &empty), ==, 0);
+	g_assert_cmpint(nsops_pids(new.st_ino, 0, &empty), ==, 0);
 	g_assert_cmpuint(empty->len, ==, 0);
 	g_assert_cmpint(nsops_destroy(f->state, "empty"), ==, 0);
 	/* Others see only processes running as them: not this one, root's. */
-	g_assert_cmpint(nsops_pids(st.st_dev, st.st_ino, 65534, &others), ==, 0);
+	g_assert_cmpint(nsops_pids(st.st_ino, 65534, &others), ==, 0);
 	g_assert_false(pids_has(others, getpid()));
 }
 
