@@ -23,6 +23,32 @@ static const char *field_value(const GLogField *fields, gsize n, const char *key
  */
 #define LOG_RETRY_SECONDS 1
 
+/*
+ * Sending blocks when the log daemon stops reading (a full /dev/log or
+ * journal socket queue), and a request that logs would wait with it. So a
+ * thread of its own sends; a message finding LOG_QUEUE_MAX others waiting
+ * is dropped.
+ */
+#define LOG_QUEUE_MAX 1000
+
+/* A message as glib gave it: its string fields, copied. */
+struct log_msg {
+	GLogLevelFlags level;
+	GArray *fields;
+};
+
+static void log_msg_free(struct log_msg *m)
+{
+	for (guint i = 0; i < m->fields->len; i++) {
+		GLogField *f = &g_array_index(m->fields, GLogField, i);
+
+		g_free((char *)f->key);
+		g_free((gpointer)f->value);
+	}
+	g_array_unref(m->fields);
+	g_free(m);
+}
+
 static void send_to_log(struct utsfs_log *log, GLogLevelFlags level,
 			const GLogField *fields, gsize n)
 {
@@ -42,6 +68,38 @@ static void send_to_log(struct utsfs_log *log, GLogLevelFlags level,
 		g_atomic_int_set(&log->retry_at, now + LOG_RETRY_SECONDS);
 }
 
+static gpointer log_thread(gpointer data)
+{
+	struct utsfs_log *log = data;
+
+	for (;;) {
+		struct log_msg *m = g_async_queue_pop(log->queue);
+
+		send_to_log(log, m->level, (const GLogField *)m->fields->data, m->fields->len);
+		log_msg_free(m);
+	}
+	return NULL;
+}
+
+static void queue_for_log(struct utsfs_log *log, GLogLevelFlags level, const GLogField *fields,
+			  gsize n)
+{
+	struct log_msg *m;
+
+	if (g_async_queue_length(log->queue) >= LOG_QUEUE_MAX)
+		return;
+	m = g_new(struct log_msg, 1);
+	m->level = level;
+	m->fields = g_array_new(FALSE, FALSE, sizeof(GLogField));
+	for (gsize i = 0; i < n; i++) {
+		GLogField f = { g_strdup(fields[i].key), g_strdup(fields[i].value), -1 };
+
+		if (fields[i].length < 0)
+			g_array_append_val(m->fields, f);
+	}
+	g_async_queue_push(log->queue, m);
+}
+
 static GLogWriterOutput utsfs_log_writer(GLogLevelFlags level, const GLogField *fields,
 					 gsize n, gpointer data)
 {
@@ -50,7 +108,7 @@ static GLogWriterOutput utsfs_log_writer(GLogLevelFlags level, const GLogField *
 	/* Debug output is libfuse's (-d); ours would only repeat it. */
 	if (level & G_LOG_LEVEL_DEBUG)
 		return G_LOG_WRITER_HANDLED;
-	send_to_log(log, level, fields, n);
+	queue_for_log(log, level, fields, n);
 	/* Events (info) go to the log only; trouble is shown on the terminal too. */
 	if (log->foreground && !(level & G_LOG_LEVEL_INFO))
 		g_log_writer_standard_streams(level, fields, n, NULL);
@@ -60,7 +118,18 @@ static GLogWriterOutput utsfs_log_writer(GLogLevelFlags level, const GLogField *
 void utsfs_log_init(struct utsfs_log *log)
 {
 	openlog("utsfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log->queue = g_async_queue_new();
+	/* Never joined: one stuck in a send must not hold up the exit. */
+	g_thread_unref(g_thread_new("utsfs-log", log_thread, log));
 	g_log_set_writer_func(utsfs_log_writer, log, NULL);
+}
+
+void utsfs_log_flush(struct utsfs_log *log)
+{
+	gint64 end = g_get_monotonic_time() + G_USEC_PER_SEC;
+
+	while (g_async_queue_length(log->queue) > 0 && g_get_monotonic_time() < end)
+		g_usleep(1000);
 }
 
 void utsfs_log_failure(const char *what, const char *name, int err)

@@ -269,5 +269,6 @@ out_args:
 	g_free(conf.restore);
 	g_ptr_array_unref(conf.positional);
 	fuse_opt_free_args(&args);
+	utsfs_log_flush(&log);
 	return ret;
 }

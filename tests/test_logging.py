@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+import util
+
 DEV_LOG = "/dev/log"
 JOURNAL = "/run/systemd/journal/socket"
 
@@ -79,6 +81,7 @@ def test_a_log_daemon_that_starts_later_gets_the_messages(utsfs):
     if os.path.exists(DEV_LOG) or os.path.exists(JOURNAL):
         pytest.skip("a syslog daemon or the journal owns /dev/log here")
     utsfs.mkdir("early")  # its message finds no daemon
+    time.sleep(0.2)  # messages go out from a thread of their own
     receiver = SyslogReceiver()
     try:
         time.sleep(1.1)
@@ -87,3 +90,26 @@ def test_a_log_daemon_that_starts_later_gets_the_messages(utsfs):
         assert not [m for m in receiver.seen if "early" in m]
     finally:
         receiver.close()
+
+
+def test_a_log_daemon_that_stops_reading_never_holds_up_a_request(utsfs, syslog):
+    """A full /dev/log queue blocks a send: requests must not wait for it."""
+    import threading
+    done = threading.Event()
+
+    def churn():
+        for i in range(100):
+            os.mkdir(utsfs.path(f"n{i}"))
+            os.rename(utsfs.path(f"n{i}"), utsfs.path(f"m{i}"))
+            os.rmdir(utsfs.path(f"m{i}"))
+        done.set()
+
+    # The receiver reads nothing meanwhile: its queue (10 datagrams) fills at once.
+    worker = threading.Thread(target=churn, daemon=True)
+    worker.start()
+    worker.join(timeout=util.COMMAND_DEADLINE)
+    assert done.is_set(), "requests hung behind a log daemon that stopped reading"
+    assert utsfs.names() == []
+    # Once it reads again, messages flow (some of the flood was dropped).
+    utsfs.mkdir("after")
+    syslog.wait_for("after: created")
