@@ -366,6 +366,14 @@ def tree_is(utsfs, names, what):
     assert util.state_problems(utsfs.mnt, utsfs.state) == [], what
 
 
+def step_done(utsfs, desktop, label):
+    """A screenshot of the step that went well; the watchdog then times the
+    next step, not the whole tour (as test_access_matrix.py does per case)."""
+    desktop.screenshot(label)
+    utsfs._disarm_watchdog()
+    utsfs._arm_watchdog()
+
+
 def test_thunar_creates_opens_edits_renames_and_deletes_namespaces(utsfs, desktop):
     """New Folder, open, edit hostname in Mousepad, F2, Delete (the trash
     fails, delete permanently) and Shift+Delete, each with what it changed."""
@@ -376,7 +384,7 @@ def test_thunar_creates_opens_edits_renames_and_deletes_namespaces(utsfs, deskto
     desktop.spawn(["thunar", utsfs.mnt], "thunar")
     main = desktop.window(top, START_DEADLINE)
     desktop.settle(top)
-    desktop.screenshot("thunar-on-the-mount")
+    step_done(utsfs, desktop, "thunar-on-the-mount")
 
     # File > Create Folder... (Shift+Ctrl+N) asks for the name.
     desktop.key(main, "ctrl+shift+n")
@@ -384,7 +392,7 @@ def test_thunar_creates_opens_edits_renames_and_deletes_namespaces(utsfs, deskto
     tree_is(utsfs, ["keep", "web"], "New Folder")
     assert util.inside(utsfs.state / "web") == "web"
     desktop.settle(top)
-    desktop.screenshot("new-folder-web")
+    step_done(utsfs, desktop, "new-folder-web")
 
     def select(pattern):
         """Edit > Select by Pattern... (Ctrl+S): the one name matching pattern."""
@@ -399,7 +407,7 @@ def test_thunar_creates_opens_edits_renames_and_deletes_namespaces(utsfs, deskto
     tree_is(utsfs, ["keep", "web"], "opening web")
     files = sorted(os.listdir(utsfs.path("web")))
     assert "hostname" in files
-    desktop.screenshot("in-web")
+    step_done(utsfs, desktop, "in-web")
 
     # Enter on hostname opens it in Mousepad, which saves with
     # g_file_replace_contents: GIO's replace, written in place here.
@@ -418,7 +426,7 @@ def test_thunar_creates_opens_edits_renames_and_deletes_namespaces(utsfs, deskto
     assert sorted(os.listdir(utsfs.path("web"))) == files
     tree_is(utsfs, ["keep", "web"], "Mousepad's save")
     desktop.settle("web - Thunar", editor_title)
-    desktop.screenshot("mousepad-saved-web01")
+    step_done(utsfs, desktop, "mousepad-saved-web01")
     desktop.key(editor, "ctrl+q")
     desktop.settle("web - Thunar")
     assert utsfs.read("web", "hostname") == "web01\n"
@@ -435,7 +443,7 @@ def test_thunar_creates_opens_edits_renames_and_deletes_namespaces(utsfs, deskto
     assert utsfs.read("www", "id") == f"{web_id}\n"
     assert util.inside(utsfs.state / "www") == "web01"
     desktop.settle(top)
-    desktop.screenshot("renamed-www")
+    step_done(utsfs, desktop, "renamed-www")
 
     # Delete moves to the trash; there is none on the mount (.Trash-0 cannot
     # be made), so Thunar asks "Do you want to permanently delete it?": Yes
@@ -448,7 +456,7 @@ def test_thunar_creates_opens_edits_renames_and_deletes_namespaces(utsfs, deskto
     assert not list(desktop.home.rglob("www*")), "www went to the home's trash"
     assert util.nsfs_id(utsfs.state / "keep") == keep_id
     desktop.settle(top)
-    desktop.screenshot("deleted-www")
+    step_done(utsfs, desktop, "deleted-www")
 
     # Shift+Delete asks "Are you sure that you want to permanently delete":
     # Delete (Alt+D).
@@ -459,4 +467,4 @@ def test_thunar_creates_opens_edits_renames_and_deletes_namespaces(utsfs, deskto
     assert utsfs.nsfs_mounts() == []
     assert trash_dirs(utsfs.mnt, utsfs.state) == []
     desktop.settle(top)
-    desktop.screenshot("deleted-keep")
+    step_done(utsfs, desktop, "deleted-keep")
