@@ -323,7 +323,9 @@ class Utsfs:
         problems = []
         if self.running():
             try:
-                names = sorted(os.listdir(self.mount))
+                # Names only: .all (the host's every namespace) is no name, and
+                # cannot be removed.
+                names = self.names()
             except OSError as e:
                 problems.append(f"listing {self.mount}: {e}")
                 names = []

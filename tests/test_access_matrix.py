@@ -22,6 +22,15 @@ as well as `other` whatever needs write permission on the directory.
 Inside the 0500 name, `other` cannot search the directory, so every
 operation on a path below it fails with EACCES (no row needed).
 
+MOUNT/.all, the view of every UTS namespace on the host, is root's 0555,
+and so is each namespace directory in it (.all/ID) and its files; nothing
+under .all can be changed but a value, by root. The matrix looks at one
+such directory: the namespace of a process run by NOBODY (VIEWED below).
+The view shows a namespace to anyone else only while it holds a process of
+theirs, so for .all/ID and its files the columns mean: `owner` the actor
+whose process is in it (NOBODY: it sees the directory, owns nothing),
+`other` one without (DELEGATE: the directory does not exist for it).
+
 How each operation is done (see _AGENT):
   stat/lstat    stat(2) / lstat(2)
   listdir       opendir + readdir (os.listdir)
@@ -99,6 +108,14 @@ FILE_MODES = {"hostname": 0o644, "domainname": 0o644, "id": 0o444, "pids": 0o444
               "nsid": 0o444}
 # nsid only where the kernel has NS_GET_ID (Linux 6.18).
 FILES = util.ATTR_FILES
+# MOUNT/.all, and the files of a namespace directory in it: those of a name,
+# and names (ns only while the namespace has a name: VIEWED has none).
+VIEW = util.ALLVIEW
+VIEW_FILES = tuple(f for f in FILES if f != "ns") + ("names",)
+# The namespace the matrix looks at in .all: a process of VIEW_USER's runs in
+# it; its hostname and domainname.
+VIEW_USER = NOBODY
+VIEWED = ("viewed", "dom-viewed")
 # README: "A valid value is 1-64 bytes of [A-Za-z0-9._-]"; one newline is stripped.
 WRITTEN = "matrixw"
 
@@ -116,7 +133,9 @@ PROTECTED_HARDLINKS = util.read_text("/proc/sys/fs/protected_hardlinks").strip()
 
 # Comments: "R:" README's words, "K:" the kernel's own rule (it answers
 # before utsfs is asked), "silent:" README says nothing, so what a demanding
-# user of Linux tools expects. "others" is the `other` column.
+# user of Linux tools expects, "V:" what .all promises (the commit that made
+# it, and tests/test_allview.py: README does not describe .all yet).
+# "others" is the `other` column.
 TABLE_TEXT = """
 # kind   op         root       owner      other
 
@@ -343,6 +362,119 @@ ns       link       EPERM      EACCES     EPERM*     # R: no hard link; K: the o
 #                                                      what is not a regular file (EPERM*)
 ns       readlink   ok         ok         ok         # R: ns -> STATE_DIR/NAME
 ns       setxattr   EPERM      EPERM      EPERM      # K: user.* only on files, dirs
+
+# --- MOUNT/.all: dir 0555 root, in every listing of MOUNT ("ls -a"). V:
+# --- nothing under .all can be removed, renamed or chmodded ("rm -rf
+# --- MOUNT/.all removes nothing"); root's changes get utsfs's EPERM,
+# --- others' the kernel's answer from the modes first.
+view     stat       ok         -          ok
+view     lstat      ok         -          ok
+view     listdir    ok         -          ok         # V: root every namespace, others theirs
+view     read       EISDIR     -          EISDIR
+view     write      EISDIR     -          EISDIR
+view     redirect   EISDIR     -          EISDIR
+view     append     EISDIR     -          EISDIR
+view     truncate   EISDIR     -          EISDIR
+view     chmod      EPERM      -          EPERM      # V: no chmod; K: others are not
+view     chmod_w    EPERM      -          EPERM      #   the owner
+view     chown      EPERM      -          EPERM
+view     chown_same EPERM      -          EPERM      # V: as for MOUNT, even a no-op
+view     utime      EPERM      -          EACCES     # R: touch; K: others may not write
+view     mkdir      EPERM      -          EACCES     # V: nothing is made in .all; K: 0555
+view     rmdir      EPERM      -          EACCES     # V: no rmdir; K: others may not
+view     rename     EPERM      -          EACCES     #   write MOUNT (0755)
+view     unlink     EISDIR     -          EACCES     # K
+view     create     EPERM      -          EACCES     # R: no file, device node, symlink
+view     mknod      EPERM      -          EACCES     #   or hard link anywhere (adoption
+view     symlink    EPERM      -          EACCES     #   only in MOUNT); K: 0555
+view     attach     EPERM      -          EACCES
+view     link       EPERM      -          EPERM*     # K: no hard links to directories
+view     readlink   EINVAL     -          EINVAL
+view     setxattr   EOPNOTSUPP -          EACCES     # silent: no xattrs (*); K: user.*
+
+# --- MOUNT/.all/ID: dir 0555 root, st_ino the namespace's inode. `owner`:
+# --- the actor whose process is in it; `other` does not see it (V: the
+# --- pids rule), so every path through it is ENOENT, except an O_CREAT open
+# --- of it: the kernel then asks to create a name in .all (0555): EACCES.
+viewdir  stat       ok         ok         ENOENT
+viewdir  lstat      ok         ok         ENOENT
+viewdir  listdir    ok         ok         ENOENT
+viewdir  read       EISDIR     EISDIR     ENOENT
+viewdir  write      EISDIR     EISDIR     ENOENT
+viewdir  redirect   EISDIR     EISDIR     EACCES     # K: O_CREAT in .all (0555)
+viewdir  append     EISDIR     EISDIR     ENOENT
+viewdir  truncate   EISDIR     EISDIR     ENOENT
+viewdir  chmod      EPERM      EPERM      ENOENT     # V: no chmod; K: not the owner
+viewdir  chmod_w    EPERM      EPERM      ENOENT
+viewdir  chown      EPERM      EPERM      ENOENT     # V: the view's namespaces are root's:
+viewdir  chown_same EPERM      EPERM      ENOENT     #   no delegation, not even a no-op
+viewdir  utime      EPERM      EACCES     ENOENT     # R: touch; K: no write permission
+viewdir  mkdir      EPERM      EACCES     ENOENT     # R: mkdir inside NAME; K: 0555
+viewdir  rmdir      EPERM      EACCES     ENOENT     # V: no rmdir, rename; K: .all
+viewdir  rename     EPERM      EACCES     ENOENT     #   is 0555
+viewdir  unlink     EISDIR     EACCES     ENOENT     # K
+viewdir  create     EPERM      EACCES     ENOENT
+viewdir  mknod      EPERM      EACCES     ENOENT
+viewdir  symlink    EPERM      EACCES     ENOENT
+viewdir  attach     EPERM      EACCES     ENOENT
+viewdir  link       EPERM      EPERM*     ENOENT     # K: no hard links to directories
+viewdir  readlink   EINVAL     EINVAL     ENOENT
+viewdir  setxattr   EOPNOTSUPP EACCES     ENOENT
+
+# --- MOUNT/.all/ID/hostname and domainname: file 0644 root. V: values
+# --- follow the named tree's rules; root alone writes them. Unlike in
+# --- MOUNT/NAME, root's unlink is refused: nothing under .all is removed.
+viewvalue stat       ok         ok         ENOENT
+viewvalue lstat      ok         ok         ENOENT
+viewvalue listdir    ENOTDIR    ENOTDIR    ENOENT
+viewvalue read       ok         ok         ENOENT
+viewvalue write      ok         EACCES     ENOENT     # V: root writes; K: 0644 root's
+viewvalue redirect   ok         EACCES     ENOENT
+viewvalue append     EINVAL     EACCES     ENOENT     # R: O_APPEND writes are EINVAL
+viewvalue truncate   ok         EACCES     ENOENT     # R: truncating changes nothing
+viewvalue chmod      EPERM      EPERM      ENOENT     # R: the files cannot be chmodded
+viewvalue chmod_w    EPERM      EPERM      ENOENT     #   or chowned
+viewvalue chown      EPERM      EPERM      ENOENT
+viewvalue chown_same EPERM      EPERM      ENOENT
+viewvalue utime      EPERM      EACCES     ENOENT     # R: touch; K: no write permission
+viewvalue mkdir      ENOTDIR    ENOTDIR    ENOENT
+viewvalue rmdir      ENOTDIR    EACCES     ENOENT     # K: the directory's modes first
+viewvalue rename     EPERM      EACCES     ENOENT
+viewvalue unlink     EPERM      EACCES     ENOENT     # V: root too (no rm -r to serve)
+viewvalue create     ENOTDIR    ENOTDIR    ENOENT
+viewvalue mknod      ENOTDIR    ENOTDIR    ENOENT
+viewvalue symlink    ENOTDIR    ENOTDIR    ENOENT
+viewvalue attach     ENOTDIR    ENOTDIR    ENOENT
+viewvalue link       EPERM      EPERM*     ENOENT     # R: no hard link; K: protected
+viewvalue readlink   EINVAL     EINVAL     ENOENT
+viewvalue setxattr   EOPNOTSUPP EACCES     ENOENT
+
+# --- MOUNT/.all/ID/id, nsid, pids and names: file 0444 root, read-only
+# --- for root too, as id in MOUNT/NAME.
+viewro   stat       ok         ok         ENOENT
+viewro   lstat      ok         ok         ENOENT
+viewro   listdir    ENOTDIR    ENOTDIR    ENOENT
+viewro   read       ok         ok         ENOENT     # pids: V: the pids rule
+viewro   write      EACCES     EACCES     ENOENT     # R: as id, also for root
+viewro   redirect   EACCES     EACCES     ENOENT
+viewro   append     EACCES     EACCES     ENOENT
+viewro   truncate   EACCES     EACCES     ENOENT
+viewro   chmod      EPERM      EPERM      ENOENT
+viewro   chmod_w    EPERM      EPERM      ENOENT
+viewro   chown      EPERM      EPERM      ENOENT
+viewro   chown_same EPERM      EPERM      ENOENT
+viewro   utime      EPERM      EACCES     ENOENT
+viewro   mkdir      ENOTDIR    ENOTDIR    ENOENT
+viewro   rmdir      ENOTDIR    EACCES     ENOENT
+viewro   rename     EPERM      EACCES     ENOENT
+viewro   unlink     EPERM      EACCES     ENOENT     # V: root too
+viewro   create     ENOTDIR    ENOTDIR    ENOENT
+viewro   mknod      ENOTDIR    ENOTDIR    ENOENT
+viewro   symlink    ENOTDIR    ENOTDIR    ENOENT
+viewro   attach     ENOTDIR    ENOTDIR    ENOENT
+viewro   link       EPERM      EPERM*     ENOENT
+viewro   readlink   EINVAL     EINVAL     ENOENT
+viewro   setxattr   EOPNOTSUPP EACCES     ENOENT
 """
 
 # (*) README is silent on extended attributes: a file system that keeps none
@@ -393,8 +525,9 @@ def outcome(token) -> Optional[int]:
 class Node(NamedTuple):
     id: str
     kind: str
-    name: Optional[str] = None      # the namespace directory, None for MOUNT
+    name: Optional[str] = None      # the namespace directory, None for MOUNT and the view
     file: Optional[str] = None      # the file in it, None for the directory
+    view: bool = False              # MOUNT/.all, or below it (VIEWED's directory)
 
 
 NODES = [Node("mount", "mount")]
@@ -405,6 +538,12 @@ for _name in CANON:
         NODES.append(Node(f"{_name}.{_file}",
                           "value" if _file in ("hostname", "domainname") else _file,
                           _name, _file))
+NODES.append(Node("all", "view", view=True))
+NODES.append(Node("all.ID", "viewdir", view=True))
+for _file in VIEW_FILES:
+    NODES.append(Node(f"all.ID.{_file}",
+                      "viewvalue" if _file in ("hostname", "domainname") else "viewro",
+                      file=_file, view=True))
 
 ACTORS = {"root": 0, "delegate": DELEGATE, "nobody": NOBODY}
 
@@ -423,6 +562,10 @@ class Case(NamedTuple):
 def role(actor, node):
     if actor == "root":
         return "root"
+    if node.view:
+        # In .all: whether the actor's process is in VIEWED (see the docstring).
+        seen = node.kind != "view" and ACTORS[actor] == VIEW_USER
+        return "owner" if seen else "other"
     if node.name is not None and ACTORS[actor] == CANON[node.name][0]:
         return "owner"
     return "other"
@@ -430,7 +573,8 @@ def role(actor, node):
 
 def expectation(actor, node, op):
     r = role(actor, node)
-    if node.file is not None and r == "other" and CANON[node.name][2] & 0o001 == 0:
+    if node.name is not None and node.file is not None and r == "other" \
+            and CANON[node.name][2] & 0o001 == 0:
         # The path walk needs search permission on MOUNT/NAME, which 0500 denies.
         return errno.EACCES
     token = TABLE[node.kind, op][r]
@@ -593,13 +737,18 @@ def conf_entry(name_snap, uid, gid, mode):
 
 
 class World:
-    def __init__(self, fs: Utsfs, helper):
+    def __init__(self, fs: Utsfs, helper, viewed):
         self.fs = fs
         self.helper = helper
         self.helper_ns = f"/proc/{helper.pid}/ns/uts"
         self.helper_id = os.stat(self.helper_ns).st_ino
         self.helper_nsid = util.ns_id(self.helper_ns) if util.HAS_NS_IDS else None
         self.helper_values = util.in_namespace(self.helper_ns, _values)
+        # VIEWED: the namespace of VIEW_USER's process, and its directory in .all.
+        self.viewed = viewed
+        self.viewed_ns = f"/proc/{viewed.pid}/ns/uts"
+        self.viewed_ino = os.stat(self.viewed_ns).st_ino
+        self.viewed_dir = fs.path(VIEW, str(util.conf_id(self.viewed_ns)))
         self.agents = {actor: Agent(uid) for actor, uid in ACTORS.items()}
         # The snapshot the last case ended with, taken after its operation.
         self.last = None
@@ -608,6 +757,10 @@ class World:
         for agent in self.agents.values():
             agent.close()
 
+    def agent_pid(self, actor):
+        """The PID of actor's helper process (setpriv execs it), in the host's namespace."""
+        return self.agents[actor].proc.pid
+
     # --- looking, with root's eyes and from inside the namespaces ---
 
     def snapshot(self):
@@ -615,6 +768,8 @@ class World:
         tree = sorted(os.listdir(fs.mnt))
         names = {}
         for name in tree:
+            if name == VIEW:
+                continue
             d = fs.path(name)
             st = os.lstat(d)
             files = {}
@@ -629,13 +784,18 @@ class World:
                            "files": files, "ns": os.readlink(d / "ns"),
                            "hostname": host, "domainname": dom}
         mst = os.lstat(fs.mnt)
+        host, dom = util.in_namespace(self.viewed_ns, _values)
         return {"mount": (mst.st_uid, mst.st_gid, mst.st_mode), "tree": tree,
                 "state": sorted(os.listdir(fs.state)), "mounts": fs.nsfs_mounts(),
-                "names": names, "conf": util.conf_groups(fs.state)}
+                "names": names, "conf": util.conf_groups(fs.state),
+                "viewed": {"hostname": host, "domainname": dom}}
 
     @staticmethod
     def canonical(snap) -> bool:
-        if snap["tree"] != sorted(CANON) or snap["mount"] != (0, 0, stat.S_IFDIR | 0o755):
+        if snap["tree"] != sorted(list(CANON) + [VIEW]) or \
+                snap["mount"] != (0, 0, stat.S_IFDIR | 0o755):
+            return False
+        if (snap["viewed"]["hostname"], snap["viewed"]["domainname"]) != VIEWED:
             return False
         for name, (uid, gid, mode) in CANON.items():
             e = snap["names"][name]
@@ -657,7 +817,7 @@ class World:
         if self.canonical(snap):
             return snap
         fs = self.fs
-        for extra in sorted(set(snap["tree"]) - set(CANON)):
+        for extra in sorted(set(snap["tree"]) - set(CANON) - {VIEW}):
             base = extra[:-len("-moved")] if extra.endswith("-moved") else None
             if base in CANON and base not in snap["tree"]:
                 os.rename(fs.path(extra), fs.path(base))
@@ -676,6 +836,10 @@ class World:
             if util.in_namespace(fs.state / name, _values) != (host, dom):
                 fs.write(name, "hostname", f"{host}\n".encode())
                 fs.write(name, "domainname", f"{dom}\n".encode())
+        # VIEWED's values, set from inside (not through the view under test).
+        if (snap["viewed"]["hostname"], snap["viewed"]["domainname"]) != VIEWED:
+            util.set_inside_now(self.viewed_ns, VIEWED[0])
+            util.set_inside_now(self.viewed_ns, VIEWED[1], field="domainname")
         snap = self.snapshot()
         assert self.canonical(snap), f"could not put the tree back: {snap}"
         return snap
@@ -683,6 +847,10 @@ class World:
     # --- a case's paths and arguments ---
 
     def path(self, node):
+        if node.view:
+            if node.kind == "view":
+                return self.fs.path(VIEW)
+            return self.viewed_dir if node.file is None else self.viewed_dir / node.file
         if node.name is None:
             return self.fs.mnt
         if node.file is None:
@@ -696,11 +864,13 @@ class World:
         if op == "chmod":
             if node.file == "ns":
                 return p, 0o500, True
-            return p, {"mount": 0o555, "dir": 0o550, "dir0500": 0o550}.get(node.kind, 0o400), False
+            return p, {"mount": 0o555, "dir": 0o550, "dir0500": 0o550, "view": 0o555,
+                       "viewdir": 0o550}.get(node.kind, 0o400), False
         if op == "chmod_w":
             if node.file == "ns":
                 return p, 0o700, True
-            return p, {"mount": 0o777, "dir": 0o755, "dir0500": 0o700}.get(node.kind, 0o666), False
+            return p, {"mount": 0o777, "dir": 0o755, "dir0500": 0o700, "view": 0o755,
+                       "viewdir": 0o755}.get(node.kind, 0o666), False
         if op == "chown":
             to = DELEGATE if case.actor == "nobody" else NOBODY
             return p, to, to
@@ -714,6 +884,9 @@ class World:
         if op == "attach":
             return self.helper_ns, p / "new"
         if op == "rename":
+            if node.view:
+                # A new sibling: .all-moved in MOUNT, ID-moved in .all, moved in ID.
+                return p, p.parent / (f"{p.name}-moved" if node.file is None else "moved")
             if node.name is None:
                 return p, self.fs.root / "mnt-moved"
             if node.file is None:
@@ -734,8 +907,27 @@ class World:
         assert f == "pids"
         return ""  # nothing runs in these namespaces
 
+    def view_content(self, before, f):
+        """What a read of VIEWED's file f in .all gives (root and VIEW_USER alike)."""
+        if f in ("hostname", "domainname"):
+            return f"{before['viewed'][f]}\n"
+        return {"id": f"{self.viewed_ino}\n",
+                "nsid": f"{util.ns_id(self.viewed_ns) if util.HAS_NS_IDS else 0}\n",
+                # Its one process, which runs as VIEW_USER: both may know of it.
+                "pids": f"{self.viewed.pid}\n",
+                "names": ""}[f]
+
     def attrs(self, before, node, follow):
         """What stat (follow) or lstat returns: {field: value} to compare."""
+        if node.kind == "view":
+            return {"mode": stat.S_IFDIR | 0o555, "uid": 0, "gid": 0}
+        if node.view and node.file is None:
+            return {"mode": stat.S_IFDIR | 0o555, "uid": 0, "gid": 0, "ino": self.viewed_ino}
+        if node.view:
+            size = 4096 if node.file == "pids" else \
+                len(self.view_content(before, node.file).encode())
+            mode = 0o644 if node.kind == "viewvalue" else 0o444
+            return {"mode": stat.S_IFREG | mode, "uid": 0, "gid": 0, "size": size}
         if node.name is None:
             return {"mode": stat.S_IFDIR | 0o755, "uid": 0, "gid": 0}
         uid, gid, mode = CANON[node.name]
@@ -761,8 +953,21 @@ class World:
             got = dict(zip(("mode", "uid", "gid", "ino", "size"), result))
             want = self.attrs(before, node, follow=op == "stat")
             assert {k: got[k] for k in want} == want
+        elif op == "listdir" and node.kind == "view":
+            # Every namespace for root, VIEWED's among them; others those
+            # holding a process of theirs: at least their own helper's
+            # (the host's), and VIEWED for VIEW_USER only.
+            listed = set(result)
+            assert (self.viewed_dir.name in listed) == \
+                (case.actor == "root" or ACTORS[case.actor] == VIEW_USER)
+            assert str(util.conf_id(f"/proc/{self.agent_pid(case.actor)}/ns/uts")) in listed
+            if case.actor == "root":
+                assert {str(util.conf_id(self.fs.state / n)) for n in CANON} <= listed
         elif op == "listdir":
-            assert result == (sorted(CANON) if node.name is None else sorted(FILES))
+            assert result == (sorted(list(CANON) + [VIEW]) if node.kind == "mount"
+                              else sorted(VIEW_FILES) if node.view else sorted(FILES))
+        elif op == "read" and node.view:
+            assert result == self.view_content(before, node.file)
         elif op == "read":
             assert result == self.file_content(before, node.name, node.file)
         elif op == "readlink":
@@ -787,7 +992,9 @@ class World:
                 "files": copy.deepcopy(template["files"]), "ns": str(fs.state / new),
                 "hostname": values[0], "domainname": values[1]}
 
-        if op in ("write", "redirect"):
+        if op in ("write", "redirect") and node.view:
+            want["viewed"][node.file] = WRITTEN
+        elif op in ("write", "redirect"):
             want["names"][name][node.file] = WRITTEN
         elif op in ("chmod", "chown"):
             e = want["names"][name]
@@ -845,7 +1052,14 @@ def world():
         util.settled(lambda: os.readlink(f"/proc/{helper.pid}/ns/uts") != fs.host_uts
                      and os.readlink(f"/proc/{helper.pid}/exe").endswith("sleep"),
                      "the attach helper is in its own UTS namespace")
-        w = World(fs, helper)
+        # VIEWED: VIEW_USER's process in a namespace of its own, for .all.
+        viewed = fs.spawn(["unshare", "--uts", "setpriv", f"--reuid={VIEW_USER}",
+                           f"--regid={VIEW_USER}", "--clear-groups", "sleep", "infinity"])
+        util.settled(lambda: os.readlink(f"/proc/{viewed.pid}/ns/uts") != fs.host_uts
+                     and os.readlink(f"/proc/{viewed.pid}/exe").endswith("sleep")
+                     and os.stat(f"/proc/{viewed.pid}").st_uid == VIEW_USER,
+                     "the viewed helper runs as VIEW_USER in its own UTS namespace")
+        w = World(fs, helper, viewed)
         w.reset()
         yield w
     finally:

@@ -3,7 +3,7 @@
 
 import errno
 import os
-import subprocess
+import re
 import time
 
 import pytest
@@ -47,6 +47,12 @@ def read(path):
         return f.read()
 
 
+def ended(utsfs, ident) -> bool:
+    """Whether namespace ident has left the view: on a busy host, other
+    processes' namespaces end while a test looks (ids are never reused)."""
+    return not os.path.lexists(view(utsfs, ident))
+
+
 def test_the_view_is_a_hidden_entry_ls_does_not_show(utsfs):
     utsfs.mkdir("web")
     assert util.run(["ls", utsfs.mnt]).stdout == "web\n"
@@ -76,11 +82,18 @@ def test_unshared_processes_appear_with_their_hostname_pids_and_id(utsfs):
 
 
 def test_grep_over_the_view_answers_for_the_whole_host(utsfs):
-    contained(utsfs, "grep-a")
-    contained(utsfs, "grep-b")
-    out = util.sh(f"cd {util.q(view(utsfs))} && grep . */hostname").stdout
-    hostnames = {line.split(":", 1)[1] for line in out.splitlines()}
+    _, ida = contained(utsfs, "grep-a")
+    _, idb = contained(utsfs, "grep-b")
+    res = util.sh(f"cd {util.q(view(utsfs))} && grep . */hostname", check=False)
+    hostnames = {line.split(":", 1)[1] for line in res.stdout.splitlines()}
     assert {"grep-a", "grep-b", util.host_names()[0].strip()} <= hostnames
+    # grep complains only of namespaces (of other processes on the host)
+    # that ended between the shell's listing and grep's open.
+    for line in res.stderr.splitlines():
+        gone = re.fullmatch(r"grep: (\d+)/hostname: No such file or directory", line)
+        assert gone and int(gone.group(1)) not in (ida, idb) and ended(utsfs, gone.group(1)), \
+            line
+    assert res.returncode == (2 if res.stderr else 0)
 
 
 def test_a_namespace_held_only_by_a_bind_mount_appears(utsfs, tmp_path):
@@ -99,11 +112,26 @@ def test_a_namespace_held_only_by_a_bind_mount_appears(utsfs, tmp_path):
 
 
 def test_every_namespace_lsns_lists_is_in_the_view(utsfs):
-    contained(utsfs, "lsns-a")
-    res = util.run(["lsns", "-t", "uts", "-n", "-o", "NS"])
-    expected = {int(line) for line in res.stdout.split()}
-    got = {os.stat(view(utsfs, n)).st_ino for n in os.listdir(view(utsfs))}
-    assert expected <= got, f"missing from .all: {expected - got}"
+    proc, _ = contained(utsfs, "lsns-a")
+    res = util.run(["lsns", "-t", "uts", "-n", "-o", "NS,PID"])
+    # Each namespace's inode number, and the lowest PID in it.
+    expected = {int(ns): int(pid) for ns, pid in (line.split() for line in res.stdout.splitlines())}
+    got = set()
+    for n in os.listdir(view(utsfs)):
+        try:
+            got.add(os.stat(view(utsfs, n)).st_ino)
+        except FileNotFoundError:
+            assert ended(utsfs, n)  # another process's namespace, ended since the listing
+    assert os.stat(f"/proc/{proc.pid}/ns/uts").st_ino in got
+    # What lsns saw and the view lacks must have ended meanwhile (other
+    # processes on the host): the process lsns found it by has left it.
+    # (Inode numbers are reused at once: a second lsns could see another.)
+    for ns in expected.keys() - got:
+        try:
+            still = os.stat(f"/proc/{expected[ns]}/ns/uts").st_ino == ns
+        except FileNotFoundError:
+            still = False
+        assert not still, f"missing from .all: {ns}, the namespace of {expected[ns]}"
 
 
 def test_a_namespace_whose_last_process_exits_is_gone_at_once(utsfs):
@@ -182,10 +210,23 @@ def test_others_see_exactly_the_namespaces_of_their_processes_and_write_nothing(
     seen = set(util.as_user(STRANGER, "listdir", view(utsfs)))
     assert str(theirs) in seen and str(roots) not in seen
     # The host's is seen through the listing process itself, gone by now.
+    # Others' may end meanwhile (STRANGER's processes of other tests on the
+    # host): a namespace that left the view, a process that exited, is skipped.
     for ident in seen - {str(util.ns_id("/proc/self/ns/uts"))}:
-        pids = read(view(utsfs, ident, "pids")).split()
-        assert any(os.stat(f"/proc/{p}").st_uid == STRANGER or
-                   util.read_text(f"/proc/{p}/status").count(f"\t{STRANGER}\t") for p in pids)
+        try:
+            pids = read(view(utsfs, ident, "pids")).split()
+        except FileNotFoundError:
+            assert ident != str(theirs) and ended(utsfs, ident)
+            continue
+        runs_as_stranger = []
+        for p in pids:
+            try:
+                runs_as_stranger.append(
+                    os.stat(f"/proc/{p}").st_uid == STRANGER or
+                    util.read_text(f"/proc/{p}/status").count(f"\t{STRANGER}\t") > 0)
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+        assert any(runs_as_stranger) or (ident != str(theirs) and ended(utsfs, ident)), ident
     with pytest.raises(FileNotFoundError):
         util.as_user(STRANGER, "read", view(utsfs, roots, "hostname"))
     assert util.as_user(STRANGER, "read", view(utsfs, theirs, "hostname")) == "theirs\n"

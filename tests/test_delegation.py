@@ -89,7 +89,8 @@ def test_unprivileged_user_browses_and_reads_everything_it_may(fs, act):
     for parent in (fs.root, fs.mnt):
         assert stat.S_IMODE(os.stat(parent).st_mode) & 0o005 == 0o005, parent
     ident = util.nsfs_id(fs.state / "web")
-    assert act(NOBODY, "listdir", fs.mnt) == ["web"]
+    # The root lists the view .all (every namespace on the host) beside the names.
+    assert act(NOBODY, "listdir", fs.mnt) == [".all", "web"]
     assert act(NOBODY, "listdir", fs.path("web")) == sorted(os.listdir(fs.path("web")))
     assert act(NOBODY, "read", fs.path("web", "hostname")) == "web\n"
     assert act(NOBODY, "read", fs.path("web", "id")) == f"{ident}\n"
@@ -309,7 +310,7 @@ def test_chmod_0500_hides_the_directory_but_not_its_name(fs, act):
     refused(errno.EACCES, act, NOBODY, "listdir", fs.path("web"))
     refused(errno.EACCES, act, NOBODY, "read", fs.path("web", "hostname"))
     refused(errno.EACCES, act, NOBODY, "lstat", fs.path("web", "id"))
-    assert act(NOBODY, "listdir", fs.mnt) == ["web"]
+    assert act(NOBODY, "listdir", fs.mnt) == [".all", "web"]
     assert "hostname" in act(DELEGATE, "listdir", fs.path("web"))
     assert act(DELEGATE, "read", fs.path("web", "hostname")) == "web\n"
     assert fs.read("web", "hostname") == "web\n"

@@ -355,6 +355,7 @@ def limit_harness(root: str):
             os.close(fd)
 
     def look():
+        # "tree" is the root's whole listing: the view .all and the names.
         return {"tree": sorted(os.listdir(mnt)), "state": sorted(os.listdir(state)),
                 "mounts": sorted(m.target for m in util.mounts_under(state)
                                  if m.fstype == "nsfs")}
@@ -440,7 +441,7 @@ def test_mkdir_beyond_max_uts_namespaces_fails_enospc_and_leaves_no_trace(figure
     assert out["exit"] == 0
     assert out["mkdir keep (limit 2)"] == "ok"
     assert out["mkdir a (limit 2)"] == "ENOSPC"
-    assert out["before"] == {"tree": ["keep"], "state": ["keep"], "mounts": [keep_mount]}
+    assert out["before"] == {"tree": [".all", "keep"], "state": ["keep"], "mounts": [keep_mount]}
     assert out["after"] == out["before"]
     assert out["write keep/hostname"] == "ok"
     assert out["rename keep kept"] == "ok"
@@ -448,13 +449,13 @@ def test_mkdir_beyond_max_uts_namespaces_fails_enospc_and_leaves_no_trace(figure
     assert out["mkdir a (limit 3)"] == "ok"
     assert out["a/hostname"] == "a\n"
     assert out["mkdir b (limit 3)"] == "ENOSPC"
-    assert out["after b"]["tree"] == ["a", "kept"]
+    assert out["after b"]["tree"] == [".all", "a", "kept"]
     assert out["after b"]["state"] == ["a", "kept"]
     assert len(out["after b"]["mounts"]) == 2
     assert out["rmdir a"] == "ok"
     assert out["mkdir b after rmdir a"] == "ok", \
         f"the namespace of a was never freed ({out['tries until freed']} tries)"
-    assert out["final"]["tree"] == ["b", "kept"]
+    assert out["final"]["tree"] == [".all", "b", "kept"]
     assert out["problems"] == []
     assert output is None, output
 

@@ -66,6 +66,8 @@ def test_gio_list_shows_every_namespace_and_its_files(utsfs, gio):
     utsfs.mkdir("web")
     utsfs.mkdir("db")
     assert sorted(gio("list", utsfs.mnt).stdout.split()) == ["db", "web"]
+    # Hidden files shown: the view of every namespace on the host too.
+    assert sorted(gio("list", "-h", utsfs.mnt).stdout.split()) == [util.ALLVIEW, "db", "web"]
     assert sorted(gio("list", utsfs.path("web")).stdout.split()) == ATTRS
 
 
@@ -263,8 +265,10 @@ def test_mc_lists_namespaces_and_their_files_and_views_a_hostname(utsfs, screen)
     utsfs.mkdir("db")
     utsfs.write("web", "hostname", b"web01.example\n")
     screen.start(utsfs.root, ["mc", "-u", utsfs.mnt])
-    screen.wait_for(lambda s: {"web", "db"} <= entries(s) and str(utsfs.mnt) in s,
-                    f"the namespaces web and db in {utsfs.mnt}")
+    # mc shows hidden files: .all (every namespace on the host) is listed too.
+    screen.wait_for(lambda s: {"web", "db", util.ALLVIEW} <= entries(s)
+                    and str(utsfs.mnt) in s,
+                    f"the namespaces web and db, and .all, in {utsfs.mnt}")
     # Quick search (C-s) puts the cursor on a name; Enter opens the directory.
     screen.keys("C-s", "web")
     screen.keys("Enter")
@@ -278,6 +282,30 @@ def test_mc_lists_namespaces_and_their_files_and_views_a_hostname(utsfs, screen)
     lines = viewed.splitlines()
     assert lines[0].strip().startswith(f"{here}/hostname"), lines[0]
     assert lines[1].strip() == "web01.example"
+
+
+def test_mc_browses_the_view_to_a_namespaces_names(utsfs, screen):
+    """Into .all, then a namespace's directory there (by its 64-bit id):
+    its files, and F3 shows the names it has in the tree."""
+    utsfs.mkdir("web")
+    ident = str(util.conf_id(utsfs.state / "web"))
+    screen.start(utsfs.root, ["mc", "-u", utsfs.mnt])
+    screen.wait_for(lambda s: {"web", util.ALLVIEW} <= entries(s), "web and .all")
+    screen.keys("C-s", util.ALLVIEW)
+    screen.keys("Enter")
+    here = f"{utsfs.mnt}/{util.ALLVIEW}"
+    screen.wait_for(lambda s: here in s and ident in entries(s), f"web's id {ident} in {here}")
+    screen.keys("C-s", ident)
+    screen.keys("Enter")
+    here = f"{here}/{ident}"
+    screen.wait_for(lambda s: here in s and set(ATTRS) | {"names"} <= entries(s),
+                    f"the files of {here}")
+    screen.keys("C-s", "names")
+    screen.keys("F3")
+    viewed = screen.wait_for(lambda s: f"{here}/names" in s, "names in its viewer")
+    lines = viewed.splitlines()
+    assert lines[0].strip().startswith(f"{here}/names"), lines[0]
+    assert lines[1].strip() == "web"
 
 
 def test_mc_f8_deletes_a_namespace_with_its_files(utsfs, screen):

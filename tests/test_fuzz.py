@@ -32,6 +32,8 @@ LOFF_MAX = 2**63 - 1
 VALUE_CHARS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 VALUE_RE = re.compile(rb"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")
 HUGE_OFFSETS = [2**31, 2**32 + 7, 2**40, 2**62, 2**63 - 2, LOFF_MAX]
+# The root's view of every namespace on the host: always there, never a name.
+VIEW = os.fsencode(util.ALLVIEW)
 
 
 def seed_from_env() -> int:
@@ -63,7 +65,7 @@ def random_name(rng: random.Random, longest: int) -> bytes:
     longest is the longest name the kernel passes on."""
     r = rng.random()
     if r < 0.03:
-        return rng.choice([b"", b".", b"..", b"...", b".a", b"-", b" ", b"\x7f"])
+        return rng.choice([b"", b".", b"..", b"...", b".a", b"-", b" ", b"\x7f", VIEW])
     length = rng.choice([rng.randint(1, 3), rng.randint(4, 40), rng.randint(4, 40),
                          rng.randint(0, 300), rng.randint(0, 300), rng.randint(250, 260),
                          rng.randint(longest - 2, longest + 2)])
@@ -132,7 +134,8 @@ def test_random_names_get_exact_answers_and_leave_tree_and_state_agreeing(utsfs,
         name = random_name(rng, longest)
         action = rng.choices(["mkdir", "lookup", "rmdir", "rename"], [6, 2, 1, 2])[0]
         if action == "mkdir":
-            want = name_error(name, longest) or (errno.EEXIST if name in live else None)
+            want = errno.EEXIST if name == VIEW else \
+                name_error(name, longest) or (errno.EEXIST if name in live else None)
             got, _ = outcome(os.mkdir, path(name))
             check("mkdir", name, got, want)
             if got is None:
@@ -147,7 +150,7 @@ def test_random_names_get_exact_answers_and_leave_tree_and_state_agreeing(utsfs,
                             != ["nsfs"]:
                         mismatches.append(f"mkdir {name[:80]!r}: no nsfs mount in STATE")
         elif action == "lookup":
-            if name in (b"", b".", b".."):
+            if name in (b"", b".", b"..", VIEW):
                 want = None
             elif len(name) > longest:
                 want = errno.ENAMETOOLONG
@@ -156,8 +159,9 @@ def test_random_names_get_exact_answers_and_leave_tree_and_state_agreeing(utsfs,
             got, _ = outcome(os.lstat, path(name))
             check("lookup", name, got, want)
         elif action == "rmdir":
-            want = {b"": errno.EBUSY, b".": errno.EINVAL, b"..": errno.ENOTEMPTY}.get(name)
-            if want is None and name not in (b"", b".", b".."):
+            want = {b"": errno.EBUSY, b".": errno.EINVAL, b"..": errno.ENOTEMPTY,
+                    VIEW: errno.EPERM}.get(name)
+            if want is None and name not in (b"", b".", b"..", VIEW):
                 want = errno.ENAMETOOLONG if len(name) > longest else \
                     None if name in live else errno.ENOENT
             got, _ = outcome(os.rmdir, path(name))
@@ -174,6 +178,8 @@ def test_random_names_get_exact_answers_and_leave_tree_and_state_agreeing(utsfs,
                 want = errno.ENAMETOOLONG
             elif name == old:
                 want = None
+            elif name == VIEW:
+                want = errno.EINVAL  # no valid name: the view stays, and old too
             elif name in live:
                 want = errno.ENOTEMPTY
             else:
@@ -202,7 +208,7 @@ def test_random_names_get_exact_answers_and_leave_tree_and_state_agreeing(utsfs,
     for m in mismatches:
         figures.error(m.split(" ")[0] + " answered against the rules", expected=False)
     assert mismatches == [], f"seed {seed}:\n" + "\n".join(mismatches)
-    assert sorted(os.listdir(mnt)) == sorted(live)
+    assert sorted(os.listdir(mnt)) == sorted(live | {VIEW})
     problems = util.state_problems(utsfs.mnt, utsfs.state)
     assert problems == [], "\n".join(problems)
 

@@ -2,6 +2,7 @@
 """What stat, readdir and everyday tools (ls, find, tree, stat, gio) see."""
 
 import os
+import re
 import shutil
 import stat
 
@@ -12,6 +13,10 @@ from util import run
 
 # nsid only where the kernel has NS_GET_ID (Linux 6.18).
 ATTRS = sorted(util.ATTR_FILES)
+# A namespace directory in MOUNT/.all: the same files, and the names it has
+# (ns only while it has one).
+VIEW_ATTRS = sorted(util.ATTR_FILES + ("names",))
+VIEW = util.ALLVIEW
 C_LOCALE = dict(os.environ, LC_ALL="C")
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
@@ -102,14 +107,19 @@ def test_reads_at_any_offset_see_the_content(fs):
 
 
 def test_empty_tree_lists_nothing(utsfs):
-    assert os.listdir(utsfs.mnt) == []
-    assert run(["ls", "-a", utsfs.mnt]).stdout.split() == [".", ".."]
+    """No name: `ls` shows nothing; readdir has only the dot entry .all, the
+    view of every namespace on the host."""
+    assert run(["ls", utsfs.mnt]).stdout == ""
+    assert os.listdir(utsfs.mnt) == [VIEW]
+    assert run(["ls", "-a", utsfs.mnt]).stdout.split() == [".", "..", VIEW]
 
 
 def test_root_lists_exactly_the_names(fs):
     fs.mkdir("y")
     out = run(["ls", "-a", fs.mnt], env=C_LOCALE).stdout
-    assert out.split("\n") == [".", "..", "x", "y", ""]
+    assert out.split("\n") == [".", "..", VIEW, "x", "y", ""]
+    out = run(["ls", fs.mnt], env=C_LOCALE).stdout
+    assert out.split("\n") == ["x", "y", ""]
 
 
 def test_namespace_dir_lists_exactly_its_attributes(fs):
@@ -123,7 +133,7 @@ def test_long_listing_of_many_names_lists_them_all(utsfs):
     for name in names:
         os.mkdir(utsfs.path(name))
     assert utsfs.names() == names
-    assert sorted(e.name for e in os.scandir(utsfs.mnt)) == names
+    assert sorted(e.name for e in os.scandir(utsfs.mnt)) == sorted(names + [VIEW])
 
 
 def ls_l(path):
@@ -161,31 +171,79 @@ def test_ls_l_of_namespace_shows_attributes(fs):
          if util.HAS_NS_IDS else {})
 
 
+def view_id(fs, name) -> str:
+    """The directory of MOUNT/.all that is name's namespace: its 64-bit id."""
+    return str(util.conf_id(fs.state / name))
+
+
+def check_find_warnings(m, res):
+    """find's complaints may only be about directories of MOUNT/.all whose
+    namespace ended during the walk (another process on the host exited;
+    ids are never reused, so such a one stays gone)."""
+    for line in res.stderr.splitlines():
+        hit = re.fullmatch(rf"find: '{re.escape(f'{m}/{VIEW}/')}(\d+)(/[a-z]+)?': "
+                           r"No such file or directory", line)
+        assert hit, f"find complained: {line!r}"
+        assert not os.path.lexists(f"{m}/{VIEW}/{hit.group(1)}"), f"{line!r}: still there"
+    assert res.returncode == (1 if res.stderr else 0)
+
+
 def test_find_lists_every_path_without_warnings(fs):
+    """find walks the names without a warning, and .all too: there only a
+    namespace that ended during the walk may make it complain."""
     fs.mkdir("y")
-    res = run(["find", fs.mnt])
-    assert res.stderr == ""
     m = str(fs.mnt)
-    expected = {m} | {f"{m}/{n}" for n in ("x", "y")} | {
+    names = {m} | {f"{m}/{n}" for n in ("x", "y")} | {
         f"{m}/{n}/{a}" for n in ("x", "y") for a in ATTRS}
+    # The names exactly, and .all, left unwalked (what it holds is the host's).
+    res = run(["find", m, "-path", f"{m}/{VIEW}", "-prune", "-print", "-o", "-print"],
+              env=C_LOCALE)
+    assert res.stderr == ""
     lines = res.stdout.splitlines()
-    assert len(lines) == len(expected)
-    assert set(lines) == expected
+    assert len(lines) == len(names) + 1
+    assert set(lines) == names | {f"{m}/{VIEW}"}
+    # A whole walk also lists .all: every namespace on the host, x's and y's
+    # with their files (and ns, as they have names).
+    res = run(["find", m], check=False, env=C_LOCALE)
+    check_find_warnings(m, res)
+    lines = res.stdout.splitlines()
+    assert len(lines) == len(set(lines))
+    assert {line for line in lines if not line.startswith(f"{m}/{VIEW}/")} == \
+        names | {f"{m}/{VIEW}"}
+    for ident in (view_id(fs, "x"), view_id(fs, "y")):
+        assert {f"{m}/{VIEW}/{ident}"} | {f"{m}/{VIEW}/{ident}/{a}" for a in VIEW_ATTRS} \
+            <= set(lines)
 
 
 def test_find_by_type_tells_files_dirs_and_links_apart(fs):
     m = fs.mnt
-    assert run(["find", m, "-mindepth", "1", "-type", "d"]).stdout == f"{m}/x\n"
-    assert sorted(run(["find", m, "-type", "f"]).stdout.split()) == [
+    prune = ["-path", f"{m}/{VIEW}", "-prune", "-o"]
+    assert run(["find", m, "-mindepth", "1"] + prune + ["-type", "d", "-print"]).stdout \
+        == f"{m}/x\n"
+    assert sorted(run(["find", m, "-mindepth", "1", "-maxdepth", "1", "-type", "d"])
+                  .stdout.split()) == [f"{m}/{VIEW}", f"{m}/x"]
+    assert sorted(run(["find", m] + prune + ["-type", "f", "-print"]).stdout.split()) == [
         f"{m}/x/{a}" for a in ATTRS if a != "ns"]
-    assert run(["find", m, "-type", "l"]).stdout == f"{m}/x/ns\n"
+    assert run(["find", m] + prune + ["-type", "l", "-print"]).stdout == f"{m}/x/ns\n"
+    # x in the view: the same kinds, and names.
+    d = f"{m}/{VIEW}/{view_id(fs, 'x')}"
+    assert run(["find", d, "-type", "d"]).stdout == f"{d}\n"
+    assert sorted(run(["find", d, "-type", "f"]).stdout.split()) == [
+        f"{d}/{a}" for a in VIEW_ATTRS if a != "ns"]
+    assert run(["find", d, "-type", "l"]).stdout == f"{d}/ns\n"
 
 
 @pytest.mark.skipif(shutil.which("tree") is None, reason="tree is not installed")
 def test_tree_lists_every_path(fs):
-    res = run(["tree", "-a", "--noreport", fs.mnt], env=C_LOCALE)
+    res = run(["tree", "-a", "--noreport", fs.mnt], env=C_LOCALE, check=False)
     assert res.stderr == ""
-    for name in ["x"] + ATTRS:
+    # tree walks .all too: only a namespace that ended during the walk (of
+    # another process on the host) may fail to open there (tree exits 2).
+    failed = re.findall(r"-- (\S+)  \[error opening dir\]$", res.stdout, re.MULTILINE)
+    for ident in failed:
+        assert ident.isdigit() and not os.path.lexists(fs.path(VIEW, ident)), ident
+    assert res.returncode == (2 if failed else 0)
+    for name in ["x", VIEW] + ATTRS:
         assert f" {name}" in res.stdout
     assert f"ns -> {fs.state / 'x'}" in res.stdout
 
@@ -208,6 +266,8 @@ def test_gio_list_shows_names_and_attributes(fs):
     fs.mkdir("y")
     res = run(["gio", "list", fs.mnt])
     assert sorted(res.stdout.split()) == ["x", "y"]
+    res = run(["gio", "list", "--hidden", fs.mnt])
+    assert sorted(res.stdout.split()) == [VIEW, "x", "y"]
     res = run(["gio", "list", fs.path("x")])
     assert sorted(res.stdout.split()) == ATTRS
 

@@ -352,6 +352,9 @@ def test_closing_removes_every_name_and_leaves_nothing_mounted(tmp_path):
     with pytest_utsfs.Utsfs(util.utsfs_bin(), tmpdir=tmp_path) as fs:
         for name in ("a", "b", "c"):
             fs.mkdir(name)
+        # The root also lists .all, which is no name and cannot be removed.
+        assert sorted(os.listdir(fs.mount)) == [".all", "a", "b", "c"]
+        assert fs.names() == ["a", "b", "c"]
         ids = [util.nsfs_id(fs.nsfile(n)) for n in fs.names()]
         assert len(set(ids)) == 3
         proc = fs.proc

@@ -388,7 +388,8 @@ def utsfs_on_helper_path():
 def use_and_umount(d: Detached):
     """Use the tree as anyone would, then `umount` it: the daemon exits 0."""
     d.found()
-    assert os.listdir(d.mnt) == []
+    # No name yet: only the view of every namespace on the host.
+    assert os.listdir(d.mnt) == [".all"]
     os.mkdir(d.mnt / "web")
     util.run(["sh", "-c", f"echo web01 > {util.q(d.mnt / 'web' / 'hostname')}"])
     assert util.read_text(d.mnt / "web" / "hostname") == "web01\n"
@@ -503,7 +504,7 @@ def test_unit_brings_names_back_after_a_reboot(installed, detached):
     assert util.umount_everything_under(detached.state) == []
     shutil.rmtree(detached.state)
     pid = start_as_systemd(unit, detached)
-    assert os.listdir(detached.mnt) == ["web"]
+    assert sorted(os.listdir(detached.mnt)) == [".all", "web"]
     assert util.read_text(detached.mnt / "web" / "hostname") == "web01\n"
     assert util.inside(detached.state / "web") == "web01"
     os.kill(pid, signal.SIGTERM)

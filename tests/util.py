@@ -7,6 +7,7 @@ import os
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -366,6 +367,9 @@ def as_user(uid: int, op: str, *args, gid: Optional[int] = None):
 # --- the state directory as other tools see it --------------------------------
 
 CONF = ".utsfs.conf"
+# The root's dot entry that shows every UTS namespace on the host (named or
+# not); it is no name: listed by readdir, hidden from plain `ls`.
+ALLVIEW = ".all"
 NS_GET_NSTYPE = 0xB703
 CLONE_NEWUTS = 0x04000000
 
@@ -457,8 +461,9 @@ def state_problems(mnt, state) -> List[str]:
 
     Every file in STATE is .utsfs.conf or a single nsfs bind mount of a UTS
     namespace; every nsfs mount under STATE is one of those names; STATE
-    itself is mounted once; the tree lists exactly the names in STATE, each
-    directory's st_ino is its namespace's id, and no two names share one.
+    itself is mounted once; the tree lists exactly the names in STATE and
+    the view .all (a directory), each directory's st_ino is its namespace's
+    id, and no two names share one.
     """
     mnt, state = Path(mnt), Path(state)
     problems = []
@@ -496,8 +501,11 @@ def state_problems(mnt, state) -> List[str]:
         if os.path.basename(target) not in entries:
             problems.append(f"nsfs mount with no file: {target}")
     names = [e for e in entries if e != CONF]
-    if listed != names:
-        problems.append(f"tree lists {listed}, state dir holds {names}")
+    if listed != sorted(names + [ALLVIEW]):
+        problems.append(f"tree lists {listed}, state dir holds {names} (and the tree "
+                        f"must list {ALLVIEW} beside them)")
+    elif not stat.S_ISDIR(os.lstat(mnt / ALLVIEW).st_mode):
+        problems.append(f"{mnt / ALLVIEW} is not a directory")
     if len(set(ids.values())) != len(ids):
         problems.append(f"names share a namespace: {ids}")
     for name, ident in ids.items():
