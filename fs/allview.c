@@ -66,8 +66,24 @@ static int rescan(struct utsfs *fs)
 	}
 	g_hash_table_unref(v->found);
 	v->found = found;
+	v->scanned_at = g_get_monotonic_time();
 	g_mutex_unlock(&v->lock);
 	return 0;
+}
+
+/*
+ * A lookup of an id the last scan did not see rescans; for others than
+ * root not more than four times a second: anyone can ask for made-up ids,
+ * and a scan costs some 40 ms at 2,000 processes. A namespace made since
+ * then waits for the next such scan, or a listing.
+ */
+#define LOOKUP_SCAN_GAP_US (G_USEC_PER_SEC / 4)
+
+static bool may_rescan(struct allview *v, uid_t uid)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&v->lock);
+
+	return uid == 0 || g_get_monotonic_time() - v->scanned_at >= LOOKUP_SCAN_GAP_US;
 }
 
 /* The node id of namespace id, made when first needed. Under v->lock. */
@@ -105,7 +121,7 @@ static int open_by_name(struct utsfs *fs, uint64_t id)
  * ours. An id the last scan did not see (a namespace made since) costs one
  * more scan.
  */
-static int reach(struct utsfs *fs, uint64_t id, struct nsops_found *copy)
+static int reach(struct utsfs *fs, uint64_t id, uid_t uid, struct nsops_found *copy)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->all.lock);
@@ -118,7 +134,7 @@ static int reach(struct utsfs *fs, uint64_t id, struct nsops_found *copy)
 			return fd >= 0 ? fd : open_by_name(fs, id);
 		}
 		g_clear_pointer(&locker, g_mutex_locker_free);
-		if (pass == 0 && rescan(fs) < 0)
+		if (pass == 1 || !may_rescan(&fs->all, uid) || rescan(fs) < 0)
 			break;
 	}
 	return -ENOENT;
@@ -128,7 +144,7 @@ int allview_open(struct utsfs *fs, uint64_t id)
 {
 	struct nsops_found f;
 
-	return reach(fs, id, &f);
+	return reach(fs, id, 0, &f);
 }
 
 int allview_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct stat *st)
@@ -142,7 +158,7 @@ int allview_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct
 	vn = g_hash_table_lookup(fs->all.id_of, &dir);
 	id = vn ? vn->id : 0;
 	g_mutex_unlock(&fs->all.lock);
-	fd = vn ? reach(fs, id, &f) : -ENOENT;
+	fd = vn ? reach(fs, id, 0, &f) : -ENOENT;
 	if (fd < 0)
 		return fd;
 	nsops_close_fd(&fd);
@@ -220,7 +236,7 @@ void allview_lookup(fuse_req_t req, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	fd = reach(fs, id, &f);
+	fd = reach(fs, id, fuse_req_ctx(req)->uid, &f);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;

@@ -20,6 +20,8 @@ struct allview {
 	GHashTable *id_of;
 	/* The node id of MOUNT/.all itself. */
 	fuse_ino_t dir;
+	/* When the last scan ended (monotonic µs): see may_rescan(). */
+	gint64 scanned_at;
 };
 
 void allview_init(struct allview *v, fuse_ino_t dir);
