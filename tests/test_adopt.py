@@ -3,22 +3,15 @@
 
 import errno
 import os
-import time
 
 import pytest
 
 import util
 from util import run
 
-DEADLINE = 10
 
 
-def wait_until(predicate, what):
-    end = time.monotonic() + DEADLINE
-    while not predicate():
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
+wait_until = util.wait_until
 
 
 def contained_process(utsfs, hostname="contained"):

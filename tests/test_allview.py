@@ -4,22 +4,15 @@
 import errno
 import os
 import re
-import time
 
 import pytest
 
 import util
 
-DEADLINE = 10
 STRANGER = 65534
 
 
-def wait_until(predicate, what):
-    end = time.monotonic() + DEADLINE
-    while not predicate():
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
+wait_until = util.wait_until
 
 
 def contained(utsfs, hostname, user=None):

@@ -23,17 +23,11 @@ import util
 from conftest import Utsfs
 from test_consistency import aio_read  # noqa: F401 - a fixture
 
-DEADLINE = 10
 OWNER = 65534
 STRANGER = 1000
 
 
-def wait_until(predicate, what):
-    end = time.monotonic() + DEADLINE
-    while not predicate():
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
+wait_until = util.wait_until
 
 
 def without_sys_admin(*argv, check=False):
@@ -148,6 +142,20 @@ def test_proc_pid_is_a_pid_of_the_callers_pid_namespace(utsfs):
     assert utsfs.read("box", "hostname") == "pidns\n"
 
 
+def symlink_in_chroot(root, target, link) -> int:
+    """symlink(2) from a child chrooted to root: 0, or the errno it failed with."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.chroot(root)
+            os.symlink(target, link)
+            os._exit(0)
+        except OSError as e:
+            os._exit(e.errno)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
 def test_a_chrooted_caller_names_what_its_own_root_holds(utsfs, tmp_path):
     proc = utsfs.spawn(["unshare", "--uts", "sh", "-c", "hostname jailed && exec sleep 60"])
     nsfile = f"/proc/{proc.pid}/ns/uts"
@@ -160,28 +168,10 @@ def test_a_chrooted_caller_names_what_its_own_root_holds(utsfs, tmp_path):
     try:
         util.run(["mount", "--bind", utsfs.mnt, jail / "m"])
         # /nsfile exists only inside the jail; outside it the path names nothing.
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.chroot(jail)
-                os.symlink("/nsfile", "/m/jailed")
-                os._exit(0)
-            except OSError as e:
-                os._exit(e.errno)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
+        assert symlink_in_chroot(jail, "/nsfile", "/m/jailed") == 0
         assert utsfs.read("jailed", "hostname") == "jailed\n"
         # '..' never climbs out of the caller's root.
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.chroot(jail)
-                os.symlink("/../../../nsfile", "/m/up")
-                os._exit(0)
-            except OSError as e:
-                os._exit(e.errno)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
+        assert symlink_in_chroot(jail, "/../../../nsfile", "/m/up") == 0
         assert utsfs.read("up", "hostname") == "jailed\n"
     finally:
         for m in reversed(mounts):

@@ -59,18 +59,8 @@ class Mount(NamedTuple):
     tags: tuple
 
 
-def _unescape(field: bytes) -> str:
-    # mountinfo writes space, tab, newline and backslash as \ooo.
-    out = bytearray()
-    i = 0
-    while i < len(field):
-        if field[i:i + 1] == b"\\" and field[i + 1:i + 4].isdigit():
-            out.append(int(field[i + 1:i + 4], 8))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return os.fsdecode(bytes(out))
+# mountinfo's \ooo escapes, undone as the plugin does it.
+_unescape = pytest_utsfs._unescape
 
 
 def mountinfo() -> List[Mount]:
@@ -553,6 +543,15 @@ def settled(check, what: str):
             pytest.fail(f"{what}: not so {SETTLE_DEADLINE} s after the change"
                         + (f" (last: {last})" if last else ""))
         time.sleep(0.001)
+
+
+def wait_until(predicate, what, deadline=10.0):
+    """Poll predicate until it holds; fail the test after deadline seconds."""
+    end = time.monotonic() + deadline
+    while not predicate():
+        if time.monotonic() > end:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
 
 
 def wait_until_served(proc: subprocess.Popen, mnt):
