@@ -25,11 +25,21 @@ static const char *field_value(const GLogField *fields, gsize n, const char *key
 
 /*
  * Sending blocks when the log daemon stops reading (a full /dev/log or
- * journal socket queue), and a request that logs would wait with it. So a
- * thread of its own sends; a message finding LOG_QUEUE_MAX others waiting
- * is dropped.
+ * journal socket queue), and a request that logs would wait with it. So,
+ * once the daemon serves (utsfs_log_start), a thread of its own sends; a
+ * message finding LOG_QUEUE_MAX others waiting is dropped. What the thread
+ * uses lives on the heap: one stuck in a send is left behind at exit.
  */
 #define LOG_QUEUE_MAX 1000
+
+struct log_sender {
+	/* Monotonic second before which no log daemon is tried. */
+	gint retry_at;
+	/* struct log_msg for the thread; one without fields asks it to end. */
+	GAsyncQueue *queue;
+	GThread *thread;
+	gint done;
+};
 
 /* A message as glib gave it: its string fields, copied. */
 struct log_msg {
@@ -39,17 +49,18 @@ struct log_msg {
 
 static void log_msg_free(struct log_msg *m)
 {
-	for (guint i = 0; i < m->fields->len; i++) {
+	for (guint i = 0; m->fields && i < m->fields->len; i++) {
 		GLogField *f = &g_array_index(m->fields, GLogField, i);
 
 		g_free((char *)f->key);
 		g_free((gpointer)f->value);
 	}
-	g_array_unref(m->fields);
+	if (m->fields)
+		g_array_unref(m->fields);
 	g_free(m);
 }
 
-static void send_to_log(struct utsfs_log *log, GLogLevelFlags level,
+static void send_to_log(struct log_sender *s, GLogLevelFlags level,
 			const GLogField *fields, gsize n)
 {
 	const char *message = field_value(fields, n, "MESSAGE");
@@ -57,7 +68,7 @@ static void send_to_log(struct utsfs_log *log, GLogLevelFlags level,
 	const char *priority = field_value(fields, n, "PRIORITY");
 	gint now = (gint)(g_get_monotonic_time() / G_USEC_PER_SEC);
 
-	if (now < g_atomic_int_get(&log->retry_at))
+	if (now < g_atomic_int_get(&s->retry_at))
 		return;
 	if (g_log_writer_journald(level, fields, n, NULL) == G_LOG_WRITER_HANDLED)
 		return;
@@ -65,28 +76,34 @@ static void send_to_log(struct utsfs_log *log, GLogLevelFlags level,
 		syslog(priority ? (int)g_ascii_strtoll(priority, NULL, 10) : LOG_NOTICE, "%s",
 		       message ? message : "");
 	else
-		g_atomic_int_set(&log->retry_at, now + LOG_RETRY_SECONDS);
+		g_atomic_int_set(&s->retry_at, now + LOG_RETRY_SECONDS);
 }
 
 static gpointer log_thread(gpointer data)
 {
-	struct utsfs_log *log = data;
+	struct log_sender *s = data;
 
 	for (;;) {
-		struct log_msg *m = g_async_queue_pop(log->queue);
+		struct log_msg *m = g_async_queue_pop(s->queue);
+		bool stop = !m->fields;
 
-		send_to_log(log, m->level, (const GLogField *)m->fields->data, m->fields->len);
+		if (!stop)
+			send_to_log(s, m->level, (const GLogField *)m->fields->data,
+				    m->fields->len);
 		log_msg_free(m);
+		if (stop)
+			break;
 	}
+	g_atomic_int_set(&s->done, 1);
 	return NULL;
 }
 
-static void queue_for_log(struct utsfs_log *log, GLogLevelFlags level, const GLogField *fields,
+static void queue_for_log(struct log_sender *s, GLogLevelFlags level, const GLogField *fields,
 			  gsize n)
 {
 	struct log_msg *m;
 
-	if (g_async_queue_length(log->queue) >= LOG_QUEUE_MAX)
+	if (g_async_queue_length(s->queue) >= LOG_QUEUE_MAX)
 		return;
 	m = g_new(struct log_msg, 1);
 	m->level = level;
@@ -97,7 +114,7 @@ static void queue_for_log(struct utsfs_log *log, GLogLevelFlags level, const GLo
 		if (fields[i].length < 0)
 			g_array_append_val(m->fields, f);
 	}
-	g_async_queue_push(log->queue, m);
+	g_async_queue_push(s->queue, m);
 }
 
 static GLogWriterOutput utsfs_log_writer(GLogLevelFlags level, const GLogField *fields,
@@ -108,7 +125,10 @@ static GLogWriterOutput utsfs_log_writer(GLogLevelFlags level, const GLogField *
 	/* Debug output is libfuse's (-d); ours would only repeat it. */
 	if (level & G_LOG_LEVEL_DEBUG)
 		return G_LOG_WRITER_HANDLED;
-	queue_for_log(log, level, fields, n);
+	if (log->sender && log->sender->thread)
+		queue_for_log(log->sender, level, fields, n);
+	else if (log->sender)
+		send_to_log(log->sender, level, fields, n);
 	/* Events (info) go to the log only; trouble is shown on the terminal too. */
 	if (log->foreground && !(level & G_LOG_LEVEL_INFO))
 		g_log_writer_standard_streams(level, fields, n, NULL);
@@ -118,18 +138,32 @@ static GLogWriterOutput utsfs_log_writer(GLogLevelFlags level, const GLogField *
 void utsfs_log_init(struct utsfs_log *log)
 {
 	openlog("utsfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	log->queue = g_async_queue_new();
-	/* Never joined: one stuck in a send must not hold up the exit. */
-	g_thread_unref(g_thread_new("utsfs-log", log_thread, log));
+	log->sender = g_new0(struct log_sender, 1);
+	log->sender->queue = g_async_queue_new();
 	g_log_set_writer_func(utsfs_log_writer, log, NULL);
 }
 
-void utsfs_log_flush(struct utsfs_log *log)
+void utsfs_log_start(struct utsfs_log *log)
 {
+	log->sender->thread = g_thread_new("utsfs-log", log_thread, log->sender);
+}
+
+void utsfs_log_stop(struct utsfs_log *log)
+{
+	struct log_sender *s = g_steal_pointer(&log->sender);
 	gint64 end = g_get_monotonic_time() + G_USEC_PER_SEC;
 
-	while (g_async_queue_length(log->queue) > 0 && g_get_monotonic_time() < end)
-		g_usleep(1000);
+	if (s->thread) {
+		g_async_queue_push(s->queue, g_new0(struct log_msg, 1));
+		while (!g_atomic_int_get(&s->done) && g_get_monotonic_time() < end)
+			g_usleep(1000);
+		/* Stuck in a send: left to the exit, with what it uses. */
+		if (!g_atomic_int_get(&s->done))
+			return;
+		g_thread_join(s->thread);
+	}
+	g_async_queue_unref(s->queue);
+	g_free(s);
 }
 
 void utsfs_log_failure(const char *what, const char *name, int err)

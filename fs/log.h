@@ -8,15 +8,15 @@
 struct utsfs_log {
 	/* Trouble is shown on stderr too. */
 	bool foreground;
-	/* Monotonic second before which no log daemon is tried (see log.c). */
-	gint retry_at;
-	/* Messages waiting for the log thread (see log.c). */
-	GAsyncQueue *queue;
+	/* Sends what is logged: at once, or from a thread once started (see log.c). */
+	struct log_sender *sender;
 };
 
 /* Send glib's log to the journal or syslog, and to stderr when log->foreground. */
 void utsfs_log_init(struct utsfs_log *log);
-/* Give the log thread up to a second to send what waits (at exit). */
-void utsfs_log_flush(struct utsfs_log *log);
+/* Send from a thread of its own from now on (once the daemon serves). */
+void utsfs_log_start(struct utsfs_log *log);
+/* At exit: give the thread up to a second to send what waits, then end it. */
+void utsfs_log_stop(struct utsfs_log *log);
 /* Log an unexpected failure once, at the FUSE boundary, with the name it concerns. */
 void utsfs_log_failure(const char *what, const char *name, int err);

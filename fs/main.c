@@ -246,6 +246,8 @@ int main(int argc, char *argv[])
 	fs.mountpoint = opts.mountpoint;
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out_unmount;
+	/* In the process that serves: a fork would leave the thread behind. */
+	utsfs_log_start(&log);
 	/* The record listens before the watcher looks at who listens. */
 	record_start(&fs);
 	watch_start(&fs);
@@ -269,6 +271,6 @@ out_args:
 	g_free(conf.restore);
 	g_ptr_array_unref(conf.positional);
 	fuse_opt_free_args(&args);
-	utsfs_log_flush(&log);
+	utsfs_log_stop(&log);
 	return ret;
 }
