@@ -220,13 +220,15 @@ def test_without_utsfs_installed_the_fixture_skips_and_says_why(project, tmp_pat
 @needs_fuse
 def test_a_project_can_choose_its_utsfs_by_overriding_utsfs_binary(project, tmp_path,
                                                                    monkeypatch):
+    # The binary under test (UTSFS_BIN may name a sanitizer build), taken before it goes.
+    binary = util.utsfs_bin()
     monkeypatch.delenv("UTSFS_BIN")
     project.makeconftest(f'''
         import pytest
 
         @pytest.fixture(scope="session")
         def utsfs_binary():
-            return {util.utsfs_bin()!r}
+            return {binary!r}
     ''')
     project.makepyfile(test_choose='''
         def test_runs(utsfs, utsfs_binary):

@@ -234,8 +234,9 @@ def test_stat_of_pids_never_scans_proc(utsfs):
 def test_a_long_pids_list_reads_whole_with_tail_and_asynchronous_direct_io(utsfs, aio_read):
     utsfs.mkdir("box")
     many = utsfs.spawn(["nsenter", f"--uts={utsfs.state / 'box'}", "sh", "-c",
-                        "for i in $(seq 900); do sleep 60 & done; wait"])
-    wait_until(lambda: utsfs.read("box", "pids").count("\n") >= 901, "900 processes")
+                        "for i in $(seq 1400); do sleep 60 & done; wait"])
+    # Over a page even where PIDs are still short (a fresh boot: 3 or 4 digits).
+    wait_until(lambda: utsfs.read("box", "pids").count("\n") >= 1401, "1,400 processes")
     text = utsfs.read("box", "pids")
     assert len(text) > 4096
     assert util.run(["tail", "-n", "1", utsfs.path("box", "pids")]).stdout == \
