@@ -233,40 +233,35 @@ static int open_by_pids(const struct nsops_found *f)
 	return -ENOENT;
 }
 
-/* Through the pinned task (or its mount namespace's bind mount). */
+/*
+ * Through the task the scan found it by (or its mount namespace's bind
+ * mount): by its pidfd where the kernel can (Linux 6.11), else by its
+ * PID's /proc path. A PID reused meanwhile is no harm: nothing is opened
+ * but an nsfs file, and the id is checked.
+ */
 static int open_pinned(const struct nsops_found *f)
 {
 	g_autofree char *path = NULL;
 	struct stat st;
 	uint64_t id;
-	int fd;
+	int fd = -1;
 
-	if (f->pidfd < 0)
-		return -ENOENT;
-	if (!f->mount) {
+	if (!f->mount && f->pidfd >= 0) {
 		fd = ioctl(f->pidfd, PIDFD_GET_UTS_NAMESPACE, 0);
-		if (fd >= 0) {
-			if (nsops_ns_id(fd, &id) == 0 && id == f->id)
-				return fd;
-			nsops_close_fd(&fd);
+		/* ESRCH: the task is gone. ENOTTY, EINVAL: before Linux 6.11. */
+		if (fd < 0 && errno != ENOTTY && errno != EINVAL)
 			return -ENOENT;
-		}
-		/* ESRCH: the task is gone. Before Linux 6.11: through /proc, checked below. */
-		if (errno != ENOTTY && errno != EINVAL)
-			return -ENOENT;
-		path = g_strdup_printf("/proc/%d/ns/uts", (int)f->pid);
-	} else {
-		path = g_strdup_printf("/proc/%d/root%s", (int)f->pid, f->mount);
 	}
-	fd = open_uts(path, &id, &st);
-	if (fd < 0)
-		return -ENOENT;
-	/* The PID may name another process by now, unless the pinned one lives. */
-	if (id != f->id || syscall(SYS_pidfd_send_signal, f->pidfd, 0, NULL, 0) < 0) {
+	if (fd < 0) {
+		path = f->mount ? g_strdup_printf("/proc/%d/root%s", (int)f->pid, f->mount)
+				: g_strdup_printf("/proc/%d/ns/uts", (int)f->pid);
+		fd = open_uts(path, &id, &st);
+	} else if (nsops_ns_id(fd, &id) < 0) {
+		id = 0;
+	}
+	if (fd >= 0 && id != f->id)
 		nsops_close_fd(&fd);
-		return -ENOENT;
-	}
-	return fd;
+	return fd >= 0 ? fd : -ENOENT;
 }
 
 int nsops_all_open(const struct nsops_found *f)

@@ -18,22 +18,23 @@
  * A pidfd on thread tid: whatever is read of /proc/tid afterwards was that
  * thread's if it still lives then (a thread id is not reused while its
  * thread lives). 0 is what FUSE sends for a caller outside our PID
- * namespace: nobody to look at.
+ * namespace: nobody to look at. Where pidfds are missing (before Linux
+ * 5.3, or under valgrind 3.19) the caller is looked at unpinned: -1.
  */
-static int pin(pid_t tid)
+static int pin(pid_t tid, int *pidfd)
 {
-	int fd;
-
 	if (tid <= 0)
 		return -EPERM;
-	fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
-	if (fd < 0 && errno == EINVAL)
-		fd = (int)syscall(SYS_pidfd_open, tid, 0);
-	return fd < 0 ? -EPERM : fd;
+	*pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	if (*pidfd < 0 && errno == EINVAL)
+		*pidfd = (int)syscall(SYS_pidfd_open, tid, 0);
+	return *pidfd >= 0 || errno == ENOSYS ? 0 : -EPERM;
 }
 
 static int still_there(int pidfd)
 {
+	if (pidfd < 0)
+		return 0;
 	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 ? 0 : -EPERM;
 }
 
@@ -41,10 +42,11 @@ int nsops_caller_is_admin(pid_t tid)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = tid };
 	struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
-	nsops_autofd int pidfd = pin(tid);
+	nsops_autofd int pidfd = -1;
+	int r = pin(tid, &pidfd);
 
-	if (pidfd < 0)
-		return pidfd;
+	if (r < 0)
+		return r;
 	/* The effective set, as /proc/TID/status's CapEff shows it, in one call. */
 	if (syscall(SYS_capget, &hdr, caps) < 0)
 		return -EPERM;
@@ -73,12 +75,12 @@ int nsops_caller_view(pid_t tid, struct nsops_view *view)
 	g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)tid);
 	g_autofree char *status = NULL;
 	g_autofree char *tgid = NULL, *pid = NULL;
-	nsops_autofd int pidfd = pin(tid);
-	int r;
+	nsops_autofd int pidfd = -1;
+	int r = pin(tid, &pidfd);
 
 	*view = (struct nsops_view){ .root = -1 };
-	if (pidfd < 0)
-		return pidfd;
+	if (r < 0)
+		return r;
 	if (!g_file_get_contents(path, &status, NULL, NULL))
 		return -EPERM;
 	tgid = last_number(status, "\nNStgid:");

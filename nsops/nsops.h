@@ -232,8 +232,9 @@ struct nsops_found {
 	struct stat st;
 	/*
 	 * A task that is in it (mount NULL), or whose mount namespace has a
-	 * bind mount of it at mount; pinned by pidfd (-1 when none could be
-	 * had). No namespace fd is kept: it would keep a dead namespace alive.
+	 * bind mount of it at mount; its pidfd (-1 when none could be had)
+	 * reaches it without a path. No namespace fd is kept: it would keep a
+	 * dead namespace alive.
 	 */
 	pid_t pid;
 	int pidfd;
