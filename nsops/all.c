@@ -2,26 +2,14 @@
 /* Every UTS namespace on the host, found without entering one: tasks and nsfs bind mounts. */
 #include "internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
-#include <linux/nsfs.h>
-#include <sched.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 /* Linux 6.11: a fd on the UTS namespace of a pidfd's task. */
 #ifndef PIDFD_GET_UTS_NAMESPACE
 #define PIDFD_GET_UTS_NAMESPACE _IO(0xFF, 10)
-#endif
-#ifndef PIDFD_THREAD
-#define PIDFD_THREAD O_EXCL
 #endif
 
 static void found_free(struct nsops_found *f)
@@ -39,22 +27,12 @@ static void found_free(struct nsops_found *f)
  */
 static int open_uts(const char *path, uint64_t *id, struct stat *st)
 {
-	g_autofree char *again = NULL;
-	struct statfs sfs;
 	nsops_autofd int opath = open(path, O_PATH | O_CLOEXEC);
-	nsops_autofd int fd = -1;
+	nsops_autofd int fd = opath < 0 ? -errno : nsops_reopen_uts(opath);
 	int r;
 
-	if (opath < 0)
-		return -errno;
-	if (fstatfs(opath, &sfs) < 0 || sfs.f_type != NSFS_MAGIC)
-		return -ENOENT;
-	again = g_strdup_printf("/proc/self/fd/%d", opath);
-	fd = open(again, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWUTS)
-		return -ENOENT;
+		return fd;
 	r = nsops_ns_id(fd, id);
 	if (r == 0 && fstat(fd, st) < 0)
 		r = -errno;
@@ -91,10 +69,7 @@ static struct nsops_found *found_at(struct scan *s, uint64_t ino, const char *pa
 	f->ino = ino;
 	f->st = st;
 	f->pid = tid;
-	/* A task that is not a thread-group leader needs PIDFD_THREAD (Linux 6.9). */
-	f->pidfd = (int)syscall(SYS_pidfd_open, tid, mount ? 0 : PIDFD_THREAD);
-	if (f->pidfd < 0)
-		f->pidfd = (int)syscall(SYS_pidfd_open, tid, 0);
+	f->pidfd = nsops_pidfd_open(tid);
 	f->mount = g_strdup(mount);
 	f->pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
 	g_hash_table_insert(s->by_ino, &f->ino, f);
@@ -165,13 +140,6 @@ static void scan_tasks(struct scan *s, const char *pid)
 	}
 }
 
-static gint compare_pids(gconstpointer a, gconstpointer b)
-{
-	pid_t pa = *(const pid_t *)a, pb = *(const pid_t *)b;
-
-	return pa < pb ? -1 : pa > pb;
-}
-
 int nsops_all_scan(GHashTable **found)
 {
 	g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
@@ -203,7 +171,7 @@ int nsops_all_scan(GHashTable **found)
 	}
 	g_hash_table_iter_init(&it, s.by_ino);
 	while (g_hash_table_iter_next(&it, NULL, (gpointer *)&f)) {
-		g_array_sort(f->pids, compare_pids);
+		g_array_sort(f->pids, nsops_compare_pids);
 		g_hash_table_insert(out, &f->id, f);
 	}
 	g_hash_table_unref(s.by_ino);

@@ -14,6 +14,16 @@
 #define PIDFD_THREAD O_EXCL
 #endif
 
+int nsops_pidfd_open(pid_t tid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+
+	/* Before Linux 6.9 only a thread-group leader has one. */
+	if (fd < 0 && errno == EINVAL)
+		fd = (int)syscall(SYS_pidfd_open, tid, 0);
+	return fd;
+}
+
 /*
  * A pidfd on thread tid: whatever is read of /proc/tid afterwards was that
  * thread's if it still lives then (a thread id is not reused while its
@@ -25,9 +35,7 @@ static int pin(pid_t tid, int *pidfd)
 {
 	if (tid <= 0)
 		return -EPERM;
-	*pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
-	if (*pidfd < 0 && errno == EINVAL)
-		*pidfd = (int)syscall(SYS_pidfd_open, tid, 0);
+	*pidfd = nsops_pidfd_open(tid);
 	return *pidfd >= 0 || errno == ENOSYS ? 0 : -EPERM;
 }
 

@@ -304,26 +304,38 @@ int nsops_adopt_fd(const char *dir, const char *name, int ns_fd, uint64_t *id)
 	return 0;
 }
 
+int nsops_reopen_uts(int opath)
+{
+	g_autofree char *again = g_strdup_printf("/proc/self/fd/%d", opath);
+	struct statfs sfs;
+	nsops_autofd int fd = -1;
+	int r;
+
+	if (fstatfs(opath, &sfs) < 0)
+		return -errno;
+	if (sfs.f_type != NSFS_MAGIC)
+		return -ENOTTY;
+	fd = open(again, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = check_uts_fd(fd);
+	if (r < 0)
+		return r;
+	r = fd;
+	fd = -1;
+	return r;
+}
+
 int nsops_adopt(const char *dir, const char *name, const struct nsops_view *view,
 		const char *target, dev_t avoid, uint64_t *id)
 {
-	g_autofree char *source = NULL;
-	struct statfs sfs;
 	nsops_autofd int opath = open_path_as(view, target, avoid);
 	nsops_autofd int fd = -1;
 
 	if (opath < 0)
 		return opath;
-	/* Nothing but an nsfs file is opened for real: a device open has effects. */
-	if (fstatfs(opath, &sfs) < 0)
-		return -errno;
-	if (sfs.f_type != NSFS_MAGIC)
-		return -ENOTTY;
-	source = g_strdup_printf("/proc/self/fd/%d", opath);
-	fd = open(source, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	return nsops_adopt_fd(dir, name, fd, id);
+	fd = nsops_reopen_uts(opath);
+	return fd < 0 ? fd : nsops_adopt_fd(dir, name, fd, id);
 }
 
 int nsops_destroy(const char *dir, const char *name)

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static gint compare_pids(gconstpointer a, gconstpointer b)
+gint nsops_compare_pids(gconstpointer a, gconstpointer b)
 {
 	pid_t pa = *(const pid_t *)a, pb = *(const pid_t *)b;
 
@@ -56,7 +56,7 @@ int nsops_pids(uint64_t ino, uid_t uid, GArray **pids)
 			continue;
 		g_array_append_val(out, (pid_t){ (pid_t)pid });
 	}
-	g_array_sort(out, compare_pids);
+	g_array_sort(out, nsops_compare_pids);
 	*pids = g_steal_pointer(&out);
 	return 0;
 }
