@@ -100,56 +100,77 @@ static fuse_ino_t node_for(struct utsfs *fs, uint64_t id)
 	return vn->node;
 }
 
-/* Through a name in the state directory: one named since the scan (ln -s .all/ID NAME). */
-static int open_by_name(struct utsfs *fs, uint64_t id)
+/* The names in the state directory that hold namespace id (struct nsops_entry). */
+static int names_of(struct utsfs *fs, uint64_t id, GPtrArray **names)
 {
 	g_autoptr(GPtrArray) entries = NULL;
 	int r = nsops_statedir_list(&fs->state, &entries);
 
-	for (guint i = 0; r == 0 && i < entries->len; i++) {
-		const struct nsops_entry *e = entries->pdata[i];
+	for (guint i = 0; r == 0 && i < entries->len; i++)
+		if (((const struct nsops_entry *)entries->pdata[i])->id != id)
+			g_ptr_array_remove_index(entries, i--);
+	if (r == 0)
+		*names = g_steal_pointer(&entries);
+	return r;
+}
 
-		if (e->id == id)
-			return nsops_statedir_open_ns(&fs->state, e->name, id, NULL);
-	}
-	return -ENOENT;
+/* Through a name in the state directory: one named since the scan (ln -s .all/ID NAME). */
+static int open_by_name(struct utsfs *fs, uint64_t id)
+{
+	g_autoptr(GPtrArray) names = NULL;
+	int r = names_of(fs, id, &names);
+
+	if (r == 0 && names->len == 0)
+		return -ENOENT;
+	return r < 0 ? r : nsops_statedir_open_ns(&fs->state,
+						  ((const struct nsops_entry *)names->pdata[0])->name,
+						  id, NULL);
+}
+
+/* What the last scan found of id, with a reference of the caller's; NULL if nothing. */
+static struct nsops_found *found_ref(struct allview *v, uint64_t id)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&v->lock);
+	struct nsops_found *f = g_hash_table_lookup(v->found, &id);
+
+	return f ? nsops_found_ref(f) : NULL;
 }
 
 /*
- * An fd on namespace id, and a copy of what the scan found of it (pids
- * aside), through the tasks the last scan found in it, else a name of
+ * An fd on namespace id, and what the scan found of it (a reference,
+ * *found), through the tasks the last scan found in it, else a name of
  * ours. An id the last scan did not see (a namespace made since) costs one
- * more scan.
+ * more scan. Outside the view's lock: every request takes it.
  */
-static int reach(struct utsfs *fs, uint64_t id, uid_t uid, struct nsops_found *copy)
+static int reach(struct utsfs *fs, uint64_t id, uid_t uid, struct nsops_found **found)
 {
-	for (int pass = 0; pass < 2; pass++) {
-		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->all.lock);
-		const struct nsops_found *f = g_hash_table_lookup(fs->all.found, &id);
-		int fd = f ? nsops_all_open(f) : -ENOENT;
+	struct nsops_found *f = found_ref(&fs->all, id);
+	int fd;
 
-		if (f) {
-			*copy = (struct nsops_found){ .id = f->id, .ino = f->ino, .st = f->st };
-			g_clear_pointer(&locker, g_mutex_locker_free);
-			return fd >= 0 ? fd : open_by_name(fs, id);
-		}
-		g_clear_pointer(&locker, g_mutex_locker_free);
-		if (pass == 1 || !may_rescan(&fs->all, uid) || rescan(fs) < 0)
-			break;
-	}
-	return -ENOENT;
+	if (!f && may_rescan(&fs->all, uid) && rescan(fs) == 0)
+		f = found_ref(&fs->all, id);
+	if (!f)
+		return -ENOENT;
+	fd = nsops_all_open(f);
+	if (fd < 0)
+		fd = open_by_name(fs, id);
+	if (fd < 0)
+		nsops_found_unref(f);
+	else
+		*found = f;
+	return fd;
 }
 
 int allview_open(struct utsfs *fs, uint64_t id)
 {
-	struct nsops_found f;
+	g_autoptr(NsopsFound) f = NULL;
 
 	return reach(fs, id, 0, &f);
 }
 
 int allview_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct stat *st)
 {
-	struct nsops_found f;
+	g_autoptr(NsopsFound) f = NULL;
 	struct view_node *vn;
 	uint64_t id;
 	int fd;
@@ -162,9 +183,9 @@ int allview_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct
 	if (fd < 0)
 		return fd;
 	nsops_close_fd(&fd);
-	*ref = (struct ns_ref){ .ino = dir, .id = f.id, .ns_ino = f.ino };
+	*ref = (struct ns_ref){ .ino = dir, .id = f->id, .ns_ino = f->ino };
 	if (st)
-		*st = f.st;
+		*st = f->st;
 	return 0;
 }
 
@@ -179,17 +200,17 @@ static bool visible(const struct nsops_found *f, uid_t uid)
 
 static gint compare_ids(gconstpointer a, gconstpointer b)
 {
-	uint64_t ia = *(const uint64_t *)a, ib = *(const uint64_t *)b;
+	const struct nsops_found *fa = *(const struct nsops_found *const *)a;
+	const struct nsops_found *fb = *(const struct nsops_found *const *)b;
 
-	return ia < ib ? -1 : ia > ib;
+	return fa->id < fb->id ? -1 : fa->id > fb->id;
 }
 
-int allview_list(struct utsfs *fs, uid_t uid, GArray **ids, GArray **inos)
+int allview_list(struct utsfs *fs, uid_t uid, GPtrArray **found)
 {
-	g_autoptr(GArray) out = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-	g_autoptr(GArray) ino = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)nsops_found_unref);
 	GHashTableIter it;
-	const struct nsops_found *f;
+	struct nsops_found *f;
 	int r = rescan(fs);
 
 	if (r < 0)
@@ -197,16 +218,14 @@ int allview_list(struct utsfs *fs, uid_t uid, GArray **ids, GArray **inos)
 	g_mutex_lock(&fs->all.lock);
 	g_hash_table_iter_init(&it, fs->all.found);
 	while (g_hash_table_iter_next(&it, NULL, (gpointer *)&f))
-		if (visible(f, uid))
-			g_array_append_val(out, f->id);
-	g_array_sort(out, compare_ids);
-	for (guint i = 0; i < out->len; i++) {
-		f = g_hash_table_lookup(fs->all.found, &g_array_index(out, uint64_t, i));
-		g_array_append_val(ino, f->ino);
-	}
+		g_ptr_array_add(out, nsops_found_ref(f));
 	g_mutex_unlock(&fs->all.lock);
-	*ids = g_steal_pointer(&out);
-	*inos = g_steal_pointer(&ino);
+	/* Who may see what reads /proc: outside the lock. */
+	for (guint i = 0; i < out->len; i++)
+		if (!visible(out->pdata[i], uid))
+			g_ptr_array_remove_index_fast(out, i--);
+	g_ptr_array_sort(out, compare_ids);
+	*found = g_steal_pointer(&out);
 	return 0;
 }
 
@@ -226,36 +245,25 @@ static void stat_view_dir(const struct nsops_found *f, struct stat *st)
 void allview_lookup(fuse_req_t req, const char *name)
 {
 	struct utsfs *fs = utsfs_from_req(req);
+	uid_t uid = fuse_req_ctx(req)->uid;
 	struct fuse_entry_param e = { 0 };
-	struct nsops_found f;
-	bool shown;
+	g_autoptr(NsopsFound) f = NULL;
 	guint64 id;
-	int fd;
+	int r = g_ascii_string_to_unsigned(name, 10, 1, G_MAXUINT64, &id, NULL)
+			? reach(fs, id, uid, &f) : -ENOENT;
 
-	if (!g_ascii_string_to_unsigned(name, 10, 1, G_MAXUINT64, &id, NULL)) {
-		fuse_reply_err(req, ENOENT);
+	if (r >= 0) {
+		nsops_close_fd(&r);
+		r = visible(f, uid) ? 0 : -ENOENT;
+	}
+	if (r < 0) {
+		fuse_reply_err(req, -r);
 		return;
 	}
-	fd = reach(fs, id, fuse_req_ctx(req)->uid, &f);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
-		return;
-	}
-	nsops_close_fd(&fd);
 	g_mutex_lock(&fs->all.lock);
-	{
-		const struct nsops_found *seen = g_hash_table_lookup(fs->all.found, &id);
-
-		shown = seen && visible(seen, fuse_req_ctx(req)->uid);
-		if (shown)
-			e.ino = node_for(fs, id);
-	}
+	e.ino = node_for(fs, id);
 	g_mutex_unlock(&fs->all.lock);
-	if (!shown) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	stat_view_dir(&f, &e.attr);
+	stat_view_dir(f, &e.attr);
 	fuse_reply_entry(req, &e);
 }
 
@@ -289,14 +297,10 @@ bool allview_link_id(struct utsfs *fs, const char *link, uint64_t *id)
 
 int allview_names(struct utsfs *fs, uint64_t id, GString *out)
 {
-	g_autoptr(GPtrArray) entries = NULL;
-	int r = nsops_statedir_list(&fs->state, &entries);
+	g_autoptr(GPtrArray) names = NULL;
+	int r = names_of(fs, id, &names);
 
-	for (guint i = 0; r == 0 && i < entries->len; i++) {
-		const struct nsops_entry *e = entries->pdata[i];
-
-		if (e->id == id)
-			g_string_append_printf(out, "%s\n", e->name);
-	}
+	for (guint i = 0; r == 0 && i < names->len; i++)
+		g_string_append_printf(out, "%s\n", ((const struct nsops_entry *)names->pdata[i])->name);
 	return r;
 }

@@ -39,8 +39,11 @@ int allview_open(struct utsfs *fs, uint64_t id);
 /* Requests on .all and on its entries. */
 void allview_lookup(fuse_req_t req, const char *name);
 void allview_entry(fuse_req_t req);
-/* The ids uid may see, ascending: a fresh scan (a GArray of uint64_t, and their node ids). */
-int allview_list(struct utsfs *fs, uid_t uid, GArray **ids, GArray **nodes);
+/*
+ * The namespaces uid may see, by ascending id, from a fresh scan: a
+ * GPtrArray of struct nsops_found, each a reference that it drops.
+ */
+int allview_list(struct utsfs *fs, uid_t uid, GPtrArray **found);
 /*
  * The id that link names when it is a path to a namespace of the view:
  * ".all/ID", or MOUNTPOINT/.all/ID. Text only: nothing is looked up

@@ -45,14 +45,15 @@ static void add_item(GPtrArray *items, const char *name, ino_t st_ino, uint64_t 
 /* .all: the namespaces uid may see, by id, from a fresh scan of the host. */
 static int list_view(struct utsfs *fs, uid_t uid, GPtrArray *items)
 {
-	g_autoptr(GArray) ids = NULL, inos = NULL;
-	int r = allview_list(fs, uid, &ids, &inos);
+	g_autoptr(GPtrArray) found = NULL;
+	int r = allview_list(fs, uid, &found);
 
-	for (guint i = 0; r == 0 && i < ids->len; i++) {
+	for (guint i = 0; r == 0 && i < found->len; i++) {
+		const struct nsops_found *f = found->pdata[i];
 		char name[24];
 
-		g_snprintf(name, sizeof(name), "%" G_GUINT64_FORMAT, g_array_index(ids, uint64_t, i));
-		add_item(items, name, g_array_index(inos, uint64_t, i), 0, S_IFDIR);
+		g_snprintf(name, sizeof(name), "%" G_GUINT64_FORMAT, f->id);
+		add_item(items, name, f->ino, 0, S_IFDIR);
 	}
 	return r;
 }

@@ -12,12 +12,21 @@
 #define PIDFD_GET_UTS_NAMESPACE _IO(0xFF, 10)
 #endif
 
-static void found_free(struct nsops_found *f)
+static void found_clear(struct nsops_found *f)
 {
 	nsops_close_fd(&f->pidfd);
 	g_free(f->mount);
 	g_array_unref(f->pids);
-	g_free(f);
+}
+
+struct nsops_found *nsops_found_ref(struct nsops_found *f)
+{
+	return g_atomic_rc_box_acquire(f);
+}
+
+void nsops_found_unref(struct nsops_found *f)
+{
+	g_atomic_rc_box_release_full(f, (GDestroyNotify)found_clear);
 }
 
 /*
@@ -64,7 +73,7 @@ static struct nsops_found *found_at(struct scan *s, uint64_t ino, const char *pa
 	if (fd < 0)
 		return NULL;
 	nsops_close_fd(&fd);
-	f = g_new0(struct nsops_found, 1);
+	f = g_atomic_rc_box_new0(struct nsops_found);
 	f->id = id;
 	f->ino = ino;
 	f->st = st;
@@ -144,7 +153,7 @@ int nsops_all_scan(GHashTable **found)
 {
 	g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
 	g_autoptr(GHashTable) out = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
-							  (GDestroyNotify)found_free);
+							  (GDestroyNotify)nsops_found_unref);
 	struct scan s = {
 		.by_ino = g_hash_table_new(g_int64_hash, g_int64_equal),
 		.mnt_seen = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL),

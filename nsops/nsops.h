@@ -252,6 +252,14 @@ struct nsops_found {
  */
 int nsops_all_scan(GHashTable **found);
 /*
+ * A reference on f (the scan's table holds one): what a caller reaches a
+ * namespace through stays while a newer scan replaces the table.
+ */
+struct nsops_found *nsops_found_ref(struct nsops_found *f);
+void nsops_found_unref(struct nsops_found *f);
+typedef struct nsops_found NsopsFound;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NsopsFound, nsops_found_unref)
+/*
  * An fd on f's namespace, through its pinned task, else through any of
  * its processes the scan saw; -ENOENT when none reaches it any more.
  */
