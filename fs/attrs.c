@@ -40,11 +40,12 @@ static int show_ns_target(struct utsfs *fs, const struct attr_def *def G_GNUC_UN
 
 	if (r < 0)
 		return r;
-	if (!ref->name && names->len == 0)
-		return -ENOENT;
-	g_string_append_printf(out, "%s/%.*s", fs->state.path,
-			       ref->name ? (int)strlen(ref->name) : (int)strcspn(names->str, "\n"),
-			       ref->name ? ref->name : names->str);
+	if (!ref->name) {
+		if (names->len == 0)
+			return -ENOENT;
+		g_string_truncate(names, strcspn(names->str, "\n"));
+	}
+	g_string_append_printf(out, "%s/%s", fs->state.path, ref->name ? ref->name : names->str);
 	return 0;
 }
 
@@ -101,18 +102,22 @@ const size_t attr_count = G_N_ELEMENTS(attr_table);
 
 G_STATIC_ASSERT(G_N_ELEMENTS(attr_table) < NODE_STRIDE);
 
+bool attr_exists(struct utsfs *fs, const struct attr_def *def, const struct ns_ref *ref)
+{
+	if (def->needs_ns_ids && !fs->state.ns_ids)
+		return false;
+	return def->only != ATTR_IN_VIEW || !ref->name;
+}
+
 bool attr_present(struct utsfs *fs, const struct attr_def *def, const struct ns_ref *ref)
 {
 	g_autoptr(GString) target = g_string_new(NULL);
 
-	if (def->needs_ns_ids && !fs->state.ns_ids)
+	if (!attr_exists(fs, def, ref))
 		return false;
-	if (def->only == ATTR_IN_VIEW)
-		return !ref->name;
 	/* ns in the view: only while the namespace has a name to point at. */
-	if (!ref->name && def->show == show_ns_target)
-		return show_ns_target(fs, def, ref, target) == 0;
-	return true;
+	return ref->name || def->show != show_ns_target ||
+	       show_ns_target(fs, def, ref, target) == 0;
 }
 
 const struct attr_def *attr_by_name(const char *name)

@@ -62,7 +62,13 @@ struct attr_def {
 extern const struct attr_def attr_table[];
 extern const size_t attr_count;
 
-/* Whether row def exists in ref's directory (as nsnode_resolve gave it), on this kernel. */
+/*
+ * Whether row def can exist in ref's directory (as nsnode_resolve gave
+ * it), on this kernel; attr_present: whether it does now (ns in the view
+ * only while the namespace has a name), for a listing. A stat needs only
+ * the first: the show of a row that is not there fails with -ENOENT.
+ */
+bool attr_exists(struct utsfs *fs, const struct attr_def *def, const struct ns_ref *ref);
 bool attr_present(struct utsfs *fs, const struct attr_def *def, const struct ns_ref *ref);
 /* The row called name, or NULL. */
 const struct attr_def *attr_by_name(const char *name);

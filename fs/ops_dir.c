@@ -340,22 +340,20 @@ static int adopt_from_view(struct utsfs *fs, const char *name, uint64_t id)
 	return fd < 0 ? fd : nsops_adopt_fd(fs->state.path, name, fd, NULL);
 }
 
-/* Adopt what link names, as the calling thread sees it. */
-static int adopt(fuse_req_t req, const char *link, const char *name)
+/* Adopt namespace *view_id of the view, or what link names as the calling thread sees it. */
+static int adopt(fuse_req_t req, const char *link, const uint64_t *view_id, const char *name)
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	g_auto(NsopsView) view = { .root = -1 };
-	uint64_t id;
-	bool in_view = allview_link_id(fs, link, &id);
 	/* The target as the caller sees it: its root, its /proc/self. */
-	int r = in_view ? 0 : nsops_caller_view(fuse_req_ctx(req)->pid, &view);
+	int r = view_id ? 0 : nsops_caller_view(fuse_req_ctx(req)->pid, &view);
 
 	if (r < 0)
 		return r;
 	g_mutex_lock(&fs->names_lock);
 	r = meta_forget(&fs->meta, name);
 	if (r == 0)
-		r = in_view ? adopt_from_view(fs, name, id)
+		r = view_id ? adopt_from_view(fs, name, *view_id)
 			    : nsops_adopt(fs->state.path, name, &view, link, fs->mount_dev, NULL);
 	g_mutex_unlock(&fs->names_lock);
 	return r == -ENOTTY ? -EPERM : r;
@@ -373,14 +371,14 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	struct utsfs *fs = utsfs_from_req(req);
 	struct fuse_entry_param e = { 0 };
 	uint64_t id;
+	bool in_view = allview_link_id(fs, link, &id);
 	/* Only namespaces can be named: other symlinks cannot be made. */
-	int r = link[0] != '/' && !allview_link_id(fs, link, &id) ? -EPERM
-								 : check_new_name(parent, name);
+	int r = link[0] != '/' && !in_view ? -EPERM : check_new_name(parent, name);
 
 	if (r == 0)
 		r = caller_may_act(req);
 	if (r == 0) {
-		r = adopt(req, link, name);
+		r = adopt(req, link, in_view ? &id : NULL, name);
 		names_changed(fs, "adopt", name, r, "adopted a running UTS namespace");
 	}
 	if (r < 0) {

@@ -45,7 +45,7 @@ static int stat_file(struct utsfs *fs, const struct ns_ref *ref, const struct at
 {
 	g_autoptr(GString) content = g_string_new(NULL);
 
-	if (!attr_present(fs, def, ref))
+	if (!attr_exists(fs, def, ref))
 		return -ENOENT;
 	/* Exact st_size: tools that trust it would otherwise cut or pad. */
 	int r = def->show ? def->show(fs, def, ref, content) : 0;
