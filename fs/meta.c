@@ -56,9 +56,9 @@ static int meta_save(struct meta *m)
 }
 
 /* Whether name holds namespace id right now. */
-static bool name_holds(struct nsops_statedir *sd, const char *name, uint64_t id)
+static bool name_holds(struct meta *m, const char *name, uint64_t id)
 {
-	return nsops_statedir_holds(sd, name, id, NULL, NULL) == 0;
+	return nsops_statedir_holds(m->sd, name, id, NULL, NULL) == 0;
 }
 
 /* Whether group was written in this boot. */
@@ -95,7 +95,7 @@ static void migrate(struct meta *m, const char *group, const char *name)
  * A rename binds the new name, then detaches the old one; a daemon killed
  * in between leaves both. Finish it when the new name made it, else undo.
  */
-static void recover_rename(struct meta *m, struct nsops_statedir *sd)
+static void recover_rename(struct meta *m)
 {
 	g_autofree char *from = g_key_file_get_string(m->kf, RENAME_GROUP, "from", NULL);
 	g_autofree char *to = g_key_file_get_string(m->kf, RENAME_GROUP, "to", NULL);
@@ -114,9 +114,9 @@ static void recover_rename(struct meta *m, struct nsops_statedir *sd)
 	g_key_file_remove_group(m->kf, RENAME_GROUP, NULL);
 	if (!now)
 		return;
-	if (name_holds(sd, to, id)) {
-		if (name_holds(sd, from, id))
-			nsops_destroy(sd->path, from);
+	if (name_holds(m, to, id)) {
+		if (name_holds(m, from, id))
+			nsops_destroy(m->sd->path, from);
 		g_info("finished renaming %s to %s, interrupted when utsfs last stopped", from, to);
 	} else {
 		g_info("undid renaming %s to %s, interrupted when utsfs last stopped", from, to);
@@ -127,7 +127,7 @@ static void recover_rename(struct meta *m, struct nsops_statedir *sd)
 static bool is_stale(struct meta *m, const char *group, const char *name)
 {
 	return !this_boot(m, group) ||
-	       !name_holds(m->sd, name, g_key_file_get_uint64(m->kf, group, "id", NULL));
+	       !name_holds(m, name, g_key_file_get_uint64(m->kf, group, "id", NULL));
 }
 
 /*
@@ -206,7 +206,7 @@ int meta_open(struct meta *m, struct nsops_statedir *sd)
 	r = keyfile_load_trusted(m->kf, m->path, &text);
 	if (r < 0)
 		return r;
-	recover_rename(m, sd);
+	recover_rename(m);
 	prune_stale(m);
 	return meta_save(m);
 }
