@@ -152,29 +152,32 @@ wait_for_mount "$rmnt" "$restore_pid"
 # Gone before the request counts below: it would wake on their changes.
 fusermount3 -u "$rmnt"
 wait "$restore_pid" 2>/dev/null
-# How long a name other tools change lags in the tree, on a daemon of its own
-# whose kernel holds 20,000 names (2,000 for --quick).
-"$utsfs" -f -o "state_dir=$lstate" "$lmnt" &
-lag_pid=$!
-pids+=("$lag_pid")
-wait_for_mount "$lmnt" "$lag_pid"
-{
-	echo
-	/usr/bin/python3 "$here/name_lag.py" "$lmnt" "$lstate" "$([ "$quick" = 1 ] && echo 2000 || echo 20000)"
-} | tee -a "$out"
-fusermount3 -u "$lmnt"
-wait "$lag_pid" 2>/dev/null
+# Run a measuring script (the rest of the arguments) against a daemon of its
+# own on mount point $1 and state directory $2, appending what it prints.
+on_own_daemon() {
+	local m=$1 s=$2 pid
+	shift 2
+	"$utsfs" -f -o "state_dir=$s" "$m" &
+	pid=$!
+	pids+=("$pid")
+	wait_for_mount "$m" "$pid"
+	{
+		echo
+		"$@"
+	} | tee -a "$out"
+	fusermount3 -u "$m"
+	wait "$pid" 2>/dev/null
+}
+# How long a name other tools change lags in the tree, with 20,000 names the
+# kernel holds (2,000 for --quick).
+on_own_daemon "$lmnt" "$lstate" /usr/bin/python3 "$here/name_lag.py" "$lmnt" "$lstate" \
+	"$([ "$quick" = 1 ] && echo 2000 || echo 20000)"
+# Its names go (one lazy umount of the state directory's subtree): all of
+# them would be in the host-wide view.
+umount -l "$lstate"
 # The host-wide view: 500 namespaces of 4 processes (2,000; 100 of 4 for --quick).
-"$utsfs" -f -o "state_dir=$lstate" "$lmnt" &
-view_pid=$!
-pids+=("$view_pid")
-wait_for_mount "$lmnt" "$view_pid"
-{
-	echo
-	/usr/bin/python3 "$here/allview.py" "$lmnt" "$([ "$quick" = 1 ] && echo 100 || echo 500)" 4
-} | tee -a "$out"
-fusermount3 -u "$lmnt"
-wait "$view_pid" 2>/dev/null
+on_own_daemon "$lmnt" "$lstate" /usr/bin/python3 "$here/allview.py" "$lmnt" \
+	"$([ "$quick" = 1 ] && echo 100 || echo 500)" 4
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Which FUSE requests one operation costs, counted from `-d` output (a
