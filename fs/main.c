@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* utsfs's main(): options, the state directory, the FUSE session and its loop. */
 #include "daemon.h"
+#include "device.h"
 #include "log.h"
 #include "ops.h"
 
@@ -241,6 +242,8 @@ int main(int argc, char *argv[])
 		goto out_session;
 	if (fuse_session_mount(se, opts.mountpoint) != 0)
 		goto out_signals;
+	if (device_attach(se) != 0)
+		goto out_unmount;
 	log.foreground = opts.foreground;
 	fs.mount_dev = nsops_mount_device(opts.mountpoint, "fuse.utsfs");
 	fs.mountpoint = opts.mountpoint;

@@ -5,6 +5,7 @@ import errno
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -358,6 +359,31 @@ def test_fusermount_unmount_exits_zero_and_keeps_namespaces(utsfs):
     utsfs.stop()
     assert not util.mounts_at(utsfs.mnt)
     assert util.nsfs_id(utsfs.state / "x") == ident
+
+
+# Each close queues a RELEASE; an unmount that meets one being read makes the
+# kernel answer that read ECONNABORTED, not ENODEV. Half the rounds hit it.
+HOLDER = """
+import os, resource, signal, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+fds = [os.open(sys.argv[1], os.O_RDONLY) for _ in range(3000)]
+print("open", flush=True)
+signal.pause()
+"""
+
+
+def test_fusermount_right_after_thousands_of_closes_exits_zero_quietly(utsfs):
+    utsfs.mkdir("x")
+    for _ in range(8):
+        holder = utsfs.spawn([sys.executable, "-c", HOLDER, utsfs.mnt / "x" / "hostname"],
+                             stdout=subprocess.PIPE)
+        assert holder.stdout.readline() == b"open\n"
+        util.kill_and_wait(holder)
+        utsfs.stop()
+        assert utsfs.output.problems() is None
+        utsfs.start()
+    assert utsfs.read("x", "hostname") == "x\n"
 
 
 def test_second_daemon_on_same_state_dir_is_refused(utsfs):
