@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence
+from typing import Iterator, List, NamedTuple, Optional, Sequence
 
 import pytest
 
@@ -181,21 +181,32 @@ def _unescape(field: bytes) -> str:
     return os.fsdecode(bytes(out))
 
 
-def _mounts() -> List[tuple]:
-    """(mount point, fstype) of every mount of this mount namespace, in order."""
+class Mount(NamedTuple):
+    """One line of /proc/self/mountinfo, the fields utsfs and its tests use."""
+    mount_id: int
+    target: str
+    fstype: str
+    # Optional fields such as "shared:12" or "master:3".
+    tags: tuple
+
+
+def mountinfo() -> List[Mount]:
+    """The mounts of this process's mount namespace, in mount order."""
     mounts = []
     with open("/proc/self/mountinfo", "rb") as f:
         for line in f:
             fields = line.split()
             sep = fields.index(b"-")
-            mounts.append((_unescape(fields[4]), _unescape(fields[sep + 1])))
+            mounts.append(Mount(int(fields[0]), _unescape(fields[4]),
+                                _unescape(fields[sep + 1]),
+                                tuple(x.decode() for x in fields[6:sep])))
     return mounts
 
 
 def _mounts_under(path) -> List[str]:
     path = os.fspath(path).rstrip("/")
-    return [target for target, _ in _mounts()
-            if target == path or target.startswith(path + "/")]
+    return [m.target for m in mountinfo()
+            if m.target == path or m.target.startswith(path + "/")]
 
 
 def _answers(mnt) -> bool:
@@ -218,7 +229,7 @@ def wait_for_mount(proc: subprocess.Popen, mnt, deadline: float = MOUNT_DEADLINE
     mnt = os.fspath(mnt)
     end = time.monotonic() + deadline
     while True:
-        if (any(t == mnt and fstype == FSTYPE for t, fstype in _mounts())
+        if (any(m.target == mnt and m.fstype == FSTYPE for m in mountinfo())
                 and _answers(mnt)):
             return
         if proc.poll() is not None:

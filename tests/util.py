@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import List, NamedTuple, Optional
+from typing import List, Optional
 
 import pytest
 
@@ -51,29 +51,9 @@ def fuse_skip_reason() -> Optional[str]:
 # --- the mount table ------------------------------------------------------
 
 
-class Mount(NamedTuple):
-    mount_id: int
-    target: str
-    fstype: str
-    # Optional fields such as "shared:12" or "master:3".
-    tags: tuple
-
-
-# mountinfo's \ooo escapes, undone as the plugin does it.
-_unescape = pytest_utsfs._unescape
-
-
-def mountinfo() -> List[Mount]:
-    """The mounts of this process's mount namespace, in mount order."""
-    mounts = []
-    with open("/proc/self/mountinfo", "rb") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index(b"-")
-            mounts.append(Mount(int(fields[0]), _unescape(fields[4]),
-                                _unescape(fields[sep + 1]),
-                                tuple(x.decode() for x in fields[6:sep])))
-    return mounts
+# The plugin's reader: one parser of mountinfo for the plugin and the tests.
+Mount = pytest_utsfs.Mount
+mountinfo = pytest_utsfs.mountinfo
 
 
 def mounts_at(path) -> List[Mount]:
