@@ -111,6 +111,12 @@ static int utsfs_setup(struct utsfs *fs, const char *state_dir, const char *rest
 	if (r < 0)
 		return r;
 	fs->host_fd = nsops_open_host();
+	if (fs->host_fd == -EPERM) {
+		fprintf(stderr, "utsfs: cannot enter its own UTS namespace: %s (it needs "
+				"CAP_SYS_ADMIN in the user namespace that owns it)\n",
+			g_strerror(EPERM));
+		return fs->host_fd;
+	}
 	if (fs->host_fd < 0) {
 		fprintf(stderr, "utsfs: cannot open /proc/thread-self/ns/uts: %s\n",
 			g_strerror(-fs->host_fd));

@@ -52,6 +52,7 @@ void nsops_close_fd(int *fd);
 /*
  * An fd on the calling thread's UTS namespace, taken once at start-up in the
  * main thread: every other function that enters a namespace returns to it.
+ * -EPERM when this thread may not enter it again (no CAP_SYS_ADMIN over it).
  */
 int nsops_open_host(void);
 /* Id (nsops_ns_id) of the UTS namespace the calling thread is in. */

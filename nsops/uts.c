@@ -12,7 +12,20 @@ int nsops_open_host(void)
 {
 	int fd = open(THREAD_UTS, O_RDONLY | O_CLOEXEC);
 
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	/*
+	 * Every visit to a namespace ends with this setns. Where it is refused
+	 * (CAP_SYS_ADMIN only in a user namespace below the one owning ours, as
+	 * under `unshare -r`), the first request would kill the daemon.
+	 */
+	if (setns(fd, CLONE_NEWUTS) < 0) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	return fd;
 }
 
 int nsops_current_id(uint64_t *id)

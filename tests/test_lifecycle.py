@@ -386,6 +386,23 @@ def test_fusermount_right_after_thousands_of_closes_exits_zero_quietly(utsfs):
     assert utsfs.read("x", "hostname") == "x\n"
 
 
+def test_start_without_cap_sys_admin_over_its_uts_namespace_is_refused(tmp_path):
+    # unshare -r: CAP_SYS_ADMIN in a user namespace of its own, which does
+    # not own the host's UTS namespace; the first visit to a namespace could
+    # not return, so utsfs says so at start instead of dying at the first mkdir.
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    res = subprocess.run(["unshare", "-Urm", "--propagation", "private", util.utsfs_bin(),
+                          "-f", "-o", f"state_dir={tmp_path / 'state'}", mnt],
+                         capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                         timeout=util.EXIT_DEADLINE)
+    assert res.returncode == 1, (res.returncode, res.stderr)
+    assert res.stderr == ("utsfs: cannot enter its own UTS namespace: Operation not "
+                          "permitted (it needs CAP_SYS_ADMIN in the user namespace "
+                          "that owns it)\n")
+    assert not util.mounts_at(mnt)
+
+
 def test_second_daemon_on_same_state_dir_is_refused(utsfs):
     utsfs.mkdir("x")
     before = utsfs.snapshot()
