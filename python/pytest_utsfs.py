@@ -81,11 +81,27 @@ def _same_file(fd: int, path: str) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
-def _abort(why: str):
-    # pytest may have fd 2 captured; its faulthandler still prints the stack.
+def _stderr_before_capture() -> Optional[int]:
+    # Plugins are imported before pytest captures fd 2; a test's capture dies
+    # with the process, so the reason for an abort must go around it.
     try:
-        os.write(2, f"pytest_utsfs: {why}; aborting rather than run on in the "
-                    "wrong UTS namespace\n".encode(errors="replace"))
+        return os.dup(2)
+    except OSError:
+        return None
+
+
+_STDERR = _stderr_before_capture()
+
+
+def _abort(why: str):
+    message = (f"pytest_utsfs: {why}; aborting rather than run on in the "
+               "wrong UTS namespace\n").encode(errors="replace")
+    try:
+        for fd in {2, _STDERR} - {None}:
+            try:
+                os.write(fd, message)
+            except OSError:
+                pass
     finally:
         os.abort()
 
@@ -150,11 +166,29 @@ def _has_cap_sys_admin() -> bool:
     return False
 
 
+def _can_reenter() -> bool:
+    # What utsfs and inside() do after every visit: setns back into the
+    # namespace the thread is in. Under `unshare -r` CAP_SYS_ADMIN is only
+    # the new user namespace's, which does not own this UTS namespace.
+    fd = os.open("/proc/thread-self/ns/uts", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(fd, CLONE_NEWUTS)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def skip_reason() -> Optional[str]:
     """Why utsfs cannot be mounted and entered here, or None when it can."""
     if not _has_cap_sys_admin():
         return ("utsfs needs CAP_SYS_ADMIN to mount its file system and to enter "
                 "its namespaces (run the tests as root)")
+    if not _can_reenter():
+        return ("utsfs needs CAP_SYS_ADMIN in the user namespace that owns this "
+                "UTS namespace (here it is held only in a user namespace of its "
+                "own, as under unshare -r)")
     if not os.path.exists("/dev/fuse"):
         return "utsfs needs /dev/fuse"
     if shutil.which("fusermount3") is None:

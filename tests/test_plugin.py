@@ -202,6 +202,39 @@ def test_without_cap_sys_admin_the_fixture_skips_and_says_why(project):
 
 
 @needs_fuse
+def test_with_cap_sys_admin_only_in_a_user_namespace_the_fixture_skips_and_says_why(project):
+    project.makepyfile(test_skip='''
+        def test_needs_utsfs(utsfs):
+            raise AssertionError("ran where it could not return to its UTS namespace")
+    ''')
+    # unshare -r: CAP_SYS_ADMIN in a new user namespace, which does not own
+    # the host's UTS namespace, so setns back into it is refused.
+    result = project.run("unshare", "-Urm", "--propagation", "private",
+                         sys.executable, "-m", "pytest", "-p", "pytest_utsfs",
+                         "-p", "no:cacheprovider", "-rs", timeout=120)
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*SKIPPED*user namespace that owns this UTS namespace*"])
+
+
+@needs_fuse
+def test_an_abort_in_a_captured_test_still_says_why(project, plain, monkeypatch):
+    plain.mkdir("web")
+    monkeypatch.setenv("NSFILE", str(plain.nsfile("web")))
+    project.makepyfile(test_abort='''
+        import os
+        import pytest_utsfs
+
+        def test_drops_its_capabilities_inside():
+            with pytest_utsfs.inside(os.environ["NSFILE"]):
+                os.setresuid(65534, 65534, 65534)
+    ''')
+    result = run_project(project)
+    assert result.ret in (-signal.SIGABRT, 128 + signal.SIGABRT), result.ret
+    # pytest's capture of fd 2 dies with the process: the reason goes around it.
+    assert "aborting rather than run on in the wrong UTS namespace" in result.stderr.str()
+
+
+@needs_fuse
 def test_without_utsfs_installed_the_fixture_skips_and_says_why(project, tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
