@@ -70,20 +70,63 @@ def test_rm_r_by_anyone_but_root_removes_nothing(utsfs):
     assert utsfs.names() == ["mine"]
 
 
-@pytest.mark.parametrize("tool", [
-    "cp --remove-destination {src} {dst}", "install -m 0644 {src} {dst}", "ln -sf {src} {dst}",
-    "sed -i s/db/xx/ {dst}"])
-def test_tools_that_unlink_then_create_fail_and_change_nothing(utsfs, tool):
-    """README lists them: after the unlink the file is back at once, so the
-    create that follows is EEXIST; a temporary file to rename over it is
-    EPERM."""
+# README lists them: after the unlink the file is back at once, so the create
+# that follows is EEXIST; a temporary file to rename over it, or a backup
+# beside it, is EPERM. perl -pi only warns and exits 0.
+FAILING_TOOLS = {
+    "cp --remove-destination": ("cp --remove-destination {src} {dst}", "File exists"),
+    "install": ("install -m 0644 {src} {dst}", "File exists"),
+    "mv onto the file": ("mv {src} {dst}", "File exists"),
+    "ln -sf": ("ln -sf {src} {dst}", "Operation not permitted"),
+    "sed -i": ("sed -i s/db/xx/ {dst}", "Operation not permitted"),
+    "perl -pi": ("perl -pi -e s/db/xx/ {dst}", "Operation not permitted"),
+    "gio save -b": ("printf other | gio save -b {dst}", "Backup file creation failed"),
+    "gio copy -b": ("gio copy -b {src} {dst}", "Backup file creation failed"),
+}
+
+
+@pytest.mark.parametrize("tool", sorted(FAILING_TOOLS))
+def test_tools_that_unlink_rename_or_back_up_fail_and_change_nothing(utsfs, tool):
+    command, message = FAILING_TOOLS[tool]
+    if "gio" in command and shutil.which("gio") is None:
+        pytest.skip("needs gio (package libglib2.0-bin)")
     utsfs.mkdir("db")
     src = utsfs.root / "value"
     src.write_text("other\n")
-    res = sh(tool.format(src=q(src), dst=q(utsfs.path("db", "hostname"))), check=False)
-    assert res.returncode != 0
+    script = command.format(src=q(src), dst=q(utsfs.path("db", "hostname")))
+    res = util.run(["/bin/sh", "-c", script], env=LOCAL_GIO, check=False)
+    assert message in res.stderr, res.stderr
+    assert res.returncode != 0 or tool == "perl -pi"
     assert utsfs.read("db", "hostname") == "db\n"
     assert sorted(os.listdir(utsfs.path("db"))) == ATTRS
+
+
+def test_gio_copy_onto_hostname_by_an_owner_fails_and_changes_nothing(utsfs):
+    """GIO unlinks the old file first: only root's unlink succeeds."""
+    if shutil.which("gio") is None:
+        pytest.skip("needs gio (package libglib2.0-bin)")
+    utsfs.mkdir("db")
+    os.chown(utsfs.path("db"), 65534, 65534)
+    src = utsfs.root / "value"
+    src.write_text("other\n")
+    os.chmod(utsfs.root, 0o755)
+    res = util.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    "gio", "copy", src, utsfs.path("db", "hostname")],
+                   env={**LOCAL_GIO, "HOME": "/tmp"}, check=False)
+    assert res.returncode != 0
+    assert "Error removing old file: Permission denied" in res.stderr, res.stderr
+    assert utsfs.read("db", "hostname") == "db\n"
+
+
+def test_cp_p_sets_the_value_then_says_it_cannot_preserve_times(utsfs):
+    utsfs.mkdir("db")
+    src = utsfs.root / "value"
+    src.write_text("copied\n")
+    res = util.run(["cp", "-p", src, utsfs.path("db", "hostname")], env=LOCAL_GIO,
+                   check=False)
+    assert res.returncode == 1
+    assert "preserving times" in res.stderr, res.stderr
+    assert utsfs.read("db", "hostname") == "copied\n"
 
 
 @pytest.mark.parametrize("tool", ["cp", "gio copy"])
