@@ -2,6 +2,7 @@
 /* MOUNT/.all: every UTS namespace on the host, named or not, by its id. */
 #include "allview.h"
 #include "daemon.h"
+#include "meta.h"
 
 #include <errno.h>
 #include <string.h>
@@ -139,26 +140,27 @@ static struct nsops_found *found_ref(struct allview *v, uint64_t id)
 /*
  * An fd on namespace id, and what the scan found of it (a reference,
  * *found), through the tasks the last scan found in it, else a name of
- * ours. An id the last scan did not see (a namespace made since) costs one
- * more scan. Outside the view's lock: every request takes it.
+ * ours. An id the last scan did not see (a namespace made since), or whose
+ * tasks it saw are all gone (others may have entered since), costs one more
+ * scan. Outside the view's lock: every request takes it.
  */
 static int reach(struct utsfs *fs, uint64_t id, uid_t uid, struct nsops_found **found)
 {
-	struct nsops_found *f = found_ref(&fs->all, id);
-	int fd;
+	for (int scans = 0;; scans++) {
+		struct nsops_found *f = found_ref(&fs->all, id);
+		int fd = f ? nsops_all_open(f) : -ENOENT;
 
-	if (!f && may_rescan(&fs->all, uid) && rescan(fs) == 0)
-		f = found_ref(&fs->all, id);
-	if (!f)
-		return -ENOENT;
-	fd = nsops_all_open(f);
-	if (fd < 0)
-		fd = open_by_name(fs, id);
-	if (fd < 0)
-		nsops_found_unref(f);
-	else
-		*found = f;
-	return fd;
+		if (f && fd < 0)
+			fd = open_by_name(fs, id);
+		if (fd >= 0) {
+			*found = f;
+			return fd;
+		}
+		if (f)
+			nsops_found_unref(f);
+		if (scans > 0 || !may_rescan(&fs->all, uid) || rescan(fs) < 0)
+			return -ENOENT;
+	}
 }
 
 int allview_open(struct utsfs *fs, uint64_t id)
@@ -189,13 +191,73 @@ int allview_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct
 	return 0;
 }
 
-/* Root sees every namespace; anyone else those that hold a process of theirs (the pids rule). */
-static bool visible(const struct nsops_found *f, uid_t uid)
+void allview_viewer_of(fuse_req_t req, struct allview_viewer *who)
 {
-	for (guint i = 0; uid != 0 && i < f->pids->len; i++)
-		if (nsops_pid_runs_as(g_array_index(f->pids, pid_t, i), uid))
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	*who = (struct allview_viewer){ .uid = ctx->uid, .gid = ctx->gid, .tid = ctx->pid };
+	if (who->uid != 0) {
+		int n = fuse_req_getgroups(req, ALLVIEW_GROUPS_MAX, who->groups);
+
+		who->ngroups = n > 0 && n <= ALLVIEW_GROUPS_MAX ? n : 0;
+	}
+}
+
+/* Whether who holds a process in namespace f: one the last scan saw, or who's own thread. */
+static bool holds_process_of(const struct nsops_found *f, const struct allview_viewer *who)
+{
+	for (guint i = 0; i < f->pids->len; i++)
+		if (nsops_pid_runs_as(g_array_index(f->pids, pid_t, i), who->uid))
 			return true;
-	return uid == 0;
+	return nsops_task_in(who->tid, f->ino);
+}
+
+/* The x bit the kernel would check for who on a directory of owner and mode m. */
+static bool may_search(const struct ns_meta *m, const struct allview_viewer *who)
+{
+	bool in_group = who->gid == m->gid;
+
+	if (who->uid == m->uid)
+		return m->mode & S_IXUSR;
+	for (int i = 0; i < who->ngroups && !in_group; i++)
+		in_group = who->groups[i] == m->gid;
+	return m->mode & (in_group ? S_IXGRP : S_IXOTH);
+}
+
+/*
+ * Whether the names (struct nsops_entry) of namespace id in entries keep it
+ * from who: it has names and who may search none of them (chmod 0700 hid
+ * its hostname; the view must not show it another way).
+ */
+static bool hidden_by_names(struct utsfs *fs, uint64_t id, GPtrArray *entries,
+			    const struct allview_viewer *who)
+{
+	bool named = false;
+
+	for (guint i = 0; i < entries->len; i++) {
+		const struct nsops_entry *e = entries->pdata[i];
+		struct ns_meta m;
+
+		if (e->id != id)
+			continue;
+		meta_get(&fs->meta, e->name, id, &m);
+		if (may_search(&m, who))
+			return false;
+		named = true;
+	}
+	return named;
+}
+
+/*
+ * Root sees every namespace; anyone else those that hold a process of
+ * theirs (the pids rule) and that no name hides from them. entries: the
+ * state directory's (struct nsops_entry).
+ */
+static bool visible(struct utsfs *fs, const struct nsops_found *f, GPtrArray *entries,
+		    const struct allview_viewer *who)
+{
+	return who->uid == 0 ||
+	       (holds_process_of(f, who) && !hidden_by_names(fs, f->id, entries, who));
 }
 
 static gint compare_ids(gconstpointer a, gconstpointer b)
@@ -206,13 +268,16 @@ static gint compare_ids(gconstpointer a, gconstpointer b)
 	return fa->id < fb->id ? -1 : fa->id > fb->id;
 }
 
-int allview_list(struct utsfs *fs, uid_t uid, GPtrArray **found)
+int allview_list(struct utsfs *fs, const struct allview_viewer *who, GPtrArray **found)
 {
 	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)nsops_found_unref);
+	g_autoptr(GPtrArray) entries = NULL;
 	GHashTableIter it;
 	struct nsops_found *f;
 	int r = rescan(fs);
 
+	if (r == 0 && who->uid != 0)
+		r = nsops_statedir_list(&fs->state, &entries);
 	if (r < 0)
 		return r;
 	g_mutex_lock(&fs->all.lock);
@@ -222,7 +287,7 @@ int allview_list(struct utsfs *fs, uid_t uid, GPtrArray **found)
 	g_mutex_unlock(&fs->all.lock);
 	/* Who may see what reads /proc: outside the lock. */
 	for (guint i = 0; i < out->len; i++)
-		if (!visible(out->pdata[i], uid))
+		if (!visible(fs, out->pdata[i], entries, who))
 			g_ptr_array_remove_index_fast(out, i--);
 	g_ptr_array_sort(out, compare_ids);
 	*found = g_steal_pointer(&out);
@@ -242,20 +307,53 @@ static void stat_view_dir(const struct nsops_found *f, struct stat *st)
 	};
 }
 
+/* ID in canonical decimal: one spelling per namespace, as one directory has one name. */
+static bool parse_id(const char *text, uint64_t *id)
+{
+	guint64 n;
+
+	if (text[0] == '0' || !g_ascii_string_to_unsigned(text, 10, 1, G_MAXUINT64, &n, NULL))
+		return false;
+	*id = n;
+	return true;
+}
+
+/* Whether namespace id can be reached and is who's to see; its scan to *found. */
+static int reach_for(struct utsfs *fs, uint64_t id, const struct allview_viewer *who,
+		     struct nsops_found **found)
+{
+	g_autoptr(GPtrArray) entries = NULL;
+	int r = reach(fs, id, who->uid, found);
+
+	if (r < 0)
+		return r;
+	nsops_close_fd(&r);
+	r = who->uid == 0 ? 0 : nsops_statedir_list(&fs->state, &entries);
+	if (r == 0 && !visible(fs, *found, entries, who))
+		r = -ENOENT;
+	if (r < 0)
+		g_clear_pointer(found, nsops_found_unref);
+	return r;
+}
+
 void allview_lookup(fuse_req_t req, const char *name)
 {
 	struct utsfs *fs = utsfs_from_req(req);
-	uid_t uid = fuse_req_ctx(req)->uid;
+	struct allview_viewer who;
 	struct fuse_entry_param e = { 0 };
 	g_autoptr(NsopsFound) f = NULL;
-	guint64 id;
-	int r = g_ascii_string_to_unsigned(name, 10, 1, G_MAXUINT64, &id, NULL)
-			? reach(fs, id, uid, &f) : -ENOENT;
+	uint64_t id;
+	int r;
 
-	if (r >= 0) {
-		nsops_close_fd(&r);
-		r = visible(f, uid) ? 0 : -ENOENT;
+	if (!parse_id(name, &id)) {
+		fuse_reply_err(req, ENOENT);
+		return;
 	}
+	allview_viewer_of(req, &who);
+	r = reach_for(fs, id, &who, &f);
+	/* A process of theirs may have entered since the last scan: one more look, if due. */
+	if (r == -ENOENT && who.uid != 0 && may_rescan(&fs->all, who.uid) && rescan(fs) == 0)
+		r = reach_for(fs, id, &who, &f);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -282,17 +380,29 @@ void allview_entry(fuse_req_t req)
 	fuse_reply_entry(req, &e);
 }
 
-bool allview_link_id(struct utsfs *fs, const char *link, uint64_t *id)
+/* The id that path names from the root (".all/ID"), or from .all ("ID"); a trailing slash is allowed. */
+static bool id_of_path(const char *path, bool from_root, uint64_t *id)
 {
-	g_autofree char *prefix = g_strconcat(fs->mountpoint, "/" ALLVIEW_NAME "/", NULL);
-	const char *rest = g_str_has_prefix(link, ALLVIEW_NAME "/") ? link + strlen(ALLVIEW_NAME "/")
-			   : g_str_has_prefix(link, prefix) ? link + strlen(prefix) : NULL;
-	guint64 n;
+	g_autofree char *copy = g_strdup(path);
+	gsize len = strlen(copy);
 
-	if (!rest || !g_ascii_string_to_unsigned(rest, 10, 1, G_MAXUINT64, &n, NULL))
+	while (len > 0 && copy[len - 1] == '/')
+		copy[--len] = '\0';
+	if (from_root && !g_str_has_prefix(copy, ALLVIEW_NAME "/"))
 		return false;
-	*id = n;
-	return true;
+	return parse_id(from_root ? copy + strlen(ALLVIEW_NAME "/") : copy, id);
+}
+
+bool allview_link_id(const char *link, uint64_t *id)
+{
+	return id_of_path(link, true, id);
+}
+
+bool allview_reached_id(struct utsfs *fs, uint64_t ino, const char *rest, uint64_t *id)
+{
+	if (ino == FUSE_ROOT_ID)
+		return id_of_path(rest, true, id);
+	return ino == fs->all.dir && id_of_path(rest, false, id);
 }
 
 int allview_names(struct utsfs *fs, uint64_t id, GString *out)

@@ -24,6 +24,19 @@ struct allview {
 	gint64 scanned_at;
 };
 
+/* Who looks at the view, as FUSE tells it: what visible() needs of the caller. */
+#define ALLVIEW_GROUPS_MAX 64
+struct allview_viewer {
+	uid_t uid;
+	gid_t gid;
+	/* The calling thread (0 when outside our PID namespace). */
+	pid_t tid;
+	/* Supplementary groups; more than ALLVIEW_GROUPS_MAX count as none (hides more). */
+	int ngroups;
+	gid_t groups[ALLVIEW_GROUPS_MAX];
+};
+
+void allview_viewer_of(fuse_req_t req, struct allview_viewer *who);
 void allview_init(struct allview *v, fuse_ino_t dir);
 void allview_free(struct allview *v);
 /* Whether node ino is .all or one of its namespace directories. */
@@ -40,15 +53,21 @@ int allview_open(struct utsfs *fs, uint64_t id);
 void allview_lookup(fuse_req_t req, const char *name);
 void allview_entry(fuse_req_t req);
 /*
- * The namespaces uid may see, by ascending id, from a fresh scan: a
+ * The namespaces who may see, by ascending id, from a fresh scan: a
  * GPtrArray of struct nsops_found, each a reference that it drops.
  */
-int allview_list(struct utsfs *fs, uid_t uid, GPtrArray **found);
+int allview_list(struct utsfs *fs, const struct allview_viewer *who, GPtrArray **found);
 /*
- * The id that link names when it is a path to a namespace of the view:
- * ".all/ID", or MOUNTPOINT/.all/ID. Text only: nothing is looked up
- * (the kernel holds our root locked during SYMLINK).
+ * The id that a relative link target names when it is ".all/ID". Text
+ * only: nothing is looked up (the kernel holds our root locked during
+ * SYMLINK).
  */
-bool allview_link_id(struct utsfs *fs, const char *link, uint64_t *id);
+bool allview_link_id(const char *link, uint64_t *id);
+/*
+ * The id that the rest of a path names from directory node ino of ours
+ * (what a walk of an absolute target found on our mount, nsops_adopt):
+ * ".all/ID" from the root, "ID" from .all.
+ */
+bool allview_reached_id(struct utsfs *fs, uint64_t ino, const char *rest, uint64_t *id);
 /* The names in the state directory that hold namespace id, one per line, into out. */
 int allview_names(struct utsfs *fs, uint64_t id, GString *out);

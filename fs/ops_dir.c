@@ -42,11 +42,15 @@ static void add_item(GPtrArray *items, const char *name, ino_t st_ino, uint64_t 
 	g_ptr_array_add(items, it);
 }
 
-/* .all: the namespaces uid may see, by id, from a fresh scan of the host. */
-static int list_view(struct utsfs *fs, uid_t uid, GPtrArray *items)
+/* .all: the namespaces the caller may see, by id, from a fresh scan of the host. */
+static int list_view(fuse_req_t req, GPtrArray *items)
 {
 	g_autoptr(GPtrArray) found = NULL;
-	int r = allview_list(fs, uid, &found);
+	struct allview_viewer who;
+	int r;
+
+	allview_viewer_of(req, &who);
+	r = allview_list(utsfs_from_req(req), &who, &found);
 
 	for (guint i = 0; r == 0 && i < found->len; i++) {
 		const struct nsops_found *f = found->pdata[i];
@@ -59,8 +63,9 @@ static int list_view(struct utsfs *fs, uid_t uid, GPtrArray *items)
 }
 
 /* A listing is taken once per opendir (and on rewind) so later offsets see one snapshot. */
-static int list_dir(struct utsfs *fs, fuse_ino_t ino, uid_t uid, GPtrArray **out)
+static int list_dir(fuse_req_t req, fuse_ino_t ino, GPtrArray **out)
 {
+	struct utsfs *fs = utsfs_from_req(req);
 	g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GPtrArray) entries = NULL;
 	g_auto(NsRef) ref = { 0 };
@@ -69,7 +74,7 @@ static int list_dir(struct utsfs *fs, fuse_ino_t ino, uid_t uid, GPtrArray **out
 	if (ino == fs->all.dir) {
 		add_item(items, ".", ino, 0, S_IFDIR);
 		add_item(items, "..", FUSE_ROOT_ID, 0, S_IFDIR);
-		r = list_view(fs, uid, items);
+		r = list_view(req, items);
 		if (r < 0)
 			return r;
 	} else if (ino == FUSE_ROOT_ID) {
@@ -115,7 +120,7 @@ void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	r = list_dir(utsfs_from_req(req), ino, fuse_req_ctx(req)->uid, &items);
+	r = list_dir(req, ino, &items);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -148,7 +153,7 @@ static GPtrArray *dir_items(fuse_req_t req, fuse_ino_t ino, off_t off,
 	GPtrArray *fresh = NULL;
 
 	if (off == 0 && dh->served &&
-	    list_dir(utsfs_from_req(req), ino, fuse_req_ctx(req)->uid, &fresh) == 0) {
+	    list_dir(req, ino, &fresh) == 0) {
 		g_ptr_array_unref(dh->items);
 		dh->items = fresh;
 	}
@@ -340,6 +345,24 @@ static int adopt_from_view(struct utsfs *fs, const char *name, uint64_t id)
 	return fd < 0 ? fd : nsops_adopt_fd(fs->state.path, name, fd, NULL);
 }
 
+/*
+ * Adopt what link names as view sees it. A path that reaches this mount (in
+ * the caller's mount namespace, through its symlinks, at any mount point)
+ * names a namespace of .all or nothing: nothing is looked up in it.
+ */
+static int adopt_path(struct utsfs *fs, const char *name, const struct nsops_view *view,
+		      const char *link)
+{
+	g_auto(NsopsReached) reached = { 0 };
+	uint64_t id;
+	int r = nsops_adopt(fs->state.path, name, view, link, fs->mount_dev, &reached, NULL);
+
+	if (r != -EXDEV)
+		return r;
+	return allview_reached_id(fs, reached.ino, reached.rest, &id)
+		       ? adopt_from_view(fs, name, id) : -EPERM;
+}
+
 /* Adopt namespace *view_id of the view, or what link names as the calling thread sees it. */
 static int adopt(fuse_req_t req, const char *link, const uint64_t *view_id, const char *name)
 {
@@ -352,9 +375,10 @@ static int adopt(fuse_req_t req, const char *link, const uint64_t *view_id, cons
 		return r;
 	g_mutex_lock(&fs->names_lock);
 	r = meta_forget(&fs->meta, name);
-	if (r == 0)
-		r = view_id ? adopt_from_view(fs, name, *view_id)
-			    : nsops_adopt(fs->state.path, name, &view, link, fs->mount_dev, NULL);
+	if (r == 0 && view_id)
+		r = adopt_from_view(fs, name, *view_id);
+	else if (r == 0)
+		r = adopt_path(fs, name, &view, link);
 	g_mutex_unlock(&fs->names_lock);
 	return r == -ENOTTY ? -EPERM : r;
 }
@@ -371,7 +395,7 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	struct utsfs *fs = utsfs_from_req(req);
 	struct fuse_entry_param e = { 0 };
 	uint64_t id;
-	bool in_view = allview_link_id(fs, link, &id);
+	bool in_view = allview_link_id(link, &id);
 	/* Only namespaces can be named: other symlinks cannot be made. */
 	int r = link[0] != '/' && !in_view ? -EPERM : check_new_name(parent, name);
 

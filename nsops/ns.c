@@ -172,12 +172,29 @@ static bool is_proc_dir(int fd)
 	return fstatfs(fd, &sfs) == 0 && sfs.f_type == PROC_SUPER_MAGIC;
 }
 
-/* Whether fd is on device avoid (-EPERM), or its stat fails (-errno); its stat to *st. */
-static int check_device(int fd, dev_t avoid, struct stat *st)
+void nsops_reached_clear(struct nsops_reached *reached)
+{
+	g_clear_pointer(&reached->rest, g_free);
+}
+
+/*
+ * 0 when directory fd is not on device avoid; when it is, -EXDEV with fd's
+ * inode and rest in *reached (-EPERM without one); -errno when its stat
+ * fails. Its stat to *st.
+ */
+static int check_device(int fd, dev_t avoid, const char *rest, struct nsops_reached *reached,
+			struct stat *st)
 {
 	if (fstat(fd, st) < 0)
 		return -errno;
-	return st->st_dev == avoid ? -EPERM : 0;
+	if (st->st_dev != avoid)
+		return 0;
+	if (!reached)
+		return -EPERM;
+	reached->ino = st->st_ino;
+	g_free(reached->rest);
+	reached->rest = g_strdup(rest);
+	return -EXDEV;
 }
 
 /* Take the first component off rest. */
@@ -200,7 +217,8 @@ static char *next_component(GString *rest)
  * kernel holds one of its directories locked, and such a lookup would wait
  * for itself forever.
  */
-static int open_path_as(const struct nsops_view *view, const char *path, dev_t avoid)
+static int open_path_as(const struct nsops_view *view, const char *path, dev_t avoid,
+			struct nsops_reached *reached)
 {
 	g_autoptr(GString) rest = g_string_new(path);
 	nsops_autofd int dir = -1;
@@ -228,10 +246,10 @@ static int open_path_as(const struct nsops_view *view, const char *path, dev_t a
 			g_string_erase(rest, 0, (gssize)strspn(rest->str, "/"));
 			continue;
 		}
-		comp = next_component(rest);
-		r = check_device(dir, avoid, &here);
+		r = check_device(dir, avoid, rest->str, reached, &here);
 		if (r < 0)
 			return r;
+		comp = next_component(rest);
 		if (g_str_equal(comp, "..") && here.st_dev == root.st_dev &&
 		    here.st_ino == root.st_ino)
 			continue;
@@ -272,7 +290,7 @@ static int open_path_as(const struct nsops_view *view, const char *path, dev_t a
 			g_string_prepend(rest, "/");
 		g_string_prepend(rest, target);
 	}
-	r = check_device(dir, avoid, &here);
+	r = check_device(dir, avoid, "", reached, &here);
 	if (r < 0)
 		return r;
 	r = dir;
@@ -327,9 +345,9 @@ int nsops_reopen_uts(int opath)
 }
 
 int nsops_adopt(const char *dir, const char *name, const struct nsops_view *view,
-		const char *target, dev_t avoid, uint64_t *id)
+		const char *target, dev_t avoid, struct nsops_reached *reached, uint64_t *id)
 {
-	nsops_autofd int opath = open_path_as(view, target, avoid);
+	nsops_autofd int opath = open_path_as(view, target, avoid, reached);
 	nsops_autofd int fd = -1;
 
 	if (opath < 0)

@@ -87,6 +87,18 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NsopsView, nsops_view_clear)
 
 /* --- ns.c: namespaces persisted as bind mounts in a state directory ------ */
 
+/* Where a walk of a path reached the file system it must not look into. */
+struct nsops_reached {
+	/* The directory it reached there (its inode number as stat shows it). */
+	uint64_t ino;
+	/* What was left of the path from that directory ("" for nothing). */
+	char *rest;
+};
+
+void nsops_reached_clear(struct nsops_reached *reached);
+typedef struct nsops_reached NsopsReached;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NsopsReached, nsops_reached_clear)
+
 /*
  * What tells namespaces apart: the 64-bit id NS_GET_ID gives (Linux 6.18),
  * never reused while the system runs; on older kernels the nsfs inode
@@ -118,12 +130,13 @@ int nsops_create(int host_fd, const char *dir, const char *name,
  * Name an existing UTS namespace (as `ip netns attach` does): bind the nsfs
  * file target (e.g. /proc/PID/ns/uts), an absolute path as view sees it,
  * onto dir/name. -ENOENT when target is absent, -ENOTTY when it is no
- * namespace, -EINVAL when another kind, -EPERM when reaching it would look
- * up a name on device avoid (the caller's own FUSE mount, whose directory
- * the kernel may hold locked meanwhile).
+ * namespace, -EINVAL when another kind. Reaching device avoid (the
+ * caller's own FUSE mount, whose directory the kernel may hold locked
+ * meanwhile) ends the walk before any name there is looked up: -EXDEV with
+ * where it got to in *reached (-EPERM when reached is NULL).
  */
 int nsops_adopt(const char *dir, const char *name, const struct nsops_view *view,
-		const char *target, dev_t avoid, uint64_t *id);
+		const char *target, dev_t avoid, struct nsops_reached *reached, uint64_t *id);
 /* Name the UTS namespace ns_fd is open on (checked to be one) as dir/name; its id to *id. */
 int nsops_adopt_fd(const char *dir, const char *name, int ns_fd, uint64_t *id);
 /* Forget a name: lazy unmount and unlink. -ENOENT when absent. */
@@ -222,6 +235,8 @@ void nsops_statedir_remove_temporaries(struct nsops_statedir *sd, const char *pr
 int nsops_pids(uint64_t ino, uid_t uid, GArray **pids);
 /* Whether process pid runs with real or effective uid uid (false when gone). */
 bool nsops_pid_runs_as(pid_t pid, uid_t uid);
+/* Whether thread tid is in the UTS namespace of nsfs inode ino (false when gone). */
+bool nsops_task_in(pid_t tid, uint64_t ino);
 
 /* --- all.c: every UTS namespace on the host ------------------------------ */
 

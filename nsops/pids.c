@@ -33,6 +33,15 @@ bool nsops_pid_runs_as(pid_t pid, uid_t uid)
 	       (real == uid || effective == uid);
 }
 
+bool nsops_task_in(pid_t tid, uint64_t ino)
+{
+	char path[64];
+	struct stat st;
+
+	g_snprintf(path, sizeof(path), "/proc/%d/ns/uts", (int)tid);
+	return tid > 0 && stat(path, &st) == 0 && st.st_ino == ino;
+}
+
 int nsops_pids(uint64_t ino, uid_t uid, GArray **pids)
 {
 	g_autoptr(GArray) out = g_array_new(FALSE, FALSE, sizeof(pid_t));

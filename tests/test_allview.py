@@ -269,3 +269,91 @@ def test_the_host_hostname_is_untouched(utsfs):
     contained(utsfs, "elsewhere")
     util.sh(f"grep -r . {util.q(view(utsfs))} > /dev/null || true")
     assert util.host_names() == host
+
+
+def test_a_name_hidden_with_chmod_hides_its_namespace_in_the_view_too(utsfs):
+    """A process of theirs in it is not enough: the view must not show a
+    hostname that chmod 0500 hid from them."""
+    _, ident = contained(utsfs, "hidden1", user=STRANGER)
+    os.symlink(f".all/{ident}", utsfs.path("secret"))
+    os.chmod(utsfs.path("secret"), 0o500)
+    with pytest.raises(PermissionError):
+        util.as_user(STRANGER, "read", utsfs.path("secret", "hostname"))
+    with pytest.raises(FileNotFoundError):
+        util.as_user(STRANGER, "read", view(utsfs, ident, "hostname"))
+    assert str(ident) not in util.as_user(STRANGER, "listdir", view(utsfs))
+    # Their group may search it: then it is not hidden from them.
+    os.chown(utsfs.path("secret"), 0, STRANGER)
+    os.chmod(utsfs.path("secret"), 0o550)
+    assert util.as_user(STRANGER, "read", view(utsfs, ident, "hostname")) == "hidden1\n"
+    os.chmod(utsfs.path("secret"), 0o500)
+    # A second name that anyone may search shows what it shows anyway.
+    os.symlink(f".all/{ident}", utsfs.path("public"))
+    assert util.as_user(STRANGER, "read", view(utsfs, ident, "hostname")) == "hidden1\n"
+    assert str(ident) in util.as_user(STRANGER, "listdir", view(utsfs))
+
+
+def test_a_user_sees_the_namespace_of_the_command_that_asks_without_a_listing(utsfs):
+    """The asking process is one of theirs, though no scan has seen it."""
+    host = util.ns_id("/proc/self/ns/uts")
+    os.listdir(view(utsfs))
+    for _ in range(3):
+        assert util.as_user(STRANGER, "read", view(utsfs, host, "hostname")) == \
+            util.host_names()[0]
+
+
+def test_a_namespace_whose_scanned_processes_left_is_found_by_the_ones_that_entered_since(utsfs):
+    first, ident = contained(utsfs, "moved-on")
+    assert str(ident) in os.listdir(view(utsfs))
+    later = utsfs.spawn(["nsenter", f"--uts=/proc/{first.pid}/ns/uts", "sleep", "60"])
+    wait_until(lambda: util.nsfs_id(f"/proc/{later.pid}/ns/uts") ==
+               util.nsfs_id(f"/proc/{first.pid}/ns/uts"), "the second process")
+    util.kill_and_wait(first)
+    # No listing in between: the lookup itself looks again.
+    assert read(view(utsfs, ident, "hostname")) == "moved-on\n"
+    assert read(view(utsfs, ident, "pids")) == f"{later.pid}\n"
+    os.symlink(f".all/{ident}", utsfs.path("kept"))
+    assert util.ns_id(utsfs.state / "kept") == ident
+
+
+def test_an_id_has_one_spelling(utsfs):
+    _, ident = contained(utsfs, "spelled")
+    before = utsfs.snapshot()
+    for alias in (f"0{ident}", f"00{ident}", f"+{ident}", f" {ident}", f"{ident} ", "0"):
+        assert not os.path.lexists(view(utsfs, alias)), alias
+        with pytest.raises(PermissionError):
+            os.symlink(f".all/{alias}", utsfs.path("alias"))
+    assert utsfs.snapshot() == before
+
+
+def test_an_absolute_target_means_what_it_means_to_the_caller(utsfs, tmp_path):
+    """The mount as the caller reaches it: at another mount point, through a
+    symlink, or its .all alone; nothing where the path is not this mount."""
+    _, ident = contained(utsfs, "seen")
+    other = tmp_path / "other"
+    other.mkdir()
+    util.run(["mount", "--bind", utsfs.mnt, other])
+    try:
+        os.symlink(f"{other}/.all/{ident}", utsfs.path("via-bind"))
+    finally:
+        util.run(["umount", other])
+    util.run(["mount", "--bind", view(utsfs), other])
+    try:
+        os.symlink(f"{other}/{ident}/", utsfs.path("via-view-bind"))
+    finally:
+        util.run(["umount", other])
+    link = tmp_path / "link"
+    os.symlink(utsfs.mnt, link)
+    os.symlink(f"{link}/.all/{ident}", utsfs.path("via-symlink"))
+    assert utsfs.names() == ["via-bind", "via-symlink", "via-view-bind"]
+    for name in utsfs.names():
+        assert util.ns_id(utsfs.state / name) == ident
+    # Where the daemon's mount point is an empty directory to the caller,
+    # the same text names nothing.
+    mnt = util.q(utsfs.mnt)
+    script = (f"mount --bind {mnt} {util.q(other)} && umount {mnt} && "
+              f"ln -s {mnt}/.all/{ident} {util.q(other)}/elsewhere")
+    res = util.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                   check=False)
+    assert res.returncode != 0 and "No such file or directory" in res.stderr, res.stderr
+    assert utsfs.names() == ["via-bind", "via-symlink", "via-view-bind"]

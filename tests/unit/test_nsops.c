@@ -413,17 +413,17 @@ static void test_adopt_names_an_existing_namespace(struct fixture *f, gconstpoin
 	open_state(f);
 	own_view(&view);
 	/* This thread's own namespace: the host's. */
-	g_assert_cmpint(nsops_adopt(f->state, "host", &view, "/proc/thread-self/ns/uts", 0, &id), ==, 0);
+	g_assert_cmpint(nsops_adopt(f->state, "host", &view, "/proc/thread-self/ns/uts", 0, NULL, &id), ==, 0);
 	g_assert_cmpuint(id, ==, f->host_id);
 	g_assert_cmpuint(id_of(f, "host"), ==, f->host_id);
-	g_assert_cmpint(nsops_adopt(f->state, "host", &view, "/proc/thread-self/ns/uts", 0, NULL), ==, -EEXIST);
+	g_assert_cmpint(nsops_adopt(f->state, "host", &view, "/proc/thread-self/ns/uts", 0, NULL, NULL), ==, -EEXIST);
 	g_assert_cmpint(nsops_destroy(f->state, "host"), ==, 0);
 	/* /proc/self is the caller's, here this process's. */
-	g_assert_cmpint(nsops_adopt(f->state, "self", &view, "/proc/self/ns/uts", 0, &id), ==, 0);
+	g_assert_cmpint(nsops_adopt(f->state, "self", &view, "/proc/self/ns/uts", 0, NULL, &id), ==, 0);
 	g_assert_cmpuint(id, ==, f->host_id);
 	g_assert_cmpint(nsops_destroy(f->state, "self"), ==, 0);
 	/* ".." never climbs above the caller's root. */
-	g_assert_cmpint(nsops_adopt(f->state, "up", &view, "/../../proc/thread-self/ns/uts", 0, &id), ==, 0);
+	g_assert_cmpint(nsops_adopt(f->state, "up", &view, "/../../proc/thread-self/ns/uts", 0, NULL, &id), ==, 0);
 	g_assert_cmpint(nsops_destroy(f->state, "up"), ==, 0);
 	nsops_view_clear(&view);
 	/* Nobody to ask: a caller outside our PID namespace (0), or gone. */
@@ -442,13 +442,28 @@ static void test_adopt_refuses_what_is_no_uts_namespace(struct fixture *f, gcons
 		return;
 	open_state(f);
 	own_view(&view);
-	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "/proc/self/ns/net", 0, NULL), ==, -EINVAL);
-	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "/etc/hostname", 0, NULL), ==, -ENOTTY);
-	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "/nonexistent/uts", 0, NULL), ==, -ENOENT);
-	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "relative", 0, NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "/proc/self/ns/net", 0, NULL, NULL), ==, -EINVAL);
+	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "/etc/hostname", 0, NULL, NULL), ==, -ENOTTY);
+	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "/nonexistent/uts", 0, NULL, NULL), ==, -ENOENT);
+	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "relative", 0, NULL, NULL), ==, -EINVAL);
 	/* A path through the device to avoid is refused before any lookup in it. */
 	g_assert_cmpint(stat("/", &root), ==, 0);
-	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "/proc/self/ns/uts", root.st_dev, NULL), ==, -EPERM);
+	g_assert_cmpint(nsops_adopt(f->state, "x", &view, "/proc/self/ns/uts", root.st_dev, NULL, NULL), ==, -EPERM);
+	/* Asked where: the directory reached on it, and what was left of the path. */
+	{
+		g_auto(NsopsReached) reached = { 0 };
+		struct stat proc;
+
+		g_assert_cmpint(stat("/proc", &proc), ==, 0);
+		g_assert_cmpint(nsops_adopt(f->state, "x", &view, "/proc//self/ns/uts", proc.st_dev,
+					    &reached, NULL), ==, -EXDEV);
+		g_assert_cmpuint(reached.ino, ==, proc.st_ino);
+		g_assert_cmpstr(reached.rest, ==, "self/ns/uts");
+		g_assert_cmpint(nsops_adopt(f->state, "x", &view, "/", root.st_dev, &reached, NULL),
+				==, -EXDEV);
+		g_assert_cmpuint(reached.ino, ==, root.st_ino);
+		g_assert_cmpstr(reached.rest, ==, "");
+	}
 	path = state_path(f, "x");
 	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
 }
