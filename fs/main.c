@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -234,6 +235,12 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "utsfs: must run as root: it creates UTS namespaces and mounts\n");
 		goto out_opts;
 	}
+	/*
+	 * Every file and directory utsfs makes says its mode (0600 for what
+	 * it trusts, 0700 and 0755 for directories): the umask it was started
+	 * under must neither loosen (000) nor tighten (0277) them.
+	 */
+	umask(022);
 	if (fuse_opt_add_arg(&args, ROOT_MOUNT_OPTIONS) != 0)
 		goto out_opts;
 	if (utsfs_setup(&fs, conf.state_dir ? conf.state_dir : DEFAULT_STATE_DIR,

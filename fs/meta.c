@@ -163,23 +163,20 @@ int keyfile_load_trusted(GKeyFile *kf, const char *path, char **text)
 {
 	g_autoptr(GError) error = NULL;
 	g_autofree char *why = NULL, *aside = NULL;
-	int r = nsops_file_set_aside_untrusted(path, &why, &aside);
+	int r = nsops_file_read_trusted(path, text, &why, &aside);
 
-	*text = NULL;
-	if (r < 0) {
-		fprintf(stderr, "utsfs: cannot set aside untrusted %s: %s\n", path, g_strerror(-r));
-		return r;
-	}
-	if (r > 0)
+	if (r > 0) {
 		g_warning("not trusting %s: %s; moved it to %s, going on without it", path, why,
 			  aside);
-	r = nsops_file_read(path, text);
-	if (r == -ENOENT)
 		return 0;
-	if (r == 0 && !g_key_file_load_from_data(kf, *text, (gsize)-1, G_KEY_FILE_KEEP_COMMENTS,
-						 &error))
+	}
+	if (r == 0 && *text &&
+	    !g_key_file_load_from_data(kf, *text, (gsize)-1, G_KEY_FILE_KEEP_COMMENTS, &error))
 		r = -EINVAL;
-	if (r < 0)
+	if (r < 0 && why)
+		fprintf(stderr, "utsfs: cannot set aside untrusted %s (%s): %s\n", path, why,
+			g_strerror(-r));
+	else if (r < 0)
 		fprintf(stderr, "utsfs: cannot read %s: %s\n", path,
 			error ? error->message : g_strerror(-r));
 	return r;

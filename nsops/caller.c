@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -46,15 +47,32 @@ static int still_there(int pidfd)
 	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 ? 0 : -EPERM;
 }
 
+/* Whether two paths name one file (both followed): two namespaces' links, say. */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
 int nsops_caller_is_admin(pid_t tid)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = tid };
 	struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
+	g_autofree char *user_ns = g_strdup_printf("/proc/%d/ns/user", (int)tid);
 	nsops_autofd int pidfd = -1;
 	int r = pin(tid, &pidfd);
 
 	if (r < 0)
 		return r;
+	/*
+	 * Capabilities count in the caller's own user namespace only. Anyone
+	 * may make one (`unshare -U --map-root-user`: uid 0 stays 0) and hold
+	 * every capability there, and none over our namespaces and mounts.
+	 */
+	if (!same_file(user_ns, "/proc/self/ns/user"))
+		return -EPERM;
 	/* The effective set, as /proc/TID/status's CapEff shows it, in one call. */
 	if (syscall(SYS_capget, &hdr, caps) < 0)
 		return -EPERM;
@@ -63,27 +81,40 @@ int nsops_caller_is_admin(pid_t tid)
 	return still_there(pidfd);
 }
 
-/* The last number of a status line such as "NStgid:\t4021\t7": the innermost PID namespace's. */
-static char *last_number(const char *status, const char *key)
+/* The numbers of a status line such as "NStgid:\t4021\t7", ours first; NULL when absent. */
+static char **numbers(const char *status, const char *key)
 {
 	const char *line = strstr(status, key);
-	const char *end;
+	g_autofree char *text = NULL;
 
 	if (!line)
 		return NULL;
-	line++;
-	end = line + strcspn(line, "\n");
-	while (end > line && g_ascii_isdigit(end[-1]))
-		end--;
-	return g_strndup(end, strcspn(end, "\n"));
+	line += strlen(key);
+	text = g_strndup(line, strcspn(line, "\n"));
+	g_strstrip(text);
+	return *text ? g_regex_split_simple("\\s+", text, 0, 0) : NULL;
+}
+
+/* A process's start time, stat's 22nd field: the same in every /proc. */
+static char *start_time(const char *stat_text)
+{
+	/* The command name may hold spaces and parentheses: fields follow the last ')'. */
+	const char *p = strrchr(stat_text, ')');
+	g_auto(GStrv) fields = NULL;
+
+	if (!p)
+		return NULL;
+	fields = g_strsplit(p + 2, " ", 21);
+	/* Fields 3 to 22 here are indexes 0 to 19. */
+	return g_strv_length(fields) > 19 ? g_strdup(fields[19]) : NULL;
 }
 
 int nsops_caller_view(pid_t tid, struct nsops_view *view)
 {
 	g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)tid);
-	g_autofree char *status = NULL;
-	g_autofree char *tgid = NULL, *pid = NULL;
+	g_autofree char *status = NULL, *stat_text = NULL;
 	nsops_autofd int pidfd = -1;
+	struct stat pidns;
 	int r = pin(tid, &pidfd);
 
 	*view = (struct nsops_view){ .root = -1 };
@@ -91,26 +122,69 @@ int nsops_caller_view(pid_t tid, struct nsops_view *view)
 		return r;
 	if (!g_file_get_contents(path, &status, NULL, NULL))
 		return -EPERM;
-	tgid = last_number(status, "\nNStgid:");
-	pid = last_number(status, "\nNSpid:");
-	if (!tgid || !*tgid || !pid || !*pid)
-		return -EPERM;
+	view->tgids = numbers(status, "\nNStgid:");
+	view->tids = numbers(status, "\nNSpid:");
+	g_free(path);
+	/* The process's start, not the thread's: /proc/TGID/stat, as any /proc shows it. */
+	path = g_strdup_printf("/proc/%s/stat", view->tgids ? view->tgids[0] : "0");
+	if (g_file_get_contents(path, &stat_text, NULL, NULL))
+		view->start = start_time(stat_text);
+	g_free(path);
+	path = g_strdup_printf("/proc/%d/ns/pid", (int)tid);
+	if (stat(path, &pidns) == 0)
+		view->pidns = pidns.st_ino;
 	g_free(path);
 	path = g_strdup_printf("/proc/%d/root", (int)tid);
-	view->root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (view->tgids && view->tids && g_strv_length(view->tgids) == g_strv_length(view->tids) &&
+	    view->start && view->pidns)
+		view->root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	r = view->root < 0 ? -EPERM : still_there(pidfd);
-	if (r < 0) {
+	if (r < 0)
 		nsops_view_clear(view);
-		return r;
+	return r;
+}
+
+/* Whether process tgid of the /proc that proc_dir is, is the caller of view. */
+static bool shows_caller(const struct nsops_view *view, int proc_dir, const char *tgid)
+{
+	g_autofree char *stat_path = g_strdup_printf("%s/stat", tgid);
+	g_autofree char *ns_path = g_strdup_printf("%s/ns/pid", tgid);
+	g_autofree char *start = NULL;
+	char text[1024];
+	struct stat pidns;
+	nsops_autofd int fd = openat(proc_dir, stat_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+
+	if (n <= 0)
+		return false;
+	text[n] = '\0';
+	start = start_time(text);
+	return start && g_str_equal(start, view->start) &&
+	       fstatat(proc_dir, ns_path, &pidns, 0) == 0 && pidns.st_ino == view->pidns;
+}
+
+int nsops_view_self(const struct nsops_view *view, int proc_dir, bool thread_self, char **out)
+{
+	/*
+	 * A /proc numbers processes in the PID namespace it was mounted for,
+	 * which need not be the caller's innermost (`unshare -p -f` without
+	 * --mount-proc keeps the host's /proc): the one of the caller's PIDs
+	 * that this /proc shows as the caller, innermost first.
+	 */
+	for (guint i = g_strv_length(view->tgids); i-- > 0;) {
+		if (!shows_caller(view, proc_dir, view->tgids[i]))
+			continue;
+		*out = thread_self ? g_strdup_printf("%s/task/%s", view->tgids[i], view->tids[i])
+				   : g_strdup(view->tgids[i]);
+		return 0;
 	}
-	view->self = g_steal_pointer(&tgid);
-	view->thread_self = g_strdup_printf("%s/task/%s", view->self, pid);
-	return 0;
+	return -EPERM;
 }
 
 void nsops_view_clear(struct nsops_view *view)
 {
 	nsops_close_fd(&view->root);
-	g_clear_pointer(&view->self, g_free);
-	g_clear_pointer(&view->thread_self, g_free);
+	g_clear_pointer(&view->tgids, g_strfreev);
+	g_clear_pointer(&view->tids, g_strfreev);
+	g_clear_pointer(&view->start, g_free);
 }

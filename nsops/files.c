@@ -7,7 +7,9 @@
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* GFileError keeps no errno: the few worth telling apart, the rest as EIO. */
 static int error_to_errno(const GError *error)
@@ -73,50 +75,114 @@ static const char *distrust(const struct stat *st)
 	return NULL;
 }
 
-/* Why path, or a directory above it, cannot be trusted (g_free it), or NULL. */
-static char *distrust_path(const char *path, const struct stat *st)
+/*
+ * Why directory dir, or one above it, cannot be trusted (g_free it), or
+ * NULL. The directories themselves, walked up by "..", not the path's
+ * spelling: a symlink on the way is judged by where it leads.
+ */
+static char *distrust_dirs(int dir, const char *path)
 {
-	g_autofree char *at = g_strdup(path);
-	const char *why = S_ISREG(st->st_mode) ? distrust(st) : "is not a regular file";
+	g_autofree char *at_path = g_strdup(path);
+	nsops_autofd int at = dup(dir);
 
-	while (!why) {
-		struct stat dst;
-		char *up;
+	if (at < 0)
+		return g_strdup_printf("%s cannot be looked at", path);
+	for (;;) {
+		struct stat st, up_st;
+		const char *why;
+		char *up_path;
+		nsops_autofd int up = -1;
 
-		if (g_str_equal(at, "/") || g_str_equal(at, "."))
+		if (fstat(at, &st) < 0)
+			return g_strdup_printf("%s cannot be looked at", at_path);
+		why = distrust(&st);
+		if (why)
+			return g_strdup_printf("%s %s", at_path, why);
+		up = openat(at, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (up < 0 || fstat(up, &up_st) < 0)
+			return g_strdup_printf("the directory above %s cannot be looked at", at_path);
+		/* "/" is its own parent. */
+		if (up_st.st_dev == st.st_dev && up_st.st_ino == st.st_ino)
 			return NULL;
-		up = g_path_get_dirname(at);
-		g_free(at);
+		nsops_close_fd(&at);
 		at = up;
-		if (stat(at, &dst) < 0)
-			return g_strdup_printf("%s cannot be looked at", at);
-		why = distrust(&dst);
+		up = -1;
+		/* For messages only: the walk goes by the directories themselves. */
+		up_path = g_path_get_dirname(at_path);
+		g_free(at_path);
+		at_path = up_path;
 	}
-	return g_strdup_printf("%s %s", at, why);
 }
 
-int nsops_file_set_aside_untrusted(const char *path, char **why, char **aside)
+/* Renamed, never overwritten: no name it holds is lost. 0 with *aside set, or -errno. */
+static int set_aside(int dir, const char *dir_path, const char *base, char **aside)
 {
-	g_autofree char *dir = g_path_get_dirname(path);
-	g_autofree char *base = g_path_get_basename(path);
-	struct stat st;
-
-	*why = *aside = NULL;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	*why = distrust_path(path, &st);
-	if (!*why)
-		return 0;
-	/* Renamed, never overwritten: no name it holds is lost. */
 	for (int n = 0; n < 100; n++) {
-		g_free(*aside);
-		*aside = g_strdup_printf("%s/.untrusted-%s-%lld-%d", dir, base, (long long)time(NULL), n);
-		if (renameat2(AT_FDCWD, path, AT_FDCWD, *aside, RENAME_NOREPLACE) == 0)
-			return 1;
+		g_autofree char *name = g_strdup_printf(".untrusted-%s-%lld-%d", base,
+							(long long)time(NULL), n);
+
+		if (renameat2(dir, base, dir, name, RENAME_NOREPLACE) == 0) {
+			*aside = g_build_filename(dir_path, name, NULL);
+			return 0;
+		}
 		if (errno != EEXIST)
 			return -errno;
 	}
 	return -EEXIST;
+}
+
+int nsops_file_read_trusted(const char *path, char **text, char **why, char **aside)
+{
+	g_autofree char *dir_path = g_path_get_dirname(path);
+	g_autofree char *base = g_path_get_basename(path);
+	g_autofree char *again = NULL;
+	nsops_autofd int dir = open(dir_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	nsops_autofd int fd = -1;
+	struct stat st;
+	int r;
+
+	*text = *why = *aside = NULL;
+	if (dir < 0)
+		return errno == ENOENT ? 0 : -errno;
+	*why = distrust_dirs(dir, dir_path);
+	/*
+	 * One descriptor is checked and read: a file swapped in after the
+	 * check (in a sticky directory anyone may add one) is never read.
+	 */
+	fd = openat(dir, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		g_clear_pointer(why, g_free);
+		return 0;
+	}
+	if (!*why && fd < 0 && errno != ELOOP)
+		return -errno;
+	if (!*why && (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
+		*why = g_strdup_printf("%s is not a regular file", path);
+	if (!*why && distrust(&st))
+		*why = g_strdup_printf("%s %s", path, distrust(&st));
+	if (*why) {
+		r = set_aside(dir, dir_path, base, aside);
+		return r < 0 ? r : 1;
+	}
+	again = g_strdup_printf("/proc/self/fd/%d", fd);
+	return nsops_file_read(again, text);
+}
+
+/*
+ * Whether entry is a temporary file glib's g_file_set_contents made for
+ * PREFIX: PREFIX and six letters or digits (mkstemp's XXXXXX). Anything
+ * else (a backup an administrator made, .utsfs.conf.bak) is not ours.
+ */
+static bool is_temporary_of(const char *entry, const char *prefix)
+{
+	const char *tail = entry + strlen(prefix);
+
+	if (!g_str_has_prefix(entry, prefix) || strlen(tail) != 6)
+		return false;
+	for (; *tail; tail++)
+		if (!g_ascii_isalnum(*tail))
+			return false;
+	return true;
 }
 
 void nsops_statedir_remove_temporaries(struct nsops_statedir *sd, const char *prefix)
@@ -125,7 +191,7 @@ void nsops_statedir_remove_temporaries(struct nsops_statedir *sd, const char *pr
 	const char *entry;
 
 	while (dir && (entry = g_dir_read_name(dir))) {
-		if (g_str_has_prefix(entry, prefix) && strlen(entry) > strlen(prefix)) {
+		if (is_temporary_of(entry, prefix)) {
 			g_autofree char *path = g_build_filename(sd->path, entry, NULL);
 
 			g_unlink(path);

@@ -255,8 +255,13 @@ static int open_path_as(const struct nsops_view *view, const char *path, dev_t a
 			continue;
 		/* /proc/self would be utsfs's own: the caller's instead. */
 		if (is_proc_dir(dir) && (g_str_equal(comp, "self") || g_str_equal(comp, "thread-self"))) {
+			g_autofree char *self = NULL;
+
+			r = nsops_view_self(view, dir, comp[0] == 't', &self);
+			if (r < 0)
+				return r;
 			g_string_prepend_c(rest, '/');
-			g_string_prepend(rest, comp[0] == 's' ? view->self : view->thread_self);
+			g_string_prepend(rest, self);
 			continue;
 		}
 		next = openat(dir, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);

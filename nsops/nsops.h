@@ -67,20 +67,34 @@ int nsops_set(int host_fd, int ns_fd, enum nsops_field field,
 /* --- caller.c: who asks (a thread id as FUSE tells it) ---------------------- */
 
 /*
- * 0 when thread tid has CAP_SYS_ADMIN in its effective set; -EPERM when
- * not, when tid is 0 (outside our PID namespace) or the thread is gone.
+ * 0 when thread tid has CAP_SYS_ADMIN in its effective set, in our user
+ * namespace; -EPERM when not, when tid is 0 (outside our PID namespace) or
+ * the thread is gone.
  */
 int nsops_caller_is_admin(pid_t tid);
 
-/* A path as a caller sees it: its root, and what its /proc/self and /proc/thread-self are. */
+/*
+ * A path as a caller sees it: its root, and who it is, to find what
+ * /proc/self and /proc/thread-self are in whichever /proc the path crosses.
+ */
 struct nsops_view {
 	int root;
-	char *self;
-	char *thread_self;
+	/* Its thread-group and thread ids, one per PID namespace, ours first (NStgid, NSpid). */
+	char **tgids;
+	char **tids;
+	/* What tells it apart in any /proc: its start time (stat's 22nd field), its PID namespace. */
+	char *start;
+	uint64_t pidns;
 };
 
 /* The view of thread tid (pinned while looking); -EPERM when tid is 0 or gone. */
 int nsops_caller_view(pid_t tid, struct nsops_view *view);
+/*
+ * What /proc/self (thread_self false) or /proc/thread-self is for the
+ * caller of view in the /proc that proc_dir is: "TGID" or "TGID/task/TID"
+ * in that /proc's PID namespace. -EPERM when that /proc does not show it.
+ */
+int nsops_view_self(const struct nsops_view *view, int proc_dir, bool thread_self, char **out);
 void nsops_view_clear(struct nsops_view *view);
 typedef struct nsops_view NsopsView;
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NsopsView, nsops_view_clear)
@@ -221,7 +235,7 @@ int nsops_statedir_list(struct nsops_statedir *sd, GPtrArray **entries);
  */
 int nsops_statedir_open_ns(struct nsops_statedir *sd, const char *name, uint64_t id,
 			   uint64_t *mnt_id);
-/* Remove files named prefix + something: what an atomic write killed midway leaves. */
+/* Remove files named prefix + six letters or digits: what a write killed midway leaves. */
 void nsops_statedir_remove_temporaries(struct nsops_statedir *sd, const char *prefix);
 
 /* --- pids.c: which processes are in a namespace --------------------------- */
@@ -312,13 +326,15 @@ int nsops_file_remove(const char *path);
 /* Create the directories above path (0700) when missing. */
 int nsops_file_make_parent(const char *path);
 /*
- * As sshd's StrictModes: a file utsfs trusts must be root's and writable by
- * nobody else, and so must every directory above it (a sticky one may be
- * writable by all). One that is not is renamed aside to
- * DIR/.untrusted-NAME-TIME-N (never over another file): 1, with why and
- * aside set (g_free them); 0 when trusted or absent; -errno.
+ * Read a file utsfs trusts, as sshd's StrictModes would: it must be a
+ * regular file, root's and writable by nobody else, and so must every
+ * directory above it (a sticky one may be writable by all). What is read is
+ * the very file checked. 0 with the text in *text (NULL when absent); 1
+ * when it was not trusted and is renamed aside to DIR/.untrusted-NAME-TIME-N
+ * (never over another file), with why and aside set (g_free all three);
+ * -errno.
  */
-int nsops_file_set_aside_untrusted(const char *path, char **why, char **aside);
+int nsops_file_read_trusted(const char *path, char **text, char **why, char **aside);
 
 /* --- mountpoint.c: utsfs's own mount point -------------------------------- */
 

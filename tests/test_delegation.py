@@ -588,13 +588,14 @@ def test_a_namespace_that_gets_a_dead_ones_inode_number_inherits_no_owner(fs, ac
 # --- The files utsfs trusts at start ---
 
 
-def test_conf_and_record_are_private_whatever_the_umask(utsfs):
+@pytest.mark.parametrize("umask", [0o000, 0o277], ids=["umask 000", "umask 277"])
+def test_conf_and_record_are_private_whatever_the_umask(utsfs, umask):
     """.utsfs.conf (owners, modes) and the record (hostnames of hidden names)
-    come out 0600, and a directory made for the record 0700, even when the
-    daemon was started under umask 000."""
+    come out 0600, and a directory made for the record 0700, whatever umask
+    the daemon was started under: neither looser nor stricter."""
     record = utsfs.root / "records" / "deep" / "record.conf"
     utsfs.options.append(f"restore={record}")
-    old = os.umask(0)
+    old = os.umask(umask)
     try:
         utsfs.restart()
     finally:

@@ -165,11 +165,14 @@ def test_restart_removes_only_its_own_leftovers_and_keeps_other_junk(utsfs):
     (utsfs.state / "crashed").touch()
     os.setxattr(utsfs.state / "crashed", "trusted.utsfs.placeholder", b"1")
     # Other tools' empty files: lock files, and a name another tool is making.
-    others = [".keep", ".lock-othertool", "pending"]
+    others = [".keep", ".lock-othertool", "pending", ".utsfs.conf.bak", ".utsfs.conf.bak-admin"]
     for name in others:
         (utsfs.state / name).touch()
+    # What a write of .utsfs.conf killed midway leaves: glib's name for it.
+    (utsfs.state / ".utsfs.conf.Ab12Cd").write_text("[half\n")
     utsfs.start()
     assert not (utsfs.state / "crashed").exists()
+    assert not (utsfs.state / ".utsfs.conf.Ab12Cd").exists()
     assert utsfs.names() == ["real"]
     assert utsfs.state_names() == sorted(junk + ["real"] + others)
     assert all((utsfs.state / name).exists() for name in others)

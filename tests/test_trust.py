@@ -66,6 +66,34 @@ def test_uid_0_without_cap_sys_admin_changes_nothing(utsfs, op):
     assert utsfs.read("web", "hostname") == "web\n"
 
 
+@pytest.mark.parametrize("op", sorted(CAPLESS_OPS))
+@pytest.mark.parametrize("who", ["root", "root without CAP_SYS_ADMIN"])
+def test_capabilities_in_a_user_namespace_of_ones_own_count_for_nothing(utsfs, who, op):
+    """unshare -U --map-root-user needs no capability and keeps uid 0, with
+    every capability over the new user namespace and none over ours."""
+    utsfs.mkdir("web")
+    before = utsfs.snapshot()
+    argv = ["unshare", "-U", "--map-root-user", "--", *CAPLESS_OPS[op](utsfs)]
+    res = without_sys_admin(*argv) if who != "root" else util.run(argv, check=False)
+    assert res.returncode != 0, f"{op} from a user namespace of its own succeeded"
+    assert "Operation not permitted" in res.stderr or "Invalid argument" in res.stderr, \
+        res.stderr
+    assert utsfs.snapshot() == before
+    assert utsfs.read("web", "hostname") == "web\n"
+
+
+def test_capabilities_in_a_user_namespace_of_ones_own_reach_no_namespace_of_the_view(utsfs):
+    host = util.ns_id("/proc/self/ns/uts")
+    hostname = util.q(utsfs.path(".all", str(host), "hostname"))
+    res = without_sys_admin("unshare", "-U", "--map-root-user", "--", "sh", "-c",
+                            f"exec 3>>{hostname}")
+    assert res.returncode != 0 and "Operation not permitted" in res.stderr, res.stderr
+    res = without_sys_admin("unshare", "-U", "--map-root-user", "--", "ln", "-s",
+                            "/proc/self/ns/uts", utsfs.path("hostns"))
+    assert res.returncode != 0 and "Operation not permitted" in res.stderr, res.stderr
+    assert utsfs.names() == []
+
+
 def test_uid_0_without_cap_sys_admin_still_reads_and_lists(utsfs):
     utsfs.mkdir("web")
     res = without_sys_admin("sh", "-c", f"ls {util.q(utsfs.mnt)} && cat "
@@ -140,6 +168,24 @@ def test_proc_pid_is_a_pid_of_the_callers_pid_namespace(utsfs):
             f"'hostname pidns; sleep 30 & pid=$!; ln -s /proc/$pid/ns/uts {link}; "
             "kill $pid'")
     assert utsfs.read("box", "hostname") == "pidns\n"
+
+
+def test_proc_self_in_a_pid_namespace_that_kept_the_hosts_proc_is_still_the_caller(utsfs):
+    # Without --mount-proc, /proc is the host's: there the caller is its host
+    # PID, and its innermost PID (1, 2, ...) is some host process.
+    link = util.q(utsfs.path("kept-proc"))
+    util.sh("unshare --pid --fork --uts sh -c "
+            f"'hostname keptproc && ln -s /proc/self/ns/uts {link}'")
+    assert utsfs.read("kept-proc", "hostname") == "keptproc\n"
+    link = util.q(utsfs.path("kept-proc-thread"))
+    util.sh("unshare --pid --fork --uts sh -c "
+            f"'hostname keptproc2 && ln -s /proc/thread-self/ns/uts {link}'")
+    assert utsfs.read("kept-proc-thread", "hostname") == "keptproc2\n"
+    # And with a /proc of its own, the inner PID.
+    link = util.q(utsfs.path("own-proc"))
+    util.sh("unshare --pid --fork --mount-proc --uts sh -c "
+            f"'hostname ownproc && ln -s /proc/self/ns/uts {link}'")
+    assert utsfs.read("own-proc", "hostname") == "ownproc\n"
 
 
 def symlink_in_chroot(root, target, link) -> int:

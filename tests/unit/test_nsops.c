@@ -851,7 +851,9 @@ static void test_own_files(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
 /* Only files named prefix + something go: not the prefix itself, not others. */
 static void test_remove_temporaries(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
 {
-	const char *const names[] = { ".utsfs.conf", ".utsfs.conf.AB12CD", ".keep", "x" };
+	/* Only glib's own temporaries (six letters or digits) are utsfs's. */
+	const char *const names[] = { ".utsfs.conf", ".utsfs.conf.AB12CD", ".keep", "x",
+				       ".utsfs.conf.bak", ".utsfs.conf.AB12CD7", ".utsfs.conf.AB-2CD" };
 
 	if (skip_unless_root())
 		return;
@@ -868,6 +870,53 @@ static void test_remove_temporaries(struct fixture *f, gconstpointer d G_GNUC_UN
 		g_assert_cmpint(g_file_test(path, G_FILE_TEST_EXISTS), ==, i != 1);
 		g_unlink(path);
 	}
+}
+
+/* A trusted file is read through the descriptor that was checked; others are set aside, unread. */
+static void test_read_trusted(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
+{
+	g_autofree char *dir = NULL, *path = NULL, *link = NULL;
+	char *text = NULL, *why = NULL, *aside = NULL;
+
+	if (skip_unless_root())
+		return;
+	dir = g_build_filename(f->tmp, "trusted", NULL);
+	g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+	path = g_build_filename(dir, "conf", NULL);
+	/* Absent: nothing to read, nothing set aside. */
+	g_assert_cmpint(nsops_file_read_trusted(path, &text, &why, &aside), ==, 0);
+	g_assert_null(text);
+	g_assert_null(why);
+	g_assert_cmpint(nsops_file_write(path, "[x]\n", 4), ==, 0);
+	g_assert_cmpint(nsops_file_read_trusted(path, &text, &why, &aside), ==, 0);
+	g_assert_cmpstr(text, ==, "[x]\n");
+	g_clear_pointer(&text, g_free);
+	/* Writable by others: renamed aside, never read. */
+	g_assert_cmpint(chmod(path, 0606), ==, 0);
+	g_assert_cmpint(nsops_file_read_trusted(path, &text, &why, &aside), ==, 1);
+	g_assert_null(text);
+	g_assert_nonnull(strstr(why, "writable by group or others"));
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_assert_true(g_file_test(aside, G_FILE_TEST_EXISTS));
+	g_clear_pointer(&why, g_free);
+	g_clear_pointer(&aside, g_free);
+	/* A symlink, even to a trusted file: no regular file. */
+	link = g_build_filename(dir, "elsewhere", NULL);
+	g_assert_cmpint(nsops_file_write(link, "[y]\n", 4), ==, 0);
+	g_assert_cmpint(symlink(link, path), ==, 0);
+	g_assert_cmpint(nsops_file_read_trusted(path, &text, &why, &aside), ==, 1);
+	g_assert_null(text);
+	g_assert_nonnull(strstr(why, "not a regular file"));
+	g_clear_pointer(&why, g_free);
+	g_clear_pointer(&aside, g_free);
+	/* A directory above that others may write: set aside too. */
+	g_assert_cmpint(nsops_file_write(path, "[x]\n", 4), ==, 0);
+	g_assert_cmpint(chmod(dir, 0777), ==, 0);
+	g_assert_cmpint(nsops_file_read_trusted(path, &text, &why, &aside), ==, 1);
+	g_assert_null(text);
+	g_assert_true(g_str_has_prefix(why, dir));
+	g_free(why);
+	g_free(aside);
 }
 
 /* A live mount point is no dead one, and an unmounted directory has no device. */
@@ -914,6 +963,7 @@ int main(int argc, char *argv[])
 	ADD("/nsops/event-file-reports-a-change-once", test_event_file_reports_a_change_once);
 	ADD("/nsops/own-files", test_own_files);
 	ADD("/nsops/remove-temporaries", test_remove_temporaries);
+	ADD("/nsops/read-trusted", test_read_trusted);
 	ADD("/nsops/mount-point-helpers", test_mount_point_helpers);
 #undef ADD
 	return g_test_run();
