@@ -170,6 +170,11 @@ int keyfile_load_trusted(GKeyFile *kf, const char *path, char **text)
 			  aside);
 		return 0;
 	}
+	if (r == -EPERM && why) {
+		g_warning("not trusting %s: %s%s%s, going on without it", path, why,
+			  aside ? "; moved it to " : "", aside ? aside : "");
+		return 1;
+	}
 	if (r == 0 && *text &&
 	    !g_key_file_load_from_data(kf, *text, (gsize)-1, G_KEY_FILE_KEEP_COMMENTS, &error))
 		r = -EINVAL;
@@ -200,6 +205,7 @@ int meta_open(struct meta *m, struct nsops_statedir *sd)
 	g_strstrip(m->boot);
 	/* What an atomic write killed midway leaves. */
 	nsops_statedir_remove_temporaries(sd, META_FILE ".");
+	/* In a state directory others may write, owners are kept from now on all the same. */
 	r = keyfile_load_trusted(m->kf, m->path, &text);
 	if (r < 0)
 		return r;

@@ -37,8 +37,10 @@ void keyfile_copy_group(GKeyFile *src, const char *from, GKeyFile *dst, const ch
 /*
  * Load one of utsfs's own files (.utsfs.conf, the record) into kf, and its
  * text into *text (NULL when absent). One that someone but root could have
- * written is set aside first, with a log line, and counts as absent.
- * -errno, with a message, when it cannot be set aside, read or parsed.
+ * written is set aside first, with a log line, and counts as absent: 0;
+ * 1 when that is so because of a directory above it, where nothing should
+ * be written either. -errno, with a message, when it cannot be set aside,
+ * read or parsed.
  */
 int keyfile_load_trusted(GKeyFile *kf, const char *path, char **text);
 /* Load STATE_DIR/.utsfs.conf, settle an interrupted rename, drop stale entries. */

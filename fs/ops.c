@@ -20,11 +20,15 @@ static void utsfs_init(void *userdata G_GNUC_UNUSED, struct fuse_conn_info *conn
 			FUSE_CAP_AUTO_INVAL_DATA);
 }
 
-int caller_may_act(fuse_req_t req)
+int caller_may_act(fuse_req_t req, uid_t owner)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 
-	return ctx->uid != 0 ? 0 : nsops_caller_is_admin(ctx->pid);
+	if (ctx->uid != 0 && ctx->uid == owner)
+		return 0;
+	if (nsops_caller_is_admin(ctx->pid) == 0)
+		return 0;
+	return ctx->uid == 0 ? -EPERM : -EACCES;
 }
 
 /* Only directory nodes count lookups: nodes_forget() ignores any other node id. */
@@ -84,8 +88,8 @@ static void utsfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	bool ours = parent != FUSE_ROOT_ID && !allview_owns(&utsfs_from_req(req)->all, parent) &&
 		    attr_by_name(name);
 
-	fuse_reply_err(req, ours && fuse_req_ctx(req)->uid == 0 && caller_may_act(req) == 0 ? 0
-										    : EPERM);
+	fuse_reply_err(req, ours && fuse_req_ctx(req)->uid == 0 && caller_may_act(req, 0) == 0 ? 0
+										       : EPERM);
 }
 
 const struct fuse_lowlevel_ops utsfs_ops = {

@@ -7,13 +7,16 @@
 extern const struct fuse_lowlevel_ops utsfs_ops;
 
 /*
- * 0 when the caller may use root's power here: any caller but uid 0 (the
- * kernel checked it against the modes shown), and uid 0 only with
- * CAP_SYS_ADMIN: a container's root without it passes default_permissions
- * as root, but must not create, remove, rename, adopt, chown or write as
- * root. -EPERM otherwise.
+ * 0 when the caller may change what uid owner owns (root, 0, for the names
+ * themselves). The kernel checked the modes shown (default_permissions),
+ * but capabilities get anyone past them: uid 0 with no more than that, or
+ * another uid with CAP_DAC_OVERRIDE, CAP_FOWNER or CAP_CHOWN (a container's
+ * root after setuid, its capabilities kept ambient). So the owner acts
+ * within the modes, and anyone else only with CAP_SYS_ADMIN in our user
+ * namespace: -EPERM for uid 0 without it, -EACCES for others, as the modes
+ * would say without capabilities.
  */
-int caller_may_act(fuse_req_t req);
+int caller_may_act(fuse_req_t req, uid_t owner);
 
 /* ops_dir.c */
 void utsfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

@@ -309,7 +309,7 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int r = check_new_name(parent, name);
 
 	if (r == 0)
-		r = caller_may_act(req);
+		r = caller_may_act(req, 0);
 	if (r == 0) {
 		g_mutex_lock(&fs->names_lock);
 		r = create_ns(fs, name, &id);
@@ -400,7 +400,7 @@ void utsfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	int r = link[0] != '/' && !in_view ? -EPERM : check_new_name(parent, name);
 
 	if (r == 0)
-		r = caller_may_act(req);
+		r = caller_may_act(req, 0);
 	if (r == 0) {
 		r = adopt(req, link, in_view ? &id : NULL, name);
 		names_changed(fs, "adopt", name, r, "adopted a running UTS namespace");
@@ -443,7 +443,7 @@ void utsfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct utsfs *fs = utsfs_from_req(req);
 	/* .all and what it shows are no names: `rm -rf MOUNT/.all` removes nothing. */
 	int r = parent != FUSE_ROOT_ID || g_str_equal(name, ALLVIEW_NAME) ? -EPERM
-									 : caller_may_act(req);
+									 : caller_may_act(req, 0);
 
 	if (r == 0) {
 		g_mutex_lock(&fs->names_lock);
@@ -497,7 +497,7 @@ void utsfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	r = parent != FUSE_ROOT_ID || g_str_equal(name, ALLVIEW_NAME) ? -EPERM
 								       : check_new_name(newparent, newname);
 	if (r == 0)
-		r = caller_may_act(req);
+		r = caller_may_act(req, 0);
 	if (r == 0) {
 		g_autofree char *event = g_strdup_printf("renamed to %s", newname);
 

@@ -30,10 +30,13 @@ static struct open_file *open_file_of(struct fuse_file_info *fi)
 	return (struct open_file *)(uintptr_t)fi->fh;
 }
 
-/* Whether ino may be opened with flags: -errno when not. */
-static int may_open(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir, int flags)
+/* Whether the caller of req may open ino with flags: -errno when not. */
+static int may_open(fuse_req_t req, const struct attr_def *def, fuse_ino_t dir, int flags)
 {
+	struct utsfs *fs = utsfs_from_req(req);
 	g_auto(NsRef) ref = { 0 };
+	struct ns_meta m = { .uid = 0 };
+	int r;
 
 	if (!def)
 		return -EISDIR;
@@ -41,7 +44,13 @@ static int may_open(struct utsfs *fs, const struct attr_def *def, fuse_ino_t dir
 	if ((flags & O_ACCMODE) != O_RDONLY && def->write == ATTR_READ_ONLY)
 		return -EACCES;
 	/* Fail the open, not a later read, when the namespace is gone. */
-	return nsnode_resolve(fs, dir, &ref, NULL);
+	r = nsnode_resolve(fs, dir, &ref, NULL);
+	if (r < 0 || (flags & O_ACCMODE) == O_RDONLY)
+		return r;
+	/* Checked once per open, as the kernel checks a file's modes; the view's are root's. */
+	if (ref.name)
+		meta_get(&fs->meta, ref.name, ref.id, &m);
+	return caller_may_act(req, m.uid);
 }
 
 void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -51,11 +60,8 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	const struct attr_def *def = attr_from_ino(ino, &dir);
 	g_autoptr(GString) snapshot = NULL;
 	struct open_file *of;
-	int r = may_open(fs, def, dir, fi->flags);
+	int r = may_open(req, def, dir, fi->flags);
 
-	/* Checked once per open, as the kernel checks a file's modes. */
-	if (r == 0 && (fi->flags & O_ACCMODE) != O_RDONLY)
-		r = caller_may_act(req);
 	/* One scan of /proc per open, whatever the reads and stats after it. */
 	if (r == 0 && def->snapshot) {
 		snapshot = g_string_new(NULL);
@@ -245,8 +251,9 @@ void utsfs_readlink(fuse_req_t req, fuse_ino_t ino)
 }
 
 /* chown and chmod of a namespace directory: delegation, as cgroup v2 does it. */
-static int change_dir(struct utsfs *fs, fuse_ino_t ino, const struct stat *attr, int to_set)
+static int change_dir(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set)
 {
+	struct utsfs *fs = utsfs_from_req(req);
 	g_auto(NsRef) ref = { 0 };
 	struct ns_meta want = { .uid = attr->st_uid, .gid = attr->st_gid, .mode = attr->st_mode };
 	unsigned int fields = (to_set & FUSE_SET_ATTR_UID ? META_UID : 0) |
@@ -273,6 +280,10 @@ static int change_dir(struct utsfs *fs, fuse_ino_t ino, const struct stat *attr,
 	/* The view's namespaces are root's, and show what they are. */
 	if (!ref.name)
 		return -EPERM;
+	meta_get(&fs->meta, ref.name, ref.id, &now);
+	r = caller_may_act(req, now.uid);
+	if (r < 0)
+		return r;
 	r = meta_change(&fs->meta, ref.name, ref.id, &want, fields);
 	utsfs_log_failure("chown/chmod", ref.name, r);
 	if (r < 0)
@@ -307,8 +318,8 @@ void utsfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set
 		r = -EPERM;
 	else if (def)
 		r = truncate_file(def, to_set);
-	else if ((r = caller_may_act(req)) == 0)
-		r = change_dir(utsfs_from_req(req), ino, attr, to_set);
+	else
+		r = change_dir(req, ino, attr, to_set);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

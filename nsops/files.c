@@ -114,12 +114,16 @@ static char *distrust_dirs(int dir, const char *path)
 	}
 }
 
-/* Renamed, never overwritten: no name it holds is lost. 0 with *aside set, or -errno. */
+/*
+ * Renamed, never overwritten: no name it holds is lost. The name ends in a
+ * random number, so that nobody can take every name it could have ahead
+ * and keep utsfs from starting. 0 with *aside set, or -errno.
+ */
 static int set_aside(int dir, const char *dir_path, const char *base, char **aside)
 {
 	for (int n = 0; n < 100; n++) {
-		g_autofree char *name = g_strdup_printf(".untrusted-%s-%lld-%d", base,
-							(long long)time(NULL), n);
+		g_autofree char *name = g_strdup_printf(".untrusted-%s-%lld-%08x", base,
+							(long long)time(NULL), g_random_int());
 
 		if (renameat2(dir, base, dir, name, RENAME_NOREPLACE) == 0) {
 			*aside = g_build_filename(dir_path, name, NULL);
@@ -144,17 +148,24 @@ int nsops_file_read_trusted(const char *path, char **text, char **why, char **as
 	*text = *why = *aside = NULL;
 	if (dir < 0)
 		return errno == ENOENT ? 0 : -errno;
+	/*
+	 * Untrusted directories: whoever may write them may swap what utsfs
+	 * would write there later, so the file is not used at all.
+	 */
 	*why = distrust_dirs(dir, dir_path);
+	if (*why) {
+		r = faccessat(dir, base, F_OK, AT_SYMLINK_NOFOLLOW) == 0
+			    ? set_aside(dir, dir_path, base, aside) : 0;
+		return r < 0 ? r : -EPERM;
+	}
 	/*
 	 * One descriptor is checked and read: a file swapped in after the
 	 * check (in a sticky directory anyone may add one) is never read.
 	 */
 	fd = openat(dir, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		g_clear_pointer(why, g_free);
+	if (fd < 0 && errno == ENOENT)
 		return 0;
-	}
-	if (!*why && fd < 0 && errno != ELOOP)
+	if (fd < 0 && errno != ELOOP)
 		return -errno;
 	if (!*why && (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
 		*why = g_strdup_printf("%s is not a regular file", path);

@@ -330,9 +330,11 @@ int nsops_file_make_parent(const char *path);
  * regular file, root's and writable by nobody else, and so must every
  * directory above it (a sticky one may be writable by all). What is read is
  * the very file checked. 0 with the text in *text (NULL when absent); 1
- * when it was not trusted and is renamed aside to DIR/.untrusted-NAME-TIME-N
- * (never over another file), with why and aside set (g_free all three);
- * -errno.
+ * when the file was not trusted and is renamed aside to
+ * DIR/.untrusted-NAME-TIME-RANDOM (never over another file), with why and
+ * aside set; -EPERM with why set (and aside, if there was a file) when a
+ * directory is not, so that nothing should be written there either; other
+ * -errno. g_free all three.
  */
 int nsops_file_read_trusted(const char *path, char **text, char **why, char **aside);
 

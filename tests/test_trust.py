@@ -82,6 +82,47 @@ def test_capabilities_in_a_user_namespace_of_ones_own_count_for_nothing(utsfs, w
     assert utsfs.read("web", "hostname") == "web\n"
 
 
+# A container's root without CAP_SYS_ADMIN that switches to another uid and
+# keeps the capabilities that get past file modes (ambient, as Docker's
+# default set allows): the modes let it by, utsfs must not.
+SETUID_KEEPING_CAPS = ["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "--",
+                       "setpriv", f"--reuid={OWNER}", f"--regid={OWNER}", "--clear-groups",
+                       "--inh-caps=+dac_override,+fowner,+chown",
+                       "--ambient-caps=+dac_override,+fowner,+chown", "--"]
+
+
+@pytest.mark.parametrize("op", sorted(CAPLESS_OPS))
+def test_another_uid_with_capabilities_that_pass_the_modes_changes_nothing(utsfs, op):
+    utsfs.mkdir("web")
+    before = utsfs.snapshot()
+    meta = os.stat(utsfs.path("web"))
+    res = util.run(SETUID_KEEPING_CAPS + CAPLESS_OPS[op](utsfs), check=False)
+    assert res.returncode != 0, f"{op} by uid {OWNER} with capabilities succeeded"
+    assert "Permission denied" in res.stderr or "Operation not permitted" in res.stderr, \
+        res.stderr
+    assert utsfs.snapshot() == before
+    now = os.stat(utsfs.path("web"))
+    assert (now.st_uid, now.st_gid, now.st_mode) == (meta.st_uid, meta.st_gid, meta.st_mode)
+    assert utsfs.read("web", "hostname") == "web\n"
+
+
+def test_another_uid_with_capabilities_writes_no_namespace_of_the_view(utsfs):
+    host = util.ns_id("/proc/self/ns/uts")
+    hostname = util.q(utsfs.path(".all", str(host), "hostname"))
+    res = util.run(SETUID_KEEPING_CAPS + ["sh", "-c", f"exec 3>>{hostname}"], check=False)
+    assert res.returncode != 0 and "Permission denied" in res.stderr, res.stderr
+
+
+def test_a_delegated_owner_with_the_same_capabilities_still_acts_as_owner(utsfs):
+    utsfs.mkdir("web")
+    os.chown(utsfs.path("web"), OWNER, OWNER)
+    util.run(SETUID_KEEPING_CAPS + ["sh", "-c", "echo mine > " +
+                                    util.q(utsfs.path("web", "hostname"))])
+    assert utsfs.read("web", "hostname") == "mine\n"
+    util.run(SETUID_KEEPING_CAPS + ["chmod", "0500", utsfs.path("web")])
+    assert stat.S_IMODE(os.stat(utsfs.path("web")).st_mode) == 0o500
+
+
 def test_capabilities_in_a_user_namespace_of_ones_own_reach_no_namespace_of_the_view(utsfs):
     host = util.ns_id("/proc/self/ns/uts")
     hostname = util.q(utsfs.path(".all", str(host), "hostname"))
@@ -355,6 +396,50 @@ def test_a_record_in_a_directory_others_can_write_is_set_aside(utsfs, tmp_path):
     utsfs.start()
     assert utsfs.names() == [], "a name came back from an untrusted record"
     assert len(untrusted_copies(records, "record")) == 1
+    # Nor is a record written there: whoever may write the directory could
+    # swap what root writes into for a symlink elsewhere.
+    utsfs.mkdir("web")
+    utsfs.stop()
+    assert not record.exists()
+
+
+def test_a_record_under_a_directory_a_user_made_first_is_never_written(utsfs, tmp_path):
+    public = tmp_path / "public"
+    public.mkdir()
+    public.chmod(0o1777)
+    theirs = public / "a"
+    theirs.mkdir()
+    os.chown(theirs, STRANGER, STRANGER)
+    record = theirs / "b" / "record.conf"
+    utsfs.stop()
+    utsfs.options.append(f"restore={record}")
+    utsfs.output.allow(r"^.*not trusting .*\n")
+    utsfs.start()
+    utsfs.mkdir("web")
+    utsfs.stop()
+    assert not record.exists()
+    assert "not trusting" in utsfs.log.read_text()
+
+
+def test_names_taken_ahead_for_setting_aside_do_not_stop_a_start(utsfs, tmp_path):
+    public = tmp_path / "public"
+    public.mkdir()
+    public.chmod(0o1777)
+    record = public / "rec.conf"
+    record.write_text("[ghost]\nhostname=ghost\n")
+    os.chown(record, STRANGER, STRANGER)
+    now = int(time.time())
+    for t in range(now - 2, now + 30):
+        for n in range(100):
+            (public / f".untrusted-rec.conf-{t}-{n}").touch()
+    utsfs.stop()
+    utsfs.options.append(f"restore={record}")
+    utsfs.output.allow(r"^.*not trusting .*\n")
+    utsfs.start()
+    assert utsfs.names() == []
+    aside = [p for p in public.iterdir() if p.name.startswith(".untrusted-rec.conf-")
+             and p.stat().st_size > 0]
+    assert len(aside) == 1 and aside[0].read_text() == "[ghost]\nhostname=ghost\n"
 
 
 # --- FUSE mounts over the tree by a delegated owner -------------------------------

@@ -909,14 +909,20 @@ static void test_read_trusted(struct fixture *f, gconstpointer d G_GNUC_UNUSED)
 	g_assert_nonnull(strstr(why, "not a regular file"));
 	g_clear_pointer(&why, g_free);
 	g_clear_pointer(&aside, g_free);
-	/* A directory above that others may write: set aside too. */
+	/* A directory above that others may write: set aside, and nothing to be written there. */
 	g_assert_cmpint(nsops_file_write(path, "[x]\n", 4), ==, 0);
 	g_assert_cmpint(chmod(dir, 0777), ==, 0);
-	g_assert_cmpint(nsops_file_read_trusted(path, &text, &why, &aside), ==, 1);
+	g_assert_cmpint(nsops_file_read_trusted(path, &text, &why, &aside), ==, -EPERM);
 	g_assert_null(text);
 	g_assert_true(g_str_has_prefix(why, dir));
+	g_assert_nonnull(aside);
+	g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+	g_clear_pointer(&why, g_free);
+	g_clear_pointer(&aside, g_free);
+	/* Even with no file yet. */
+	g_assert_cmpint(nsops_file_read_trusted(path, &text, &why, &aside), ==, -EPERM);
+	g_assert_null(aside);
 	g_free(why);
-	g_free(aside);
 }
 
 /* A live mount point is no dead one, and an unmounted directory has no device. */
