@@ -109,6 +109,7 @@ const struct fuse_lowlevel_ops utsfs_ops = {
 	.link = utsfs_link,
 	.open = utsfs_open,
 	.read = utsfs_read,
+	.lseek = utsfs_lseek,
 	.write = utsfs_write,
 	.release = utsfs_release,
 	.opendir = utsfs_opendir,

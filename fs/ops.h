@@ -35,6 +35,8 @@ void utsfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 /* ops_file.c */
 void utsfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void utsfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		 struct fuse_file_info *fi);
 void utsfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi);
 void utsfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,

@@ -96,6 +96,32 @@ void utsfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /*
+ * SEEK_DATA and SEEK_HOLE agree with what stat shows, as on sysfs: data up
+ * to st_size (or a longer snapshot's end), the hole after it. Left to the
+ * kernel they would answer from the size a GETATTR with the handle gave, a
+ * snapshot's exact length: cp, seeing st_size 4096 and a hole from that
+ * length on, padded its copy of pids with NULs up to 4096.
+ */
+void utsfs_lseek(fuse_req_t req, fuse_ino_t ino G_GNUC_UNUSED, off_t off, int whence,
+		 struct fuse_file_info *fi)
+{
+	struct open_file *of = open_file_of(fi);
+	g_autoptr(GString) content = g_string_new(NULL);
+	int r = of->snapshot ? 0 : attr_content(utsfs_from_req(req), of->def, of->dir, 0, content);
+	off_t end = of->snapshot ? (off_t)MAX(of->snapshot->len, ATTR_SNAPSHOT_SIZE)
+				 : (off_t)content->len;
+
+	if (r == 0 && whence != SEEK_DATA && whence != SEEK_HOLE)
+		r = -EINVAL;
+	if (r == 0 && (off < 0 || off >= end))
+		r = -ENXIO;
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_lseek(req, whence == SEEK_DATA ? off : end);
+}
+
+/*
  * Every read shows the current value from its offset, as
  * /proc/sys/kernel/hostname does: a pread at 3 after a change elsewhere
  * reads the new value from byte 3.

@@ -297,6 +297,26 @@ def test_pids_is_one_snapshot_per_open_and_seek_end_finds_its_end(utsfs):
     assert os.stat(utsfs.path("box", "pids")).st_size == 4096
 
 
+@pytest.mark.parametrize("inside", [0, 1, 1400], ids=["empty", "one", "longer than a page"])
+def test_cp_and_tools_that_look_for_holes_copy_pids_exactly(utsfs, tmp_path, inside):
+    """st_size says 4096 (as sysfs); SEEK_DATA/SEEK_HOLE must agree, or cp
+    pads the copy with NULs up to it."""
+    utsfs.mkdir("box")
+    if inside:
+        utsfs.spawn(["nsenter", f"--uts={utsfs.state / 'box'}", "sh", "-c",
+                     f"for i in $(seq {inside}); do sleep 60 & done; wait"])
+        wait_until(lambda: len(utsfs.read("box", "pids").split()) == inside + 1,
+                   "the processes inside")
+    for how in (["cp"], ["cp", "--sparse=always"], ["cp", "--sparse=never"]):
+        copy = tmp_path / f"pids-{'-'.join(how)}"
+        util.run(how + [utsfs.path("box", "pids"), copy])
+        text = copy.read_bytes()
+        assert b"\0" not in text, how
+        assert text.decode().split() == utsfs.read("box", "pids").split(), how
+    util.run(["cp", utsfs.path("box", "hostname"), tmp_path / "hostname"])
+    assert (tmp_path / "hostname").read_text() == "box\n"
+
+
 def test_stat_of_pids_never_scans_proc(utsfs):
     utsfs.mkdir("box")
     if not shutil.which("strace"):
