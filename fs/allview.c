@@ -197,10 +197,19 @@ void allview_viewer_of(fuse_req_t req, struct allview_viewer *who)
 
 	*who = (struct allview_viewer){ .uid = ctx->uid, .gid = ctx->gid, .tid = ctx->pid };
 	if (who->uid != 0) {
-		int n = fuse_req_getgroups(req, ALLVIEW_GROUPS_MAX, who->groups);
+		/* Asked twice: first how many there are. */
+		int n = fuse_req_getgroups(req, 0, NULL);
 
-		who->ngroups = n > 0 && n <= ALLVIEW_GROUPS_MAX ? n : 0;
+		who->groups = n > 0 ? g_new(gid_t, n) : NULL;
+		if (n > 0 && fuse_req_getgroups(req, n, who->groups) == n)
+			who->ngroups = n;
 	}
+}
+
+void allview_viewer_clear(struct allview_viewer *who)
+{
+	g_clear_pointer(&who->groups, g_free);
+	who->ngroups = 0;
 }
 
 /* Whether who holds a process in namespace f: one the last scan saw, or who's own thread. */
@@ -258,6 +267,27 @@ static bool visible(struct utsfs *fs, const struct nsops_found *f, GPtrArray *en
 {
 	return who->uid == 0 ||
 	       (holds_process_of(f, who) && !hidden_by_names(fs, f->id, entries, who));
+}
+
+bool allview_may_see(fuse_req_t req, fuse_ino_t dir)
+{
+	struct utsfs *fs = utsfs_from_req(req);
+	g_auto(AllviewViewer) who = { 0 };
+	g_autoptr(GPtrArray) entries = NULL;
+	g_autoptr(NsopsFound) f = NULL;
+	struct view_node *vn;
+
+	allview_viewer_of(req, &who);
+	if (who.uid == 0)
+		return true;
+	g_mutex_lock(&fs->all.lock);
+	vn = g_hash_table_lookup(fs->all.id_of, &dir);
+	f = vn ? g_hash_table_lookup(fs->all.found, &vn->id) : NULL;
+	if (f)
+		nsops_found_ref(f);
+	g_mutex_unlock(&fs->all.lock);
+	return f && nsops_statedir_list(&fs->state, &entries) == 0 &&
+	       visible(fs, f, entries, &who);
 }
 
 static gint compare_ids(gconstpointer a, gconstpointer b)
@@ -339,7 +369,7 @@ static int reach_for(struct utsfs *fs, uint64_t id, const struct allview_viewer 
 void allview_lookup(fuse_req_t req, const char *name)
 {
 	struct utsfs *fs = utsfs_from_req(req);
-	struct allview_viewer who;
+	g_auto(AllviewViewer) who = { 0 };
 	struct fuse_entry_param e = { 0 };
 	g_autoptr(NsopsFound) f = NULL;
 	uint64_t id;
@@ -380,17 +410,27 @@ void allview_entry(fuse_req_t req)
 	fuse_reply_entry(req, &e);
 }
 
-/* The id that path names from the root (".all/ID"), or from .all ("ID"); a trailing slash is allowed. */
+/*
+ * The id that path names from the root (".all/ID"), or from .all ("ID"),
+ * spelt any way the kernel would read the same ("./.all//ID/"); ".." is
+ * not followed (it would take a lookup to know where it leads).
+ */
 static bool id_of_path(const char *path, bool from_root, uint64_t *id)
 {
-	g_autofree char *copy = g_strdup(path);
-	gsize len = strlen(copy);
+	g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+	const char *want[2];
+	guint n = 0;
 
-	while (len > 0 && copy[len - 1] == '/')
-		copy[--len] = '\0';
-	if (from_root && !g_str_has_prefix(copy, ALLVIEW_NAME "/"))
-		return false;
-	return parse_id(from_root ? copy + strlen(ALLVIEW_NAME "/") : copy, id);
+	for (char **p = parts; *p; p++) {
+		if (!**p || g_str_equal(*p, "."))
+			continue;
+		if (n == G_N_ELEMENTS(want))
+			return false;
+		want[n++] = *p;
+	}
+	if (from_root)
+		return n == 2 && g_str_equal(want[0], ALLVIEW_NAME) && parse_id(want[1], id);
+	return n == 1 && parse_id(want[0], id);
 }
 
 bool allview_link_id(const char *link, uint64_t *id)

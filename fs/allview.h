@@ -25,18 +25,22 @@ struct allview {
 };
 
 /* Who looks at the view, as FUSE tells it: what visible() needs of the caller. */
-#define ALLVIEW_GROUPS_MAX 64
 struct allview_viewer {
 	uid_t uid;
 	gid_t gid;
 	/* The calling thread (0 when outside our PID namespace). */
 	pid_t tid;
-	/* Supplementary groups; more than ALLVIEW_GROUPS_MAX count as none (hides more). */
+	/* Supplementary groups, all of them (none known: nothing that needs one shows). */
 	int ngroups;
-	gid_t groups[ALLVIEW_GROUPS_MAX];
+	gid_t *groups;
 };
 
 void allview_viewer_of(fuse_req_t req, struct allview_viewer *who);
+void allview_viewer_clear(struct allview_viewer *who);
+typedef struct allview_viewer AllviewViewer;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AllviewViewer, allview_viewer_clear)
+/* Whether the caller of req may see view directory dir (root always). */
+bool allview_may_see(fuse_req_t req, fuse_ino_t dir);
 void allview_init(struct allview *v, fuse_ino_t dir);
 void allview_free(struct allview *v);
 /* Whether node ino is .all or one of its namespace directories. */

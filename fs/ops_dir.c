@@ -46,7 +46,7 @@ static void add_item(GPtrArray *items, const char *name, ino_t st_ino, uint64_t 
 static int list_view(fuse_req_t req, GPtrArray *items)
 {
 	g_autoptr(GPtrArray) found = NULL;
-	struct allview_viewer who;
+	g_auto(AllviewViewer) who = { 0 };
 	int r;
 
 	allview_viewer_of(req, &who);

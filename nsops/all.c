@@ -73,6 +73,13 @@ static struct nsops_found *found_at(struct scan *s, uint64_t ino, const char *pa
 	if (fd < 0)
 		return NULL;
 	nsops_close_fd(&fd);
+	/*
+	 * What path reaches now is not always what was listed: a mount that
+	 * another covers (`unshare --uts=FILE` twice) is listed but reached
+	 * through the top one, whose own line lists it too.
+	 */
+	if (st.st_ino != ino)
+		return NULL;
 	f = g_atomic_rc_box_new0(struct nsops_found);
 	f->id = id;
 	f->ino = ino;

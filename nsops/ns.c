@@ -349,10 +349,111 @@ int nsops_reopen_uts(int opath)
 	return r;
 }
 
+/*
+ * How long a walk may take before it is taken for one that waits for the
+ * directory the kernel holds locked while the caller waits for us: a path
+ * through a file system that looks names up in ours (an overlay with it as
+ * a layer, another FUSE file system passing through to it) cannot be told
+ * from afar, and would wait forever.
+ */
+#define WALK_DEADLINE_US (2 * G_USEC_PER_SEC)
+
+/* One walk in a thread of its own; whoever is last of the two frees it. */
+struct walk {
+	GMutex lock;
+	GCond cond;
+	bool done;
+	bool abandoned;
+	struct nsops_view view;
+	char *path;
+	dev_t avoid;
+	bool want_reached;
+	struct nsops_reached reached;
+	int result;
+};
+
+static void walk_free(struct walk *w)
+{
+	if (w->result >= 0)
+		nsops_close_fd(&w->result);
+	nsops_view_clear(&w->view);
+	nsops_reached_clear(&w->reached);
+	g_free(w->path);
+	g_cond_clear(&w->cond);
+	g_mutex_clear(&w->lock);
+	g_free(w);
+}
+
+static gpointer walk_thread(gpointer data)
+{
+	struct walk *w = data;
+	int r = open_path_as(&w->view, w->path, w->avoid, w->want_reached ? &w->reached : NULL);
+	bool abandoned;
+
+	g_mutex_lock(&w->lock);
+	w->result = r;
+	w->done = true;
+	abandoned = w->abandoned;
+	g_cond_signal(&w->cond);
+	g_mutex_unlock(&w->lock);
+	/* Done at last, once the caller was answered and the kernel let go. */
+	if (abandoned)
+		walk_free(w);
+	return NULL;
+}
+
+/* open_path_as(), given up with -EDEADLK after WALK_DEADLINE_US. */
+static int open_path_within(const struct nsops_view *view, const char *path, dev_t avoid,
+			    struct nsops_reached *reached)
+{
+	struct walk *w = g_new0(struct walk, 1);
+	gint64 end = g_get_monotonic_time() + WALK_DEADLINE_US;
+	GThread *thread;
+	int r;
+
+	g_mutex_init(&w->lock);
+	g_cond_init(&w->cond);
+	w->result = -1;
+	w->view = (struct nsops_view){
+		.root = fcntl(view->root, F_DUPFD_CLOEXEC, 0),
+		.tgids = g_strdupv(view->tgids),
+		.tids = g_strdupv(view->tids),
+		.start = g_strdup(view->start),
+		.pidns = view->pidns,
+	};
+	w->path = g_strdup(path);
+	w->avoid = avoid;
+	w->want_reached = reached != NULL;
+	thread = w->view.root < 0 ? NULL : g_thread_try_new("utsfs-walk", walk_thread, w, NULL);
+	if (!thread) {
+		walk_free(w);
+		return -EAGAIN;
+	}
+	g_thread_unref(thread);
+	g_mutex_lock(&w->lock);
+	while (!w->done && g_cond_wait_until(&w->cond, &w->lock, end))
+		;
+	if (!w->done) {
+		w->abandoned = true;
+		g_mutex_unlock(&w->lock);
+		return -EDEADLK;
+	}
+	g_mutex_unlock(&w->lock);
+	r = w->result;
+	w->result = -1;
+	if (reached && r == -EXDEV) {
+		nsops_reached_clear(reached);
+		*reached = w->reached;
+		w->reached = (struct nsops_reached){ 0 };
+	}
+	walk_free(w);
+	return r;
+}
+
 int nsops_adopt(const char *dir, const char *name, const struct nsops_view *view,
 		const char *target, dev_t avoid, struct nsops_reached *reached, uint64_t *id)
 {
-	nsops_autofd int opath = open_path_as(view, target, avoid, reached);
+	nsops_autofd int opath = open_path_within(view, target, avoid, reached);
 	nsops_autofd int fd = -1;
 
 	if (opath < 0)

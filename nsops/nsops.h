@@ -147,7 +147,11 @@ int nsops_create(int host_fd, const char *dir, const char *name,
  * namespace, -EINVAL when another kind. Reaching device avoid (the
  * caller's own FUSE mount, whose directory the kernel may hold locked
  * meanwhile) ends the walk before any name there is looked up: -EXDEV with
- * where it got to in *reached (-EPERM when reached is NULL).
+ * where it got to in *reached (-EPERM when reached is NULL). A walk that
+ * takes over two seconds is given up with -EDEADLK: it may go through a file
+ * system that looks names up in the caller's (an overlay of it), which
+ * would wait for that lock for ever; the walk ends once the caller has its
+ * answer and the kernel lets go.
  */
 int nsops_adopt(const char *dir, const char *name, const struct nsops_view *view,
 		const char *target, dev_t avoid, struct nsops_reached *reached, uint64_t *id);

@@ -3,6 +3,7 @@
 
 import errno
 import os
+import time
 
 import pytest
 
@@ -141,6 +142,31 @@ def test_adopting_a_path_inside_the_mount_is_refused_at_once(utsfs, via):
         target = link / "ns"
     # The tests' watchdog turns a hang into a failure.
     refused(utsfs, errno.EPERM, str(target), name="alias")
+
+
+def test_adopting_through_an_overlay_of_the_mount_gives_up_instead_of_hanging(utsfs):
+    """An overlay with the mount as a layer looks names up in our root, which
+    the kernel holds locked for this symlink(2): no walk can tell, so it is
+    given up after two seconds with EDEADLK, and the mount keeps working."""
+    utsfs.mkdir("web")
+    empty = utsfs.root / "empty"
+    over = utsfs.root / "over"
+    empty.mkdir()
+    over.mkdir()
+    util.run(["mount", "-t", "overlay", "overlay", "-o",
+              f"lowerdir={utsfs.mnt}:{empty}", over])
+    # Worth a line in the log: a lookup thread waited on the mount meanwhile.
+    utsfs.output.allow(r"^.*late: adopt failed: Resource deadlock avoided\n")
+    try:
+        start = time.monotonic()
+        refused(utsfs, errno.EDEADLK, str(over / "zzz"), name="late")
+        assert time.monotonic() - start < 10
+    finally:
+        util.run(["umount", over])
+    assert utsfs.names() == ["web"]
+    assert utsfs.read("web", "hostname") == "web\n"
+    utsfs.mkdir("after")
+    assert utsfs.names() == ["after", "web"]
 
 
 def test_adopting_through_symlinks_outside_the_mount_works(utsfs):

@@ -4,6 +4,7 @@
 import errno
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -345,7 +346,11 @@ def test_an_absolute_target_means_what_it_means_to_the_caller(utsfs, tmp_path):
     link = tmp_path / "link"
     os.symlink(utsfs.mnt, link)
     os.symlink(f"{link}/.all/{ident}", utsfs.path("via-symlink"))
-    assert utsfs.names() == ["via-bind", "via-symlink", "via-view-bind"]
+    # Any spelling the kernel reads the same: ".", doubled slashes.
+    os.symlink(f"{utsfs.mnt}/./.all//./{ident}/", utsfs.path("via-dots"))
+    os.symlink(f"./.all//{ident}", utsfs.path("via-relative-dots"))
+    assert utsfs.names() == ["via-bind", "via-dots", "via-relative-dots", "via-symlink",
+                             "via-view-bind"]
     for name in utsfs.names():
         assert util.ns_id(utsfs.state / name) == ident
     # Where the daemon's mount point is an empty directory to the caller,
@@ -356,4 +361,58 @@ def test_an_absolute_target_means_what_it_means_to_the_caller(utsfs, tmp_path):
     res = util.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
                    check=False)
     assert res.returncode != 0 and "No such file or directory" in res.stderr, res.stderr
-    assert utsfs.names() == ["via-bind", "via-symlink", "via-view-bind"]
+    assert len(utsfs.names()) == 5
+
+
+def test_a_directory_kept_in_the_view_is_refused_once_a_name_hides_it(utsfs):
+    """As in the named tree: a working directory kept inside no longer
+    lets its owner read what a name now hides."""
+    _, ident = contained(utsfs, "kept", user=STRANGER)
+    os.symlink(f".all/{ident}", utsfs.path("na"))
+    user = subprocess.Popen(["setpriv", f"--reuid={STRANGER}", f"--regid={STRANGER}",
+                             "--clear-groups", "sh", "-c",
+                             'cd "$1" && echo in && read go && cat hostname', "sh",
+                             view(utsfs, ident)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert user.stdout.readline() == "in\n"
+        os.chmod(utsfs.path("na"), 0o500)
+        out, err = user.communicate("go\n", timeout=util.COMMAND_DEADLINE)
+    finally:
+        util.kill_and_wait(user)
+    assert user.returncode != 0 and "Permission denied" in err, (out, err)
+    assert "kept" not in out
+
+
+@pytest.mark.parametrize("mode, shown", [(0o505, False), (0o550, True)],
+                         ids=["group denied", "group allowed"])
+def test_a_name_hides_by_every_supplementary_group_however_many(utsfs, mode, shown):
+    _, ident = contained(utsfs, "grouped", user=STRANGER)
+    os.symlink(f".all/{ident}", utsfs.path("na"))
+    os.chown(utsfs.path("na"), 0, 1234)
+    os.chmod(utsfs.path("na"), mode)
+    groups = ",".join([str(g) for g in range(2000, 2070)] + ["1234"])
+    res = util.run(["setpriv", f"--reuid={STRANGER}", f"--regid={STRANGER}",
+                    f"--groups={groups}", "cat", view(utsfs, ident, "hostname")], check=False)
+    assert (res.stdout == "grouped\n") == shown, (res.stdout, res.stderr)
+
+
+def test_stacked_bind_mounts_show_each_reachable_namespace_once_with_its_own_id(utsfs, tmp_path):
+    """`unshare --uts=FILE` twice stacks two mounts; only the top one is
+    reachable, and it shows its own inode number."""
+    held = tmp_path / "held"
+    held.touch()
+    util.run(["unshare", f"--uts={held}", "hostname", "low"])
+    util.run(["unshare", f"--uts={held}", "hostname", "up"])
+    try:
+        top = util.ns_id(held)
+        ino = os.stat(held).st_ino
+        for _ in range(6):
+            assert str(top) in os.listdir(view(utsfs))
+            assert read(view(utsfs, top, "id")) == f"{ino}\n"
+            assert os.stat(view(utsfs, top)).st_ino == ino
+            assert read(view(utsfs, top, "hostname")) == "up\n"
+    finally:
+        util.run(["umount", held])
+        util.run(["umount", held])

@@ -6,4 +6,5 @@
 here=$(dirname "$0")
 exec valgrind -q --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+	--suppressions="$here/valgrind-libfuse.supp" \
 	"${UTSFS_VALGRIND_BIN:-$here/../build/fs/utsfs}" "$@"
