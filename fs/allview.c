@@ -269,7 +269,7 @@ static bool visible(struct utsfs *fs, const struct nsops_found *f, GPtrArray *en
 	       (holds_process_of(f, who) && !hidden_by_names(fs, f->id, entries, who));
 }
 
-bool allview_may_see(fuse_req_t req, fuse_ino_t dir)
+int allview_check_seen(fuse_req_t req, fuse_ino_t dir)
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	g_auto(AllviewViewer) who = { 0 };
@@ -277,17 +277,19 @@ bool allview_may_see(fuse_req_t req, fuse_ino_t dir)
 	g_autoptr(NsopsFound) f = NULL;
 	struct view_node *vn;
 
-	allview_viewer_of(req, &who);
-	if (who.uid == 0)
-		return true;
+	if (fuse_req_ctx(req)->uid == 0)
+		return 0;
 	g_mutex_lock(&fs->all.lock);
 	vn = g_hash_table_lookup(fs->all.id_of, &dir);
 	f = vn ? g_hash_table_lookup(fs->all.found, &vn->id) : NULL;
 	if (f)
 		nsops_found_ref(f);
 	g_mutex_unlock(&fs->all.lock);
+	if (!vn)
+		return 0;
+	allview_viewer_of(req, &who);
 	return f && nsops_statedir_list(&fs->state, &entries) == 0 &&
-	       visible(fs, f, entries, &who);
+	       visible(fs, f, entries, &who) ? 0 : -EACCES;
 }
 
 static gint compare_ids(gconstpointer a, gconstpointer b)

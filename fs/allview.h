@@ -39,8 +39,14 @@ void allview_viewer_of(fuse_req_t req, struct allview_viewer *who);
 void allview_viewer_clear(struct allview_viewer *who);
 typedef struct allview_viewer AllviewViewer;
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AllviewViewer, allview_viewer_clear)
-/* Whether the caller of req may see view directory dir (root always). */
-bool allview_may_see(fuse_req_t req, fuse_ino_t dir);
+/*
+ * 0 when dir is no namespace directory of the view, or the caller of req
+ * may see it (root always); -EACCES when not: a working directory or an
+ * open directory kept in it since gives nothing (as chmod 0500 would in
+ * the named tree). Checked by the daemon at every lookup, opendir and open
+ * in it: a mode shown per caller would be one inode's for all callers.
+ */
+int allview_check_seen(fuse_req_t req, fuse_ino_t dir);
 void allview_init(struct allview *v, fuse_ino_t dir);
 void allview_free(struct allview *v);
 /* Whether node ino is .all or one of its namespace directories. */

@@ -120,7 +120,9 @@ void utsfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	r = list_dir(req, ino, &items);
+	r = allview_check_seen(req, ino);
+	if (r == 0)
+		r = list_dir(req, ino, &items);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;

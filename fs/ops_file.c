@@ -40,6 +40,9 @@ static int may_open(fuse_req_t req, const struct attr_def *def, fuse_ino_t dir, 
 
 	if (!def)
 		return -EISDIR;
+	r = allview_check_seen(req, dir);
+	if (r < 0)
+		return r;
 	/* Read-only even for root, whom default_permissions lets through. */
 	if ((flags & O_ACCMODE) != O_RDONLY && def->write == ATTR_READ_ONLY)
 		return -EACCES;

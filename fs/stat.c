@@ -119,6 +119,11 @@ void reply_file_entry(fuse_req_t req, fuse_ino_t dir, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
+	r = allview_check_seen(req, dir);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
 	e.ino = attr_ino(dir, def);
 	r = stat_node(fs, e.ino, &e.attr);
 	if (r < 0) {
@@ -144,13 +149,6 @@ void reply_attr(fuse_req_t req, fuse_ino_t ino, const GString *snapshot)
 
 	if (r == 0 && snapshot)
 		st.st_size = (off_t)snapshot->len;
-	/*
-	 * A view directory someone may no longer see (a name hides it now, or
-	 * their process left) shows them no search bit: a working directory
-	 * or an open one they kept in it is refused, as in the named tree.
-	 */
-	if (r == 0 && S_ISDIR(st.st_mode) && !kept && !allview_may_see(req, ino))
-		st.st_mode &= ~(mode_t)(S_IRWXG | S_IRWXO);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
