@@ -340,49 +340,47 @@ void utsfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
  * task the view found it by) while it is bound: one that dies meanwhile
  * is ENOENT, never another namespace.
  */
-static int adopt_from_view(struct utsfs *fs, const char *name, uint64_t id)
-{
-	nsops_autofd int fd = allview_open(fs, id);
-
-	return fd < 0 ? fd : nsops_adopt_fd(fs->state.path, name, fd, NULL);
-}
-
 /*
- * Adopt what link names as view sees it. A path that reaches this mount (in
- * the caller's mount namespace, through its symlinks, at any mount point)
- * names a namespace of .all or nothing: nothing is looked up in it.
+ * An fd on what link names as view sees it. A path that reaches this mount
+ * (in the caller's mount namespace, through its symlinks, at any mount
+ * point) names a namespace of .all or nothing: nothing is looked up in it.
  */
-static int adopt_path(struct utsfs *fs, const char *name, const struct nsops_view *view,
-		      const char *link)
+static int open_target(struct utsfs *fs, const struct nsops_view *view, const char *link)
 {
 	g_auto(NsopsReached) reached = { 0 };
 	uint64_t id;
-	int r = nsops_adopt(fs->state.path, name, view, link, fs->mount_dev, &reached, NULL);
+	int fd = nsops_open_target(view, link, fs->mount_dev, &reached);
 
-	if (r != -EXDEV)
-		return r;
-	return allview_reached_id(fs, reached.ino, reached.rest, &id)
-		       ? adopt_from_view(fs, name, id) : -EPERM;
+	if (fd != -EXDEV)
+		return fd;
+	return allview_reached_id(fs, reached.ino, reached.rest, &id) ? allview_open(fs, id)
+								    : -EPERM;
 }
 
-/* Adopt namespace *view_id of the view, or what link names as the calling thread sees it. */
+/*
+ * Adopt namespace *view_id of the view, or what link names as the calling
+ * thread sees it. The target is reached before names_lock is taken: a walk
+ * may take its two seconds, and nothing else should wait for it.
+ */
 static int adopt(fuse_req_t req, const char *link, const uint64_t *view_id, const char *name)
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	g_auto(NsopsView) view = { .root = -1 };
+	nsops_autofd int fd = -1;
 	/* The target as the caller sees it: its root, its /proc/self. */
 	int r = view_id ? 0 : nsops_caller_view(fuse_req_ctx(req)->pid, &view);
 
 	if (r < 0)
 		return r;
+	fd = view_id ? allview_open(fs, *view_id) : open_target(fs, &view, link);
+	if (fd < 0)
+		return fd == -ENOTTY ? -EPERM : fd;
 	g_mutex_lock(&fs->names_lock);
 	r = meta_forget(&fs->meta, name);
-	if (r == 0 && view_id)
-		r = adopt_from_view(fs, name, *view_id);
-	else if (r == 0)
-		r = adopt_path(fs, name, &view, link);
+	if (r == 0)
+		r = nsops_adopt_fd(fs->state.path, name, fd, NULL);
 	g_mutex_unlock(&fs->names_lock);
-	return r == -ENOTTY ? -EPERM : r;
+	return r;
 }
 
 /*

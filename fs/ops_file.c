@@ -310,7 +310,13 @@ static int change_dir(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, i
 	if (!ref.name)
 		return -EPERM;
 	meta_get(&fs->meta, ref.name, ref.id, &now);
-	r = caller_may_act(req, now.uid);
+	/*
+	 * A delegated owner may hide its name (chmod); giving it to another
+	 * owner or group is root's, whatever the kernel lets an owner do.
+	 */
+	r = caller_may_act(req, ((fields & META_UID) && want.uid != now.uid) ||
+					((fields & META_GID) && want.gid != now.gid)
+					? 0 : now.uid);
 	if (r < 0)
 		return r;
 	r = meta_change(&fs->meta, ref.name, ref.id, &want, fields);

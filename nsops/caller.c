@@ -56,11 +56,53 @@ static bool same_file(const char *a, const char *b)
 	       sa.st_ino == sb.st_ino;
 }
 
-int nsops_caller_is_admin(pid_t tid)
+/* Whether thread tid has CAP_SYS_ADMIN in its effective set, as /proc/TID/status's CapEff shows it. */
+static bool has_sys_admin(pid_t tid)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = tid };
 	struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
+
+	return syscall(SYS_capget, &hdr, caps) == 0 &&
+	       (caps[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN));
+}
+
+/* PF_IO_WORKER, in the flags that /proc/TID/stat shows as its 9th field. */
+#define PF_IO_WORKER 0x10
+
+/*
+ * The thread group leader of tid when tid is an io_uring worker, else 0.
+ * A worker runs each request with the submitter's credentials, but capget
+ * reads the worker's own, copied when it was made: a process that dropped
+ * CAP_SYS_ADMIN since would still pass.
+ */
+static pid_t io_worker_leader(pid_t tid)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)tid);
+	g_autofree char *text = NULL;
+	g_auto(GStrv) fields = NULL;
+	const char *after;
+	guint64 flags;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL) || !(after = strrchr(text, ')')))
+		return 0;
+	/* After the command: state ppid pgrp session tty_nr tpgid flags. */
+	fields = g_strsplit(after + 2, " ", 8);
+	if (g_strv_length(fields) < 7 || !g_ascii_string_to_unsigned(fields[6], 10, 0, G_MAXUINT64,
+								       &flags, NULL) ||
+	    !(flags & PF_IO_WORKER))
+		return 0;
+	g_free(path);
+	g_free(text);
+	path = g_strdup_printf("/proc/%d/status", (int)tid);
+	if (!g_file_get_contents(path, &text, NULL, NULL) || !(after = strstr(text, "\nTgid:")))
+		return -1;
+	return (pid_t)g_ascii_strtoll(after + 6, NULL, 10);
+}
+
+int nsops_caller_is_admin(pid_t tid)
+{
 	g_autofree char *user_ns = g_strdup_printf("/proc/%d/ns/user", (int)tid);
+	pid_t leader;
 	nsops_autofd int pidfd = -1;
 	int r = pin(tid, &pidfd);
 
@@ -73,10 +115,11 @@ int nsops_caller_is_admin(pid_t tid)
 	 */
 	if (!same_file(user_ns, "/proc/self/ns/user"))
 		return -EPERM;
-	/* The effective set, as /proc/TID/status's CapEff shows it, in one call. */
-	if (syscall(SYS_capget, &hdr, caps) < 0)
+	if (!has_sys_admin(tid))
 		return -EPERM;
-	if (!(caps[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN)))
+	/* An io_uring worker: its process must hold the capability too. */
+	leader = io_worker_leader(tid);
+	if (leader != 0 && (leader < 0 || !has_sys_admin(leader)))
 		return -EPERM;
 	return still_there(pidfd);
 }

@@ -276,8 +276,20 @@ static int open_path_as(const struct nsops_view *view, const char *path, dev_t a
 			nsops_close_fd(&next);
 			return -ELOOP;
 		}
-		/* /proc's links (ns/uts, cwd, root) jump straight to their target. */
-		if (is_proc_dir(dir)) {
+		n = readlinkat(next, "", target, sizeof(target) - 1);
+		if (n < 0) {
+			nsops_close_fd(&next);
+			return -errno;
+		}
+		target[n] = '\0';
+		/*
+		 * /proc's magic links (ns/uts "uts:[N]", fd/N, cwd, root: text
+		 * that is absolute or names an object) jump straight to their
+		 * target, which only following them reaches. Its plain ones
+		 * (net -> self/net, mounts) are text like any other, walked as
+		 * the caller: followed by us, "self" in them would be ours.
+		 */
+		if (is_proc_dir(dir) && (target[0] == '/' || strstr(target, ":["))) {
 			nsops_close_fd(&next);
 			next = openat(dir, comp, O_PATH | O_CLOEXEC);
 			if (next < 0)
@@ -286,11 +298,7 @@ static int open_path_as(const struct nsops_view *view, const char *path, dev_t a
 			dir = next;
 			continue;
 		}
-		n = readlinkat(next, "", target, sizeof(target) - 1);
 		nsops_close_fd(&next);
-		if (n < 0)
-			return -errno;
-		target[n] = '\0';
 		if (rest->len > 0)
 			g_string_prepend(rest, "/");
 		g_string_prepend(rest, target);
@@ -450,15 +458,19 @@ static int open_path_within(const struct nsops_view *view, const char *path, dev
 	return r;
 }
 
+int nsops_open_target(const struct nsops_view *view, const char *target, dev_t avoid,
+		      struct nsops_reached *reached)
+{
+	nsops_autofd int opath = open_path_within(view, target, avoid, reached);
+
+	return opath < 0 ? opath : nsops_reopen_uts(opath);
+}
+
 int nsops_adopt(const char *dir, const char *name, const struct nsops_view *view,
 		const char *target, dev_t avoid, struct nsops_reached *reached, uint64_t *id)
 {
-	nsops_autofd int opath = open_path_within(view, target, avoid, reached);
-	nsops_autofd int fd = -1;
+	nsops_autofd int fd = nsops_open_target(view, target, avoid, reached);
 
-	if (opath < 0)
-		return opath;
-	fd = nsops_reopen_uts(opath);
 	return fd < 0 ? fd : nsops_adopt_fd(dir, name, fd, id);
 }
 

@@ -155,6 +155,9 @@ int nsops_create(int host_fd, const char *dir, const char *name,
  */
 int nsops_adopt(const char *dir, const char *name, const struct nsops_view *view,
 		const char *target, dev_t avoid, struct nsops_reached *reached, uint64_t *id);
+/* nsops_adopt()'s first half: an fd on the UTS namespace target names (checked), or -errno. */
+int nsops_open_target(const struct nsops_view *view, const char *target, dev_t avoid,
+		      struct nsops_reached *reached);
 /* Name the UTS namespace ns_fd is open on (checked to be one) as dir/name; its id to *id. */
 int nsops_adopt_fd(const char *dir, const char *name, int ns_fd, uint64_t *id);
 /* Forget a name: lazy unmount and unlink. -ENOENT when absent. */

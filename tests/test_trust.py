@@ -123,6 +123,45 @@ def test_a_delegated_owner_with_the_same_capabilities_still_acts_as_owner(utsfs)
     assert stat.S_IMODE(os.stat(utsfs.path("web")).st_mode) == 0o500
 
 
+@pytest.mark.parametrize("change", ["chgrp to its own group", "chown to itself and a group"])
+def test_a_delegated_owner_may_hide_its_name_but_not_give_it_away(utsfs, change):
+    utsfs.mkdir("web")
+    os.chown(utsfs.path("web"), OWNER, OWNER)
+    before = os.stat(utsfs.path("web"))
+    argv = {"chgrp to its own group": ["chgrp", "100", utsfs.path("web")],
+            "chown to itself and a group": ["chown", f"{OWNER}:100", utsfs.path("web")],
+            }[change]
+    res = util.run(["setpriv", f"--reuid={OWNER}", f"--regid={OWNER}", f"--groups={OWNER},100",
+                    *argv], check=False)
+    assert res.returncode != 0, f"the owner's {change} succeeded"
+    now = os.stat(utsfs.path("web"))
+    assert (now.st_uid, now.st_gid, now.st_mode) == (before.st_uid, before.st_gid,
+                                                     before.st_mode)
+    # And with CAP_CHOWN kept, still not.
+    res = util.run(SETUID_KEEPING_CAPS + ["chown", "1234:1234", utsfs.path("web")],
+                   check=False)
+    assert res.returncode != 0
+    assert os.stat(utsfs.path("web")).st_uid == OWNER
+
+
+def uring_mkdir_path() -> Path:
+    """tests/uring_mkdir.c built, beside the utsfs under test (build/, build-asan/)."""
+    beside = Path(util.utsfs_bin()).resolve().parent.parent / "tests" / "uring-mkdir"
+    return beside if os.access(beside, os.X_OK) else util.REPO / "build" / "tests" / "uring-mkdir"
+
+
+def test_an_io_uring_worker_made_before_cap_sys_admin_was_dropped_changes_nothing(utsfs):
+    """The worker runs the mkdir with the process's credentials now, but
+    capget reads the worker's own, from when it was made."""
+    helper = uring_mkdir_path()
+    if not os.access(helper, os.X_OK):
+        pytest.skip(f"no uring-mkdir helper at {helper}: build tests/uring_mkdir.c")
+    before = utsfs.snapshot()
+    res = util.run([helper, utsfs.path("via-uring")], check=False)
+    assert res.returncode == 1 and "Operation not permitted" in res.stderr, res.stderr
+    assert utsfs.snapshot() == before
+
+
 def test_capabilities_in_a_user_namespace_of_ones_own_reach_no_namespace_of_the_view(utsfs):
     host = util.ns_id("/proc/self/ns/uts")
     hostname = util.q(utsfs.path(".all", str(host), "hostname"))
@@ -227,6 +266,14 @@ def test_proc_self_in_a_pid_namespace_that_kept_the_hosts_proc_is_still_the_call
     util.sh("unshare --pid --fork --mount-proc --uts sh -c "
             f"'hostname ownproc && ln -s /proc/self/ns/uts {link}'")
     assert utsfs.read("own-proc", "hostname") == "ownproc\n"
+
+
+def test_plain_proc_symlinks_are_walked_as_the_caller_not_as_the_daemon(utsfs):
+    """/proc/net is a plain symlink to self/net: followed by the daemon,
+    /proc/net/../ns/uts was the daemon's own, the host's."""
+    link = util.q(utsfs.path("via-net"))
+    util.sh(f"unshare --uts sh -c 'hostname vianet && ln -s /proc/net/../ns/uts {link}'")
+    assert utsfs.read("via-net", "hostname") == "vianet\n"
 
 
 def symlink_in_chroot(root, target, link) -> int:
