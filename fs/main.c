@@ -235,6 +235,21 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "utsfs: must run as root: it creates UTS namespaces and mounts\n");
 		goto out_opts;
 	}
+	if (conf.state_dir && !*conf.state_dir) {
+		fprintf(stderr, "utsfs: -o state_dir= needs a directory\n");
+		goto out_opts;
+	}
+	if (conf.restore && !*conf.restore) {
+		fprintf(stderr, "utsfs: -o restore= needs a file\n");
+		goto out_opts;
+	}
+	if ((ret = nsops_mountpoint_check(opts.mountpoint)) < 0) {
+		fprintf(stderr, "utsfs: cannot mount on %s: %s\n", opts.mountpoint,
+			g_strerror(-ret));
+		ret = 1;
+		goto out_opts;
+	}
+	ret = 1;
 	/*
 	 * Every file and directory utsfs makes says its mode (0600 for what
 	 * it trusts, 0700 and 0755 for directories): the umask it was started

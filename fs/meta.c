@@ -255,15 +255,31 @@ static int save_or_undo(struct meta *m, GKeyFile *backup, const char *const *gro
 	return r;
 }
 
+/* key of group as a number in base up to max; fallback when absent or anything else. */
+static guint64 number_of(GKeyFile *kf, const char *group, const char *key, guint base,
+			 guint64 max, guint64 fallback)
+{
+	g_autofree char *text = g_key_file_get_string(kf, group, key, NULL);
+	guint64 n;
+
+	if (!text)
+		return fallback;
+	g_strstrip(text);
+	if (g_ascii_string_to_unsigned(text, base, 0, max, &n, NULL))
+		return n;
+	g_warning("%s: ignoring %s=%s: not a %s", group, key, text,
+		  base == 8 ? "mode" : "user or group id");
+	return fallback;
+}
+
 void meta_from_group(GKeyFile *kf, const char *group, struct ns_meta *out)
 {
-	g_autofree char *mode = g_key_file_get_string(kf, group, "mode", NULL);
-
+	/* (uid_t)-1 means "unchanged" to chown: never an owner. */
 	*out = (struct ns_meta){
-		.uid = (uid_t)g_key_file_get_uint64(kf, group, "uid", NULL),
-		.gid = (gid_t)g_key_file_get_uint64(kf, group, "gid", NULL),
+		.uid = (uid_t)number_of(kf, group, "uid", 10, G_MAXUINT32 - 1, 0),
+		.gid = (gid_t)number_of(kf, group, "gid", 10, G_MAXUINT32 - 1, 0),
 		/* No write bits, whatever an older utsfs kept. */
-		.mode = mode ? (mode_t)g_ascii_strtoull(mode, NULL, 8) & 07555 : META_DEFAULT_MODE,
+		.mode = (mode_t)number_of(kf, group, "mode", 8, 07777, META_DEFAULT_MODE) & 07555,
 	};
 }
 

@@ -81,6 +81,17 @@ void utsfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	of->def = def;
 	of->snapshot = g_steal_pointer(&snapshot);
 	g_mutex_init(&of->lock);
+	/*
+	 * What a poll measures a change against until the first read, as
+	 * /proc/sys/kernel/hostname takes its event count at open: a poll
+	 * before any read still wakes on the next change.
+	 */
+	if (def->poll == ATTR_POLL_CHANGES && (fi->flags & O_ACCMODE) != O_WRONLY) {
+		g_autoptr(GString) now = g_string_new(NULL);
+
+		if (attr_content(fs, def, dir, 0, now) == 0)
+			polls_note_read(&fs->polls, of, now);
+	}
 	/* The kernel can change every row behind our back: the page cache never answers. */
 	fi->direct_io = 1;
 	fi->fh = handle_add(&fs->handles, of, open_file_free);

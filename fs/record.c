@@ -205,8 +205,10 @@ static int restore_name(struct utsfs *fs, GKeyFile *kf, const char *group, const
 	int r = meta_forget(&fs->meta, name);
 
 	meta_from_group(kf, group, &m);
+	/* As mkdir makes it; then the values kept, each one the kernel would take. */
 	if (r == 0)
-		r = nsops_create(fs->host_fd, fs->state.path, name, NULL, &id);
+		r = nsops_create(fs->host_fd, fs->state.path, name,
+				 nsops_value_is_valid(name, strlen(name)) ? name : NULL, &id);
 	if (r < 0)
 		return r;
 	nsops_autofd int fd = nsops_statedir_open_ns(&fs->state, name, id, NULL);
@@ -255,8 +257,10 @@ int record_restore(struct utsfs *fs, const char *path)
 	for (char **g = groups; *g; g++) {
 		g_autofree char *name = g_uri_unescape_string(*g, NULL);
 
-		if (!name || !nsops_name_is_valid(name, strlen(name)))
+		if (!name || !nsops_name_is_valid(name, strlen(name))) {
+			g_warning("%s: not restoring [%s]: not a name mkdir would take", full, *g);
 			continue;
+		}
 		if (nsops_statedir_identify(&fs->state, name, NULL, NULL, NULL) == 0)
 			continue;
 		r = restore_name(fs, kf, *g, name);

@@ -167,6 +167,9 @@ int nsops_file_read_trusted(const char *path, char **text, char **why, char **as
 		return 0;
 	if (fd < 0 && errno != ELOOP)
 		return -errno;
+	/* A directory is no file of ours, however it came there (-o restore=DIR): never moved. */
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+		return -EISDIR;
 	if (!*why && (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
 		*why = g_strdup_printf("%s is not a regular file", path);
 	if (!*why && distrust(&st))

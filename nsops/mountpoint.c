@@ -6,8 +6,18 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+
+int nsops_mountpoint_check(const char *mountpoint)
+{
+	struct stat st;
+
+	if (stat(mountpoint, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
 
 int nsops_clear_dead_mount(const char *mountpoint)
 {

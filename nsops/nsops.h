@@ -347,6 +347,9 @@ int nsops_file_read_trusted(const char *path, char **text, char **why, char **as
 
 /* --- mountpoint.c: utsfs's own mount point -------------------------------- */
 
+/* 0 when mountpoint is a directory: the tree's root is one (-ENOTDIR, -errno otherwise). */
+int nsops_mountpoint_check(const char *mountpoint);
+
 /*
  * A daemon killed with -9 leaves its mount behind, answering ENOTCONN:
  * detach it. 1 when one was cleared, 0 when there was none, -errno.

@@ -3,6 +3,7 @@
 
 import os
 import stat
+import subprocess
 import time
 
 import pytest
@@ -195,3 +196,55 @@ def test_a_change_inside_right_after_a_start_reaches_the_record(utsfs, record):
         util.set_inside(utsfs.state / "early", f"early{i}")
         util.settled(lambda: f"hostname=early{i}\n" in util.read_text(record),
                      f"early{i} in the record")
+
+
+def test_a_record_with_garbage_brings_names_back_as_mkdir_would(utsfs, record):
+    """What a record says is input from a stranger, root's file or not."""
+    utsfs.stop()
+    util.umount_everything_under(utsfs.state)
+    run(["rm", "-rf", utsfs.state])
+    record.write_text("[good2]\nhostname=g2\nmode=banana\nuid=-5\ngid=99999999999\n"
+                      "[good]\nhostname=-bad-host\n"
+                      "[..%2Fescape]\nhostname=x\n[.dot]\nhostname=y\n")
+    record.chmod(0o600)
+    utsfs.output.allow(r"^.*(ignoring (mode|uid|gid)=|not restoring \[).*\n")
+    utsfs.start()
+    assert utsfs.names() == ["good", "good2"]
+    st = os.stat(utsfs.path("good2"))
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, 0, 0o555)
+    assert utsfs.read("good2", "hostname") == "g2\n"
+    assert utsfs.read("good", "hostname") == "good\n"
+    log = utsfs.log.read_text()
+    assert "ignoring mode=banana" in log and "ignoring uid=-5" in log
+    assert "not restoring [..%2Fescape]" in log
+
+
+@pytest.mark.parametrize("option", ["restore=DIR", "restore=", "state_dir="])
+def test_a_directory_or_an_empty_path_where_a_file_is_wanted_is_refused(utsfs, tmp_path,
+                                                                          option):
+    precious = tmp_path / "records"
+    precious.mkdir()
+    (precious / "data").write_text("precious\n")
+    utsfs.stop()
+    argv = [os.fspath(util.utsfs_bin()), "-f", "-o",
+            option.replace("DIR", os.fspath(precious)) +
+            ("" if option.startswith("state_dir") else f",state_dir={utsfs.state}"),
+            os.fspath(utsfs.mnt)]
+    res = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path,
+                         timeout=util.EXIT_DEADLINE)
+    assert res.returncode == 1 and res.stderr.startswith("utsfs: "), res.stderr
+    assert not util.mounts_at(utsfs.mnt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["records"]
+    assert (precious / "data").read_text() == "precious\n"
+
+
+def test_a_mount_point_that_is_no_directory_is_refused(utsfs, tmp_path):
+    utsfs.stop()
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    res = subprocess.run([os.fspath(util.utsfs_bin()), "-f", "-o",
+                          f"state_dir={utsfs.state}", os.fspath(afile)],
+                         capture_output=True, text=True, timeout=util.EXIT_DEADLINE)
+    assert res.returncode == 1
+    assert res.stderr == f"utsfs: cannot mount on {afile}: Not a directory\n"
+    assert not util.mounts_at(afile)

@@ -95,6 +95,23 @@ def test_poll_wakes_when_domainname_changes(utsfs, watched):
                                                      "domainname", "new.dom"], b"new.dom\n")
 
 
+def test_poll_before_any_read_wakes_on_a_change_since_open(utsfs):
+    """As /proc/sys/kernel/hostname: the file's state at open is what a poll
+    before the first read compares with."""
+    utsfs.mkdir("x")
+    fd = os.open(utsfs.path("x", "hostname"), os.O_RDONLY)
+    try:
+        poller = select.poll()
+        poller.register(fd, PRI)
+        assert poller.poll(0) == []
+        util.run(["nsenter", f"--uts={utsfs.state / 'x'}", "hostname", "neverread"])
+        events = [ev for _, ev in poller.poll(WAKE_DEADLINE_MS)]
+        assert events and events[0] & select.POLLPRI
+        assert os.pread(fd, 100, 0) == b"neverread\n"
+    finally:
+        os.close(fd)
+
+
 def test_poll_stays_quiet_while_nothing_changes(utsfs, watched):
     utsfs.mkdir("x")
     assert watched("x").wait(QUIET_MS) == []
