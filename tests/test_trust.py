@@ -349,17 +349,22 @@ def test_cp_and_tools_that_look_for_holes_copy_pids_exactly(utsfs, tmp_path, ins
     """st_size says 4096 (as sysfs); SEEK_DATA/SEEK_HOLE must agree, or cp
     pads the copy with NULs up to it."""
     utsfs.mkdir("box")
+    many = None
     if inside:
-        utsfs.spawn(["nsenter", f"--uts={utsfs.state / 'box'}", "sh", "-c",
-                     f"for i in $(seq {inside}); do sleep 60 & done; wait"])
+        many = utsfs.spawn(["nsenter", f"--uts={utsfs.state / 'box'}", "sh", "-c",
+                            f"for i in $(seq {inside}); do sleep 60 & done; wait"])
         wait_until(lambda: len(utsfs.read("box", "pids").split()) == inside + 1,
                    "the processes inside")
-    for how in (["cp"], ["cp", "--sparse=always"], ["cp", "--sparse=never"]):
-        copy = tmp_path / f"pids-{'-'.join(how)}"
-        util.run(how + [utsfs.path("box", "pids"), copy])
-        text = copy.read_bytes()
-        assert b"\0" not in text, how
-        assert text.decode().split() == utsfs.read("box", "pids").split(), how
+    try:
+        for how in (["cp"], ["cp", "--sparse=always"], ["cp", "--sparse=never"]):
+            copy = tmp_path / f"pids-{'-'.join(how)}"
+            util.run(how + [utsfs.path("box", "pids"), copy])
+            text = copy.read_bytes()
+            assert b"\0" not in text, how
+            assert text.decode().split() == utsfs.read("box", "pids").split(), how
+    finally:
+        if many is not None:
+            util.run(["pkill", "-P", str(many.pid)], check=False)
     util.run(["cp", utsfs.path("box", "hostname"), tmp_path / "hostname"])
     assert (tmp_path / "hostname").read_text() == "box\n"
 
