@@ -70,6 +70,22 @@ static bool has_sys_admin(pid_t tid)
 #define PF_IO_WORKER 0x10
 
 /*
+ * Field n (numbered from 1 as in proc(5)) of a /proc/PID/stat line, or
+ * NULL. The command name (field 2) may hold spaces and parentheses: the
+ * fields from 3 on follow the last ')'.
+ */
+static char *stat_field(const char *stat_text, guint n)
+{
+	const char *p = strrchr(stat_text, ')');
+	g_auto(GStrv) fields = NULL;
+
+	if (!p || n < 3)
+		return NULL;
+	fields = g_strsplit(p + 2, " ", (gint)n - 1);
+	return g_strv_length(fields) > n - 3 ? g_strdup(fields[n - 3]) : NULL;
+}
+
+/*
  * The thread group leader of tid when tid is an io_uring worker, else 0.
  * A worker runs each request with the submitter's credentials, but capget
  * reads the worker's own, copied when it was made: a process that dropped
@@ -78,17 +94,12 @@ static bool has_sys_admin(pid_t tid)
 static pid_t io_worker_leader(pid_t tid)
 {
 	g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)tid);
-	g_autofree char *text = NULL;
-	g_auto(GStrv) fields = NULL;
+	g_autofree char *text = NULL, *flags_text = NULL;
 	const char *after;
 	guint64 flags;
 
-	if (!g_file_get_contents(path, &text, NULL, NULL) || !(after = strrchr(text, ')')))
-		return 0;
-	/* After the command: state ppid pgrp session tty_nr tpgid flags. */
-	fields = g_strsplit(after + 2, " ", 8);
-	if (g_strv_length(fields) < 7 || !g_ascii_string_to_unsigned(fields[6], 10, 0, G_MAXUINT64,
-								       &flags, NULL) ||
+	if (!g_file_get_contents(path, &text, NULL, NULL) || !(flags_text = stat_field(text, 9)) ||
+	    !g_ascii_string_to_unsigned(flags_text, 10, 0, G_MAXUINT64, &flags, NULL) ||
 	    !(flags & PF_IO_WORKER))
 		return 0;
 	g_free(path);
@@ -141,15 +152,7 @@ static char **numbers(const char *status, const char *key)
 /* A process's start time, stat's 22nd field: the same in every /proc. */
 static char *start_time(const char *stat_text)
 {
-	/* The command name may hold spaces and parentheses: fields follow the last ')'. */
-	const char *p = strrchr(stat_text, ')');
-	g_auto(GStrv) fields = NULL;
-
-	if (!p)
-		return NULL;
-	fields = g_strsplit(p + 2, " ", 21);
-	/* Fields 3 to 22 here are indexes 0 to 19. */
-	return g_strv_length(fields) > 19 ? g_strdup(fields[19]) : NULL;
+	return stat_field(stat_text, 22);
 }
 
 int nsops_caller_view(pid_t tid, struct nsops_view *view)
@@ -222,6 +225,17 @@ int nsops_view_self(const struct nsops_view *view, int proc_dir, bool thread_sel
 		return 0;
 	}
 	return -EPERM;
+}
+
+void nsops_view_copy(const struct nsops_view *from, struct nsops_view *to)
+{
+	*to = (struct nsops_view){
+		.root = fcntl(from->root, F_DUPFD_CLOEXEC, 0),
+		.tgids = g_strdupv(from->tgids),
+		.tids = g_strdupv(from->tids),
+		.start = g_strdup(from->start),
+		.pidns = from->pidns,
+	};
 }
 
 void nsops_view_clear(struct nsops_view *view)

@@ -350,11 +350,7 @@ int nsops_reopen_uts(int opath)
 	if (fd < 0)
 		return -errno;
 	r = check_uts_fd(fd);
-	if (r < 0)
-		return r;
-	r = fd;
-	fd = -1;
-	return r;
+	return r < 0 ? r : g_steal_fd(&fd);
 }
 
 /*
@@ -422,13 +418,7 @@ static int open_path_within(const struct nsops_view *view, const char *path, dev
 	g_mutex_init(&w->lock);
 	g_cond_init(&w->cond);
 	w->result = -1;
-	w->view = (struct nsops_view){
-		.root = fcntl(view->root, F_DUPFD_CLOEXEC, 0),
-		.tgids = g_strdupv(view->tgids),
-		.tids = g_strdupv(view->tids),
-		.start = g_strdup(view->start),
-		.pidns = view->pidns,
-	};
+	nsops_view_copy(view, &w->view);
 	w->path = g_strdup(path);
 	w->avoid = avoid;
 	w->want_reached = reached != NULL;

@@ -95,6 +95,8 @@ int nsops_caller_view(pid_t tid, struct nsops_view *view);
  * in that /proc's PID namespace. -EPERM when that /proc does not show it.
  */
 int nsops_view_self(const struct nsops_view *view, int proc_dir, bool thread_self, char **out);
+/* A copy of from that lives on its own (to->root -1 when the fd could not be copied). */
+void nsops_view_copy(const struct nsops_view *from, struct nsops_view *to);
 void nsops_view_clear(struct nsops_view *view);
 typedef struct nsops_view NsopsView;
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NsopsView, nsops_view_clear)

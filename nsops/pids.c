@@ -38,6 +38,7 @@ bool nsops_task_in(pid_t tid, uint64_t ino)
 	char path[64];
 	struct stat st;
 
+	/* stat follows the magic link to the nsfs inode: nsfs has one device. */
 	g_snprintf(path, sizeof(path), "/proc/%d/ns/uts", (int)tid);
 	return tid > 0 && stat(path, &st) == 0 && st.st_ino == ino;
 }
@@ -51,15 +52,11 @@ int nsops_pids(uint64_t ino, uid_t uid, GArray **pids)
 	if (!proc)
 		return -ENOENT;
 	while ((entry = g_dir_read_name(proc))) {
-		char path[64];
-		struct stat st;
 		guint64 pid;
 
 		if (!g_ascii_string_to_unsigned(entry, 10, 1, G_MAXINT32, &pid, NULL))
 			continue;
-		/* stat follows the magic link to the nsfs inode: nsfs has one device. */
-		snprintf(path, sizeof(path), "/proc/%s/ns/uts", entry);
-		if (stat(path, &st) < 0 || st.st_ino != ino)
+		if (!nsops_task_in((pid_t)pid, ino))
 			continue;
 		if (uid != 0 && !nsops_pid_runs_as((pid_t)pid, uid))
 			continue;
