@@ -142,6 +142,7 @@ int nsops_file_read_trusted(const char *path, char **text, char **why, char **as
 	g_autofree char *again = NULL;
 	nsops_autofd int dir = open(dir_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	nsops_autofd int fd = -1;
+	const char *reason;
 	struct stat st;
 	int r;
 
@@ -167,14 +168,14 @@ int nsops_file_read_trusted(const char *path, char **text, char **why, char **as
 		return 0;
 	if (fd < 0 && errno != ELOOP)
 		return -errno;
+	if (fd >= 0 && fstat(fd, &st) < 0)
+		return -errno;
 	/* A directory is no file of ours, however it came there (-o restore=DIR): never moved. */
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+	if (fd >= 0 && S_ISDIR(st.st_mode))
 		return -EISDIR;
-	if (!*why && (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
-		*why = g_strdup_printf("%s is not a regular file", path);
-	if (!*why && distrust(&st))
-		*why = g_strdup_printf("%s %s", path, distrust(&st));
-	if (*why) {
+	reason = fd < 0 || !S_ISREG(st.st_mode) ? "is not a regular file" : distrust(&st);
+	if (reason) {
+		*why = g_strdup_printf("%s %s", path, reason);
 		r = set_aside(dir, dir_path, base, aside);
 		return r < 0 ? r : 1;
 	}
@@ -189,9 +190,12 @@ int nsops_file_read_trusted(const char *path, char **text, char **why, char **as
  */
 static bool is_temporary_of(const char *entry, const char *prefix)
 {
-	const char *tail = entry + strlen(prefix);
+	const char *tail;
 
-	if (!g_str_has_prefix(entry, prefix) || strlen(tail) != 6)
+	if (!g_str_has_prefix(entry, prefix))
+		return false;
+	tail = entry + strlen(prefix);
+	if (strlen(tail) != 6)
 		return false;
 	for (; *tail; tail++)
 		if (!g_ascii_isalnum(*tail))
