@@ -170,18 +170,23 @@ int allview_open(struct utsfs *fs, uint64_t id)
 	return reach(fs, id, 0, &f);
 }
 
+/* The namespace id of view directory node dir; false when dir is none. */
+static bool id_of_node(struct allview *v, fuse_ino_t dir, uint64_t *id)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&v->lock);
+	struct view_node *vn = g_hash_table_lookup(v->id_of, &dir);
+
+	if (vn)
+		*id = vn->id;
+	return vn != NULL;
+}
+
 int allview_resolve(struct utsfs *fs, fuse_ino_t dir, struct ns_ref *ref, struct stat *st)
 {
 	g_autoptr(NsopsFound) f = NULL;
-	struct view_node *vn;
 	uint64_t id;
-	int fd;
+	int fd = id_of_node(&fs->all, dir, &id) ? reach(fs, id, 0, &f) : -ENOENT;
 
-	g_mutex_lock(&fs->all.lock);
-	vn = g_hash_table_lookup(fs->all.id_of, &dir);
-	id = vn ? vn->id : 0;
-	g_mutex_unlock(&fs->all.lock);
-	fd = vn ? reach(fs, id, 0, &f) : -ENOENT;
 	if (fd < 0)
 		return fd;
 	nsops_close_fd(&fd);
@@ -269,27 +274,28 @@ static bool visible(struct utsfs *fs, const struct nsops_found *f, GPtrArray *en
 	       (holds_process_of(f, who) && !hidden_by_names(fs, f->id, entries, who));
 }
 
+/* visible() with the state directory as it is now: 0, -ENOENT when not, or -errno. */
+static int visible_now(struct utsfs *fs, const struct nsops_found *f,
+		       const struct allview_viewer *who)
+{
+	g_autoptr(GPtrArray) entries = NULL;
+	int r = who->uid == 0 ? 0 : nsops_statedir_list(&fs->state, &entries);
+
+	return r < 0 ? r : visible(fs, f, entries, who) ? 0 : -ENOENT;
+}
+
 int allview_check_seen(fuse_req_t req, fuse_ino_t dir)
 {
 	struct utsfs *fs = utsfs_from_req(req);
 	g_auto(AllviewViewer) who = { 0 };
-	g_autoptr(GPtrArray) entries = NULL;
 	g_autoptr(NsopsFound) f = NULL;
-	struct view_node *vn;
+	uint64_t id;
 
-	if (fuse_req_ctx(req)->uid == 0)
+	if (fuse_req_ctx(req)->uid == 0 || !id_of_node(&fs->all, dir, &id))
 		return 0;
-	g_mutex_lock(&fs->all.lock);
-	vn = g_hash_table_lookup(fs->all.id_of, &dir);
-	f = vn ? g_hash_table_lookup(fs->all.found, &vn->id) : NULL;
-	if (f)
-		nsops_found_ref(f);
-	g_mutex_unlock(&fs->all.lock);
-	if (!vn)
-		return 0;
+	f = found_ref(&fs->all, id);
 	allview_viewer_of(req, &who);
-	return f && nsops_statedir_list(&fs->state, &entries) == 0 &&
-	       visible(fs, f, entries, &who) ? 0 : -EACCES;
+	return f && visible_now(fs, f, &who) == 0 ? 0 : -EACCES;
 }
 
 static gint compare_ids(gconstpointer a, gconstpointer b)
@@ -354,15 +360,12 @@ static bool parse_id(const char *text, uint64_t *id)
 static int reach_for(struct utsfs *fs, uint64_t id, const struct allview_viewer *who,
 		     struct nsops_found **found)
 {
-	g_autoptr(GPtrArray) entries = NULL;
 	int r = reach(fs, id, who->uid, found);
 
 	if (r < 0)
 		return r;
 	nsops_close_fd(&r);
-	r = who->uid == 0 ? 0 : nsops_statedir_list(&fs->state, &entries);
-	if (r == 0 && !visible(fs, *found, entries, who))
-		r = -ENOENT;
+	r = visible_now(fs, *found, who);
 	if (r < 0)
 		g_clear_pointer(found, nsops_found_unref);
 	return r;

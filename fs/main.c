@@ -189,6 +189,26 @@ static int loop_status(int r)
 	return r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? 0 : 1;
 }
 
+/* Whether the paths given can be what they are for; says why not. */
+static bool paths_are_usable(const struct utsfs_options *conf, const char *mountpoint)
+{
+	int r;
+
+	/* An empty path would mean the working directory. */
+	if (conf->state_dir && !*conf->state_dir) {
+		fprintf(stderr, "utsfs: -o state_dir= needs a directory\n");
+		return false;
+	}
+	if (conf->restore && !*conf->restore) {
+		fprintf(stderr, "utsfs: -o restore= needs a file\n");
+		return false;
+	}
+	r = nsops_mountpoint_check(mountpoint);
+	if (r < 0)
+		fprintf(stderr, "utsfs: cannot mount on %s: %s\n", mountpoint, g_strerror(-r));
+	return r == 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -235,21 +255,8 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "utsfs: must run as root: it creates UTS namespaces and mounts\n");
 		goto out_opts;
 	}
-	if (conf.state_dir && !*conf.state_dir) {
-		fprintf(stderr, "utsfs: -o state_dir= needs a directory\n");
+	if (!paths_are_usable(&conf, opts.mountpoint))
 		goto out_opts;
-	}
-	if (conf.restore && !*conf.restore) {
-		fprintf(stderr, "utsfs: -o restore= needs a file\n");
-		goto out_opts;
-	}
-	if ((ret = nsops_mountpoint_check(opts.mountpoint)) < 0) {
-		fprintf(stderr, "utsfs: cannot mount on %s: %s\n", opts.mountpoint,
-			g_strerror(-ret));
-		ret = 1;
-		goto out_opts;
-	}
-	ret = 1;
 	/*
 	 * Every file and directory utsfs makes says its mode (0600 for what
 	 * it trusts, 0700 and 0755 for directories): the umask it was started
