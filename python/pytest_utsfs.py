@@ -274,7 +274,8 @@ def wait_for_mount(proc: subprocess.Popen, mnt, deadline: float = MOUNT_DEADLINE
         time.sleep(0.02)
 
 
-def _stop_process(proc: subprocess.Popen):
+def stop_process(proc: subprocess.Popen):
+    """terminate, then kill; waits for the exit either way."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -396,7 +397,7 @@ class Utsfs:
         if self.proc is not None:
             subprocess.run(["fusermount3", "-u", "-z", os.fspath(self.mount)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            _stop_process(self.proc)
+            stop_process(self.proc)
         # Names the daemon could not remove: detached, their namespaces end
         # with the last process in them.
         left = _detach_everything_under(self.root)

@@ -187,33 +187,31 @@ def test_a_test_that_strays_into_a_namespace_is_an_error_and_brought_back(projec
     result.stdout.fnmatch_lines(["*the test left its thread in another UTS namespace*"])
 
 
-@needs_fuse
-def test_without_cap_sys_admin_the_fixture_skips_and_says_why(project):
-    project.makepyfile(test_skip='''
-        def test_needs_utsfs(utsfs):
-            raise AssertionError("ran without CAP_SYS_ADMIN")
-    ''')
-    # Still root, but without CAP_SYS_ADMIN: setns and mount would be refused.
-    result = project.run("setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin",
-                         sys.executable, "-m", "pytest", "-p", "pytest_utsfs",
-                         "-p", "no:cacheprovider", "-rs", timeout=120)
-    result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*SKIPPED*utsfs needs CAP_SYS_ADMIN*"])
+# Where utsfs cannot work, and what the skip says. Still root without
+# CAP_SYS_ADMIN: setns and mount would be refused. unshare -r: CAP_SYS_ADMIN
+# in a new user namespace, which does not own the host's UTS namespace, so
+# setns back into it is refused.
+WITHOUT = {
+    "CAP_SYS_ADMIN": (["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin"],
+                      "*SKIPPED*utsfs needs CAP_SYS_ADMIN*"),
+    "a user namespace owning the UTS namespace": (
+        ["unshare", "-Urm", "--propagation", "private"],
+        "*SKIPPED*user namespace that owns this UTS namespace*"),
+}
 
 
 @needs_fuse
-def test_with_cap_sys_admin_only_in_a_user_namespace_the_fixture_skips_and_says_why(project):
+@pytest.mark.parametrize("without", sorted(WITHOUT))
+def test_where_utsfs_cannot_work_the_fixture_skips_and_says_why(project, without):
+    wrapper, says = WITHOUT[without]
     project.makepyfile(test_skip='''
         def test_needs_utsfs(utsfs):
-            raise AssertionError("ran where it could not return to its UTS namespace")
+            raise AssertionError("ran where utsfs cannot work")
     ''')
-    # unshare -r: CAP_SYS_ADMIN in a new user namespace, which does not own
-    # the host's UTS namespace, so setns back into it is refused.
-    result = project.run("unshare", "-Urm", "--propagation", "private",
-                         sys.executable, "-m", "pytest", "-p", "pytest_utsfs",
+    result = project.run(*wrapper, sys.executable, "-m", "pytest", "-p", "pytest_utsfs",
                          "-p", "no:cacheprovider", "-rs", timeout=120)
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*SKIPPED*user namespace that owns this UTS namespace*"])
+    result.stdout.fnmatch_lines([says])
 
 
 @needs_fuse

@@ -85,16 +85,8 @@ def wait_for_mount(proc: subprocess.Popen, mnt):
         pytest.fail(str(e))
 
 
-def stop_process(proc: subprocess.Popen):
-    """terminate, then kill; waits for the exit either way."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+# The plugin's: terminate, then kill; waits for the exit either way.
+stop_process = pytest_utsfs.stop_process
 
 
 def cleanup(proc: Optional[subprocess.Popen], mnt):
